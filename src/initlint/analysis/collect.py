@@ -1,0 +1,1010 @@
+"""Build FileFacts from a parsed module: one pass for layers, one for init sites, one for flow."""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Optional
+
+import libcst as cst
+
+from . import vocab
+from .facts import ConditionTest, FileFacts, Follower, InitSite, Layer, Part, Scope, UNKNOWN
+from .flow import resolve_followers
+from .names import ImportTable, torch_name
+from .syntax import (argument, block_statements, boolean, dotted, has_star_args, names_in, number,
+                     small_statements, string, walk)
+
+_ENDS_BLOCK = (cst.Return, cst.Continue, cst.Raise)
+
+
+@dataclass
+class Condition:
+    test: cst.BaseExpression
+    positive: bool
+
+
+@dataclass
+class Context:
+    scope: Scope
+    function: Optional[cst.FunctionDef]
+    self_name: Optional[str]
+    conditions: tuple = ()
+    bindings: dict = field(default_factory=dict)   # loop var -> ("modules", Scope|None) | ("parts", [Part])
+    class_name_vars: dict = field(default_factory=dict)  # var holding m.__class__.__name__ -> m
+    in_forward: bool = False
+    order_prefix: tuple = ()
+
+    def with_condition(self, test, positive) -> "Context":
+        new = Context(**{**self.__dict__})
+        new.conditions = self.conditions + (Condition(test, positive),)
+        return new
+
+    def with_binding(self, name, binding) -> "Context":
+        new = Context(**{**self.__dict__})
+        new.bindings = {**self.bindings, name: binding}
+        return new
+
+
+class Analyzer:
+    def __init__(self, module: cst.Module, imports: Optional[ImportTable] = None,
+                 zero_init_helpers: frozenset = frozenset()) -> None:
+        self.module = module
+        self.imports = imports or ImportTable.from_module(module)
+        self.zero_init_helpers = zero_init_helpers
+        self.module_scope = Scope("<module>", module, is_class=False)
+        self.scopes: list[Scope] = [self.module_scope]
+        self.class_scopes: dict[str, Scope] = {}
+        self.layer_classes: dict[str, str] = {}      # user subclass name -> torch kind
+        self.class_ancestors: dict[str, set] = {}    # user class name -> its user-class ancestors
+        self.layers: list[Layer] = []
+        self.sequences: list[Part] = []
+        self.layer_parts: dict[int, Part] = {}
+        self.sites: list[InitSite] = []
+        self.truth_tests: list[ConditionTest] = []
+        self.visitor_functions: dict[int, tuple[cst.FunctionDef, Scope, str]] = {}
+        self.applied: dict[int, list[Optional[Scope]]] = {}  # visitor function id -> where applied
+        self.functions: list[tuple[cst.FunctionDef, Scope, bool]] = []  # (def, scope, is_method)
+        self.may_init_elsewhere = False
+        self.counter = itertools.count()
+        self.locals_by_function: dict[int, dict[str, Part]] = {}
+        self.submodule_assignments: dict[int, list] = {}  # scope id -> [(index, stmt, part)]
+        self.init_method_calls: dict[int, list] = {}      # scope id -> [(index, stmt, kind, target)]
+
+    # ------------------------------------------------------------------ structure
+    def run(self) -> FileFacts:
+        self._find_scopes(self.module.body, self.module_scope, in_class=False)
+        self._find_layer_classes()
+        # Layers and other parts: module level first, then every function.
+        self._collect_parts(self.module.body, self.module_scope, None, None, {})
+        for function, scope, is_method in self.functions:
+            self_name = self._self_name(function) if is_method else None
+            locals_ = {}
+            self.locals_by_function[id(function)] = locals_
+            self._collect_parts(block_statements(function.body), scope, function, self_name, locals_,
+                                top_level_init=is_method and function.name.value == "__init__")
+        self._find_visitor_functions()
+        order = 0
+        for function, scope, is_method in self.functions:
+            order += 1
+            ctx = Context(scope, function, self._self_name(function) if is_method else None,
+                          in_forward=is_method and function.name.value == "forward")
+            ctx.order_prefix = self._order_prefix(function, scope, is_method, order)
+            visitor = self.visitor_functions.get(id(function))
+            if visitor is not None:
+                ctx = ctx.with_binding(visitor[2], ("modules", self._visitor_reach_scope(function)))
+            ctx.class_name_vars = self._class_name_vars(function)
+            self._scan_block(block_statements(function.body), ctx)
+        module_ctx = Context(self.module_scope, None, None, order_prefix=(3,))
+        module_ctx.class_name_vars = self._class_name_vars(self.module)
+        self._scan_block(self.module.body, module_ctx, skip_defs=True)
+        resolve_followers(self)
+        self._mark_unresolved_inits()
+        early = self._early_init_calls()
+        return FileFacts(self.module, self.scopes, self.layers, self.sites, self.truth_tests, early,
+                         self.imports, self.may_init_elsewhere)
+
+    def _find_scopes(self, statements, scope: Scope, in_class: bool) -> None:
+        for statement in statements:
+            if isinstance(statement, cst.ClassDef):
+                class_scope = Scope(statement.name.value, statement, is_class=True,
+                                    bases=[self._base_name(arg.value) for arg in statement.bases])
+                self.scopes.append(class_scope)
+                self.class_scopes[statement.name.value] = class_scope
+                for inner in block_statements(statement.body):
+                    if isinstance(inner, cst.FunctionDef):
+                        class_scope.methods[inner.name.value] = inner
+                self._find_scopes(block_statements(statement.body), class_scope, in_class=True)
+            elif isinstance(statement, cst.FunctionDef):
+                self.functions.append((statement, scope, in_class))
+                self._find_scopes(block_statements(statement.body), scope, in_class=False)
+            elif isinstance(statement, (cst.If, cst.Try, cst.With, cst.For, cst.While)):
+                for block in _blocks_of(statement):
+                    self._find_scopes(block, scope, in_class)
+
+    def _base_name(self, expr) -> Optional[str]:
+        resolved = torch_name(self.imports.resolve(expr))
+        if resolved is not None:
+            return resolved
+        name = dotted(expr)
+        return f"local:{name}" if name else None
+
+    def _find_layer_classes(self) -> None:
+        changed = True
+        while changed:
+            changed = False
+            for name, scope in self.class_scopes.items():
+                if name in self.layer_classes:
+                    continue
+                for base in scope.bases:
+                    kind = None
+                    if base and base.startswith("torch.nn."):
+                        kind = vocab.LAYER_KINDS.get(base[len("torch.nn."):])
+                    elif base and base.startswith("local:"):
+                        kind = self.layer_classes.get(base[6:])
+                    if kind:
+                        self.layer_classes[name] = kind
+                        changed = True
+                        break
+        for name, scope in self.class_scopes.items():
+            ancestors, todo = {name}, [name]
+            while todo:
+                for base in self.class_scopes[todo.pop()].bases:
+                    if base and base.startswith("local:") and base[6:] in self.class_scopes \
+                            and base[6:] not in ancestors:
+                        ancestors.add(base[6:])
+                        todo.append(base[6:])
+            self.class_ancestors[name] = ancestors
+
+    @staticmethod
+    def _self_name(function: cst.FunctionDef) -> Optional[str]:
+        params = function.params.params
+        return params[0].name.value if params else None
+
+    # ------------------------------------------------------------------ parts (layers, containers)
+    def _collect_parts(self, statements, scope, function, self_name, locals_, top_level_init=False):
+        for index, statement in enumerate(statements):
+            if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+                continue
+            if not isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+                for block in _blocks_of(statement):
+                    self._collect_parts(block, scope, function, self_name, locals_)
+                if top_level_init:
+                    self._note_nested_assignments(statement, scope, index)
+                continue
+            for small in statement.body:
+                self._collect_small(small, statement, scope, self_name, locals_,
+                                    index if top_level_init else None)
+
+    def _note_nested_assignments(self, statement, scope, index) -> None:
+        for node in walk(statement, into_defs=False):
+            if isinstance(node, cst.Assign):
+                for target in node.targets:
+                    path = self._path(target.target, None, scope)
+                    if path and path.startswith("self.") and path not in scope.assignment_index:
+                        scope.assignment_index[path] = index
+
+    def _collect_small(self, small, statement, scope, self_name, locals_, init_index):
+        if isinstance(small, (cst.Assign, cst.AnnAssign)):
+            value = small.value
+            targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+            if value is None:
+                return
+            part = self._describe(value, statement, scope, locals_)
+            for target in targets:
+                self._bind(target, part, scope, self_name, locals_, statement, init_index)
+            return
+        if isinstance(small, cst.AugAssign) and isinstance(small.target, cst.Name) \
+                and isinstance(small.operator, cst.AddAssign):
+            part = self._describe(small.value, statement, scope, locals_)
+            builder = locals_.get(small.target.value)
+            if builder is not None and builder.kind == "list" and part.kind == "list":
+                builder.elements.extend(part.elements)
+            return
+        if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+            call = small.value
+            func = call.func
+            if isinstance(func, cst.Attribute) and func.attr.value in ("append", "extend", "insert",
+                                                                        "add_module", "register_module"):
+                added = [arg.value for arg in call.args if not arg.keyword]
+                if func.attr.value in ("insert", "add_module", "register_module"):
+                    added = added[1:]
+                parts = [self._describe(expr, statement, scope, locals_) for expr in added]
+                if func.attr.value == "extend" and parts and parts[0].kind == "list":
+                    parts = parts[0].elements
+                owner = func.value
+                if isinstance(owner, cst.Name) and owner.value in locals_ \
+                        and locals_[owner.value].kind == "list":
+                    locals_[owner.value].elements.extend(parts)
+                    return
+                path = self._path(owner, self_name, scope)
+                if path:
+                    if func.attr.value in ("add_module", "register_module"):
+                        name = string(argument(call, 0, "name"))
+                        for part in parts:
+                            self._register(f"{path}.{name}" if name else f"{path}[*]", part, scope)
+                    else:
+                        for part in parts:
+                            self._register(f"{path}[*]", part, scope)
+                    return
+        # Anything else: register the layers it builds, as wrapped if inside unknown calls.
+        self._describe_loose(small, statement, scope, locals_)
+
+    def _describe_loose(self, node, statement, scope, locals_):
+        for child in _outer_calls(node):
+            self._describe(child, statement, scope, locals_)
+
+    def _bind(self, target, part, scope, self_name, locals_, statement, init_index):
+        if isinstance(target, cst.Name) and (self_name is not None or scope is not self.module_scope):
+            locals_[target.value] = part
+            if scope is self.module_scope:
+                self._register(target.value, part, scope)
+            return
+        path = self._path(target, self_name, scope)
+        if path is None:
+            return
+        self._register(path, part, scope)
+        if init_index is not None and path.startswith("self.") and part.kind != "other_value":
+            scope.assignment_index.setdefault(path, init_index)
+            self.submodule_assignments.setdefault(id(scope), []).append((init_index, statement, part))
+
+    def _register(self, path: str, part: Part, scope: Scope) -> None:
+        scope.parts.setdefault(path, []).append(part)
+        if part.kind == "layer" and part.layer is not None:
+            part.layer.paths.append(path)
+        elif part.kind in ("seq", "list"):
+            count = len(part.elements)
+            for i, (element, name) in enumerate(zip(part.elements, part.element_names)):
+                if part.repeated:
+                    self._register(f"{path}[*]", element, scope)
+                    continue
+                self._register(f"{path}[{i}]", element, scope)
+                self._register(f"{path}[{i - count}]", element, scope)
+                if name:
+                    self._register(f"{path}.{name}", element, scope)
+
+    def _describe(self, expr, statement, scope, locals_, wrapped=False) -> Part:
+        """Classify a module-building expression, registering every layer it constructs."""
+        if isinstance(expr, cst.Name) and expr.value in locals_:
+            return locals_[expr.value]
+        if isinstance(expr, (cst.List, cst.Tuple)):
+            part = Part("list")
+            for element in expr.elements:
+                if isinstance(element, cst.StarredElement):
+                    inner = self._describe(element.value, statement, scope, locals_, wrapped)
+                    if inner.kind == "list":
+                        part.elements.extend(inner.elements)
+                        part.element_names.extend(inner.element_names)
+                    continue
+                part.elements.append(self._describe(element.value, statement, scope, locals_, wrapped))
+                part.element_names.append(None)
+            return part
+        if isinstance(expr, cst.ListComp):
+            element = self._describe(expr.elt, statement, scope, locals_, wrapped)
+            return Part("list", elements=[element], element_names=[None], repeated=True)
+        if not isinstance(expr, cst.Call):
+            self._describe_loose(expr, statement, scope, locals_)
+            return Part("other")
+        qualified = torch_name(self.imports.resolve(expr.func))
+        short = qualified[len("torch.nn."):] if qualified and qualified.startswith("torch.nn.") else None
+        local_class = dotted(expr.func)
+        if short in vocab.LAYER_KINDS or (qualified is None and local_class in self.layer_classes):
+            kind = vocab.LAYER_KINDS.get(short) or self.layer_classes[local_class]
+            layer = Layer(kind, short or local_class, expr, statement, scope,
+                          bias=self._bias_state(expr, kind) if short else "unknown",
+                          wrapped=wrapped, custom_class=short is None)
+            self.layers.append(layer)
+            scope.layers.append(layer)
+            for arg in expr.args:
+                self._describe_loose(arg.value, statement, scope, locals_)
+            part = Part("layer", layer=layer)
+            self.layer_parts[id(layer)] = part
+            return part
+        if short in vocab.ACTIVATION_MODULES:
+            act, default_slope = vocab.ACTIVATION_MODULES[short]
+            slope = None
+            if default_slope is not None:
+                keyword = {"LeakyReLU": "negative_slope", "PReLU": "init"}.get(short)
+                given = number(argument(expr, 0 if short == "LeakyReLU" else 1, keyword)) \
+                    if keyword else None
+                slope = default_slope if given is None else given
+            return Part("act", act=act, slope=slope)
+        if short in vocab.NORM_MODULES:
+            return Part("norm", norm=short)
+        if short in vocab.PASS_THROUGH_MODULES:
+            return Part("pass")
+        if short == "Sequential":
+            return self._describe_sequential(expr, statement, scope, locals_, wrapped)
+        if short in ("ModuleList", "ModuleDict"):
+            first = argument(expr, 0, "modules")
+            if first is None:
+                return Part("list")
+            inner = self._describe_container_arg(first, statement, scope, locals_, wrapped)
+            return inner if inner.kind == "list" else Part("other")
+        # Unknown call: layers built in its arguments are wrapped (e.g. zero_module(nn.Conv2d(...))).
+        if qualified is None and local_class in self.class_scopes:
+            scope.uses_classes.add(local_class)
+        for arg in expr.args:
+            self._describe(arg.value, statement, scope, locals_, wrapped=True)
+        if isinstance(expr.func, cst.Attribute):
+            self._describe_loose(expr.func.value, statement, scope, locals_)
+        part = Part("other")
+        part.element_names = [local_class] if local_class in self.class_scopes else []
+        return part
+
+    def _describe_container_arg(self, expr, statement, scope, locals_, wrapped) -> Part:
+        if isinstance(expr, (cst.Dict, cst.Call)) and not self._is_layer_call(expr):
+            return self._describe_named(expr, statement, scope, locals_, wrapped)
+        return self._describe(expr, statement, scope, locals_, wrapped)
+
+    def _is_layer_call(self, expr) -> bool:
+        qualified = torch_name(self.imports.resolve(expr.func)) if isinstance(expr, cst.Call) else None
+        return bool(qualified and qualified.startswith("torch.nn."))
+
+    def _describe_named(self, expr, statement, scope, locals_, wrapped) -> Part:
+        """``OrderedDict([("fc", nn.Linear(...)), ...])`` or a dict literal: named elements."""
+        pairs = []
+        if isinstance(expr, cst.Dict):
+            pairs = [(el.key, el.value) for el in expr.elements if isinstance(el, cst.DictElement)]
+        elif isinstance(expr, cst.Call) and expr.args and isinstance(expr.args[0].value, (cst.List, cst.Tuple)):
+            for element in expr.args[0].value.elements:
+                if isinstance(element.value, cst.Tuple) and len(element.value.elements) == 2:
+                    pairs.append((element.value.elements[0].value, element.value.elements[1].value))
+        else:
+            self._describe_loose(expr, statement, scope, locals_)
+            return Part("other")
+        part = Part("list")
+        for key, value in pairs:
+            part.elements.append(self._describe(value, statement, scope, locals_, wrapped))
+            part.element_names.append(string(key))
+        return part
+
+    def _describe_sequential(self, expr, statement, scope, locals_, wrapped) -> Part:
+        part = Part("seq")
+        args = list(expr.args)
+        if len(args) == 1 and not args[0].star and isinstance(args[0].value, (cst.Call, cst.Dict)) \
+                and not self._is_layer_call(args[0].value) and not self._builds_module(args[0].value):
+            named = self._describe_named(args[0].value, statement, scope, locals_, wrapped)
+            if named.kind == "list":
+                named.kind = "seq"
+                for index, element in enumerate(named.elements):
+                    if element.parent is None:
+                        element.parent = (named, index)
+                self.sequences.append(named)
+            return named
+        for arg in args:
+            if arg.star == "*":
+                inner = self._describe(arg.value, statement, scope, locals_, wrapped)
+                if inner.kind in ("list", "seq") and not inner.repeated:
+                    part.elements.extend(inner.elements)
+                    part.element_names.extend(inner.element_names)
+                else:
+                    part.elements.append(Part("other"))
+                    part.element_names.append(None)
+                continue
+            part.elements.append(self._describe(arg.value, statement, scope, locals_, wrapped))
+            part.element_names.append(None)
+        for index, element in enumerate(part.elements):
+            if element.parent is None:
+                element.parent = (part, index)
+        self.sequences.append(part)
+        return part
+
+    def _builds_module(self, expr) -> bool:
+        return isinstance(expr, cst.Call) and dotted(expr.func) in self.class_scopes
+
+    def _bias_state(self, call: cst.Call, kind: str) -> str:
+        if has_star_args(call):
+            return "unknown"
+        value = argument(call, vocab.BIAS_POSITION[kind], "bias")
+        if value is None:
+            return "true"
+        literal = boolean(value)
+        if literal is not None:
+            return "true" if literal else "false"
+        if isinstance(value, cst.Name):
+            return "param"
+        return "unknown"
+
+    # ------------------------------------------------------------------ paths
+    def _path(self, expr, self_name, scope) -> Optional[str]:
+        parts = []
+        while True:
+            if isinstance(expr, cst.Attribute):
+                parts.append("." + expr.attr.value)
+                expr = expr.value
+            elif isinstance(expr, cst.Subscript):
+                if len(expr.slice) != 1 or not isinstance(expr.slice[0].slice, cst.Index):
+                    return None
+                index = expr.slice[0].slice.value
+                value = number(index)
+                text = string(index)
+                if value is not None and value == int(value):
+                    parts.append(f"[{int(value)}]")
+                elif text is not None:
+                    parts.append(f"[{text}]")
+                else:
+                    parts.append("[*]")
+                expr = expr.value
+            elif isinstance(expr, cst.Name):
+                head = "self" if expr.value == self_name else expr.value
+                return head + "".join(reversed(parts))
+            else:
+                return None
+
+    def lookup(self, path: str, scope: Scope) -> Optional[list[Part]]:
+        home = scope if path.startswith("self") else self.module_scope
+        found = home.parts.get(path)
+        if found is None and "[" in path:
+            import re
+            found = home.parts.get(re.sub(r"\[[^\]]*\]", "[*]", path))
+        return found
+
+    # ------------------------------------------------------------------ init sites
+    def _class_name_vars(self, node) -> dict:
+        """Names assigned ``m.__class__.__name__`` / ``type(m).__name__``, mapped to ``m``."""
+        found = {}
+        for child in walk(node):
+            if isinstance(child, cst.Assign) and len(child.targets) == 1 \
+                    and isinstance(child.targets[0].target, cst.Name):
+                subject = _class_name_subject(child.value)
+                if subject:
+                    found[child.targets[0].target.value] = subject
+        return found
+
+    def _find_visitor_functions(self) -> None:
+        """Functions that receive a module and dispatch on its type (``apply`` targets)."""
+        by_name: dict[str, list] = {}
+        for function, scope, is_method in self.functions:
+            by_name.setdefault(function.name.value, []).append((function, scope, is_method))
+            params = [p.name.value for p in function.params.params]
+            if is_method and params:
+                params = params[1:]
+            if not params:
+                continue
+            candidate = params[0]
+            for node in walk(function.body):
+                if isinstance(node, cst.Call) and dotted(node.func) == "isinstance" and node.args \
+                        and isinstance(node.args[0].value, cst.Name) and node.args[0].value.value == candidate:
+                    self.visitor_functions[id(function)] = (function, scope, candidate)
+                    break
+                if _class_name_subject(node) == candidate:
+                    self.visitor_functions[id(function)] = (function, scope, candidate)
+                    break
+        # Where each visitor is applied: ``self.apply(self._init)`` in a class, ``model.apply(f)``.
+        for node in walk(self.module):
+            if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+                    and node.func.attr.value == "apply" and len(node.args) == 1):
+                continue
+            fn = node.args[0].value
+            if isinstance(fn, cst.Call) and fn.args:  # functools.partial(fn, ...)
+                fn = fn.args[0].value
+            name = fn.attr.value if isinstance(fn, cst.Attribute) else (
+                fn.value if isinstance(fn, cst.Name) else None)
+            owner = dotted(node.func.value)
+            candidates = by_name.get(name, [])
+            if not candidates:
+                self.may_init_elsewhere = True
+                continue
+            for function, scope, _ in candidates:
+                if id(function) not in self.visitor_functions:
+                    params = [p.name.value for p in function.params.params]
+                    if scope.is_class and params and params[0] in ("self", "cls"):
+                        params = params[1:]
+                    if params:
+                        self.visitor_functions[id(function)] = (function, scope, params[0])
+                target_scope = scope if owner == "self" and scope.is_class else None
+                self.applied.setdefault(id(function), []).append(target_scope)
+
+    def _visitor_reach_scope(self, function) -> Optional[Scope]:
+        applied = self.applied.get(id(function))
+        if applied and all(s is not None for s in applied) and len({id(s) for s in applied}) == 1:
+            return applied[0]
+        return None
+
+    def reachable_layers(self, scope: Optional[Scope]) -> list[Layer]:
+        """Layers a ``modules()`` walk from this class can reach (every layer when unknown)."""
+        if scope is None or not scope.is_class:
+            return [layer for layer in self.layers if not layer.wrapped]
+        seen, todo, layers = {scope.name}, [scope], []
+        while todo:
+            current = todo.pop()
+            layers.extend(layer for layer in current.layers if not layer.wrapped)
+            for name in current.uses_classes:
+                if name not in seen and name in self.class_scopes:
+                    seen.add(name)
+                    todo.append(self.class_scopes[name])
+        return layers
+
+    def _order_prefix(self, function, scope, is_method, position) -> tuple:
+        if not is_method:
+            return (2, position)
+        init = scope.methods.get("__init__")
+        if function is init:
+            return (0,)
+        if init is not None:
+            for index, statement in enumerate(block_statements(init.body)):
+                for node in walk(statement):
+                    if isinstance(node, cst.Call) and _calls_method(node, function.name.value):
+                        return (0, index, 1)
+        return (1, position)
+
+    def _scan_block(self, statements, ctx: Context, skip_defs=False) -> None:
+        for statement in statements:
+            if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+                continue
+            if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+                for small in statement.body:
+                    self._scan_small(small, statement, ctx)
+                continue
+            if isinstance(statement, cst.If):
+                self._scan_if(statement, ctx)
+                body = block_statements(statement.body)
+                if statement.orelse is None and body and _ends_block(body[-1]):
+                    ctx = ctx.with_condition(statement.test, False)
+                continue
+            if isinstance(statement, cst.For):
+                binding = self._loop_binding(statement.iter, ctx)
+                inner = ctx
+                if binding is not None:
+                    for name in _loop_names(statement.target):
+                        inner = inner.with_binding(name, binding)
+                self._scan_expression(statement.iter, statement, ctx)
+                self._scan_block(block_statements(statement.body), inner)
+                if statement.orelse is not None:
+                    self._scan_block(block_statements(statement.orelse.body), ctx)
+                continue
+            for block in _blocks_of(statement):
+                self._scan_block(block, ctx)
+
+    def _scan_if(self, statement: cst.If, ctx: Context) -> None:
+        self._note_truth_tests(statement.test, ctx)
+        self._scan_expression(statement.test, statement, ctx)
+        self._scan_block(block_statements(statement.body), ctx.with_condition(statement.test, True))
+        orelse = statement.orelse
+        if isinstance(orelse, cst.If):
+            self._scan_if(orelse, ctx.with_condition(statement.test, False))
+        elif orelse is not None:
+            self._scan_block(block_statements(orelse.body), ctx.with_condition(statement.test, False))
+
+    def _loop_binding(self, iterable, ctx: Context):
+        if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Attribute) \
+                and iterable.func.attr.value in ("modules", "named_modules", "children", "named_children"):
+            owner = dotted(iterable.func.value)
+            scope = ctx.scope if (owner == "self" and ctx.scope.is_class) else None
+            return ("modules", scope)
+        if isinstance(iterable, (cst.List, cst.Tuple)):
+            parts = []
+            for element in iterable.elements:
+                path = self._path(element.value, ctx.self_name, ctx.scope)
+                found = self.lookup(path, ctx.scope) if path else None
+                parts.extend(found or [Part("other")])
+            return ("parts", parts)
+        path = self._path(iterable, ctx.self_name, ctx.scope)
+        found = self.lookup(path, ctx.scope) if path else None
+        if found:
+            elements = [el for part in found if part.kind in ("seq", "list") for el in part.elements]
+            if elements:
+                return ("parts", elements)
+        return None
+
+    def _scan_small(self, small, statement, ctx: Context) -> None:
+        if isinstance(small, (cst.Assign, cst.AugAssign)):
+            targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+            for target in targets:
+                parsed = _param_target(target)
+                if parsed is not None:
+                    self._add_site(small, statement, ctx, "other", "other", parsed, None)
+        self._scan_expression(small, statement, ctx)
+
+    def _scan_expression(self, node, statement, ctx: Context) -> None:
+        for child in walk(node, into_defs=False):
+            if isinstance(child, cst.Call):
+                self._scan_call(child, statement, ctx)
+
+    def _scan_call(self, call: cst.Call, statement, ctx: Context) -> None:
+        qualified = torch_name(self.imports.resolve(call.func))
+        if qualified and qualified.startswith(vocab.INIT_MODULE + "."):
+            name = qualified[len(vocab.INIT_MODULE) + 1:]
+            deprecated = name in vocab.DEPRECATED_INIT_FUNCTIONS
+            canonical = vocab.DEPRECATED_INIT_FUNCTIONS.get(name, name)
+            if canonical not in vocab.INIT_FUNCTIONS:
+                return
+            target = argument(call, 0, "tensor")
+            parsed = _param_target(target) if target is not None else None
+            site = self._add_site(call, statement, ctx, canonical, "torch", parsed, call,
+                                  deprecated=deprecated)
+            if site is None and (deprecated or ctx.in_forward):
+                # Still worth reporting (INI201/INI203) even when the target is not a layer parameter.
+                self.sites.append(InitSite(call, statement, ctx.function, canonical, "torch", "unknown",
+                                           target, reach_known=False, in_forward=ctx.in_forward,
+                                           deprecated=deprecated, order=self._next_order(ctx), args=call))
+            return
+        if qualified and qualified.split(".")[0] in vocab.MODULE_INIT_HELPER_PACKAGES \
+                and qualified.rsplit(".", 1)[-1] in vocab.MODULE_INIT_HELPERS:
+            target = argument(call, 0, "module")
+            parsed = _param_target(target) if target is not None else None
+            if parsed is not None:
+                self.sites.append(InitSite(call, statement, ctx.function, qualified.rsplit(".", 1)[-1],
+                                           "helper", parsed[1], parsed[0], reach_known=False,
+                                           order=self._next_order(ctx), args=call))
+            return
+        func = call.func
+        if isinstance(func, cst.Attribute) and func.attr.value in vocab.TENSOR_INIT_METHODS:
+            parsed = _param_target(func.value)
+            if parsed is not None:
+                self._add_site(call, statement, ctx, func.attr.value, "method", parsed, call)
+            return
+        name = dotted(func) or ""
+        leaf = name.rsplit(".", 1)[-1]
+        if call.args and (leaf.endswith("_") or "init" in leaf.lower()):
+            parsed = _param_target(call.args[0].value)
+            if parsed is not None:
+                self._add_site(call, statement, ctx, "other", "other", parsed, call)
+
+    def _next_order(self, ctx: Context) -> tuple:
+        return ctx.order_prefix + (next(self.counter),)
+
+    def _add_site(self, node, statement, ctx, func, via, parsed, call, deprecated=False):
+        if parsed is None:
+            return None
+        owner, param = parsed
+        reach, known, loop, exact = self._resolve_owner(owner, ctx)
+        if not reach and known is False and not loop:
+            # An init of something initlint cannot name: from outside any class it may reach any model.
+            if not ctx.scope.is_class or ctx.self_name is None:
+                self.may_init_elsewhere = True
+            else:
+                ctx.scope.may_init_elsewhere = True
+        site = InitSite(node, statement, ctx.function, func, via, param, owner, reach=reach,
+                        reach_known=known, loop=loop, exact_filter=exact,
+                        guarded=self._guarded(ctx), in_forward=ctx.in_forward, deprecated=deprecated,
+                        order=self._next_order(ctx), args=call)
+        self.sites.append(site)
+        return site
+
+    def _resolve_owner(self, owner, ctx: Context):
+        """(layers reached, reach fully known, via a loop, loop condition tests only types)."""
+        if isinstance(owner, cst.Name) and owner.value in ctx.bindings:
+            kind, value = ctx.bindings[owner.value]
+            if kind == "parts":
+                layers = [p.layer for p in value if p.kind == "layer"]
+                return layers, all(p.kind == "layer" for p in value), True, True
+            matcher, exact = self._type_filter(owner.value, ctx)
+            if matcher is None:
+                if value is not None:
+                    value.may_init_elsewhere = True
+                else:
+                    self.may_init_elsewhere = True
+                return [], False, True, False
+            return [l for l in self.reachable_layers(value) if matcher(l)], True, True, exact
+        if isinstance(owner, cst.Name) and ctx.function is not None:
+            local = self.locals_by_function.get(id(ctx.function), {}).get(owner.value)
+            if local is not None:
+                return ([local.layer], True, False, True) if local.kind == "layer" else ([], False, False, True)
+        path = self._path(owner, ctx.self_name, ctx.scope)
+        if path is None:
+            return [], False, False, True
+        found = self.lookup(path, ctx.scope)
+        if not found:
+            return [], False, False, True
+        layers = [p.layer for p in found if p.kind == "layer"]
+        return layers, len(layers) == len(found), False, True
+
+    def _type_filter(self, var: str, ctx: Context):
+        """A predicate over layers from the conditions around a site, and whether it tests only types."""
+        matchers, exact = [], True
+        for condition in ctx.conditions:
+            for test, positive in _conjuncts(condition.test, condition.positive):
+                mentions = var in names_in(test) or any(
+                    name in names_in(test) for name, subject in ctx.class_name_vars.items() if subject == var)
+                matcher = self._type_test(test, var, ctx) if mentions else None
+                if matcher is not None and positive:
+                    matchers.append(matcher)
+                elif not _is_bias_test(test):
+                    exact = False
+        if not matchers:
+            return None, False
+        return (lambda layer: all(m(layer) for m in matchers)), exact
+
+    def _type_test(self, test, var, ctx):
+        if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.Or):
+            left, right = self._type_test(test.left, var, ctx), self._type_test(test.right, var, ctx)
+            if left and right:
+                return lambda layer: left(layer) or right(layer)
+            return None
+        if isinstance(test, cst.Call) and dotted(test.func) == "isinstance" and len(test.args) == 2:
+            subject = test.args[0].value
+            if not (isinstance(subject, cst.Name) and subject.value == var):
+                return None
+            types = test.args[1].value
+            elements = [e.value for e in types.elements] if isinstance(types, cst.Tuple) else [types]
+            checks = [self._isinstance_check(e) for e in elements]
+            return lambda layer: any(check(layer) for check in checks)
+        if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+            comparison = test.comparisons[0]
+            left, right, op = test.left, comparison.comparator, comparison.operator
+            # classname.find("Conv") != -1 / >= 0
+            if isinstance(left, cst.Call) and isinstance(left.func, cst.Attribute) \
+                    and left.func.attr.value == "find" and self._is_class_name_of(left.func.value, var, ctx):
+                needle = string(argument(left, 0, None))
+                bound = number(right)
+                if needle is not None and bound is not None:
+                    found_wanted = (isinstance(op, cst.NotEqual) and bound == -1) or \
+                        (isinstance(op, cst.GreaterThanEqual) and bound == 0) or \
+                        (isinstance(op, cst.GreaterThan) and bound == -1)
+                    if found_wanted:
+                        return lambda layer: needle in layer.class_name
+                return None
+            if isinstance(op, cst.In) and self._is_class_name_of(right, var, ctx):
+                needle = string(left)
+                return (lambda layer: needle in layer.class_name) if needle is not None else None
+            if isinstance(op, (cst.Equal, cst.Is)):
+                if self._is_class_name_of(left, var, ctx) and string(right) is not None:
+                    wanted = string(right)
+                    return lambda layer: layer.class_name == wanted
+                if _is_type_of(left, var):
+                    check = self._isinstance_check(right)
+                    exact_name = (dotted(right) or "").rsplit(".", 1)[-1]
+                    return lambda layer: check(layer) and layer.class_name == exact_name
+        if isinstance(test, cst.Call) and isinstance(test.func, cst.Attribute) \
+                and test.func.attr.value in ("startswith", "endswith") \
+                and self._is_class_name_of(test.func.value, var, ctx):
+            needle = string(argument(test, 0, None))
+            if needle is None:
+                return None
+            if test.func.attr.value == "startswith":
+                return lambda layer: layer.class_name.startswith(needle)
+            return lambda layer: layer.class_name.endswith(needle)
+        return None
+
+    def _is_class_name_of(self, expr, var, ctx) -> bool:
+        if isinstance(expr, cst.Name) and ctx.class_name_vars.get(expr.value) == var:
+            return True
+        return _class_name_subject(expr) == var
+
+    def _isinstance_check(self, type_expr):
+        qualified = torch_name(self.imports.resolve(type_expr))
+        if qualified is not None:
+            if not qualified.startswith("torch.nn."):
+                return lambda layer: False
+            short = qualified[len("torch.nn."):]
+            if short == "Module":
+                return lambda layer: True
+            if short in vocab.LAYER_KINDS:
+                kind = vocab.LAYER_KINDS[short]
+                return lambda layer: layer.kind == kind
+            if short in vocab.ABSTRACT_LAYER_BASES:
+                kinds = vocab.ABSTRACT_LAYER_BASES[short]
+                return lambda layer: layer.kind in kinds
+            return lambda layer: False
+        name = dotted(type_expr)
+        if name in self.class_scopes:
+            return lambda layer: name in self.class_ancestors.get(layer.class_name, ())
+        return lambda layer: False
+
+    def _guarded(self, ctx: Context) -> bool:
+        return any(_mentions_bias(c.test) for c in ctx.conditions)
+
+    def _note_truth_tests(self, test, ctx: Context) -> None:
+        for expr in _truth_tested(test):
+            if not (isinstance(expr, cst.Attribute) and expr.attr.value == "bias"):
+                continue
+            owner = expr.value
+            if isinstance(owner, cst.Name) and owner.value == ctx.self_name:
+                continue  # ``self.bias`` is often the module's own flag
+            if isinstance(owner, cst.Name) and owner.value in ctx.bindings:
+                self.truth_tests.append(ConditionTest(expr, True))
+                continue
+            reach, _, _, _ = self._resolve_owner(owner, ctx)
+            if reach:
+                self.truth_tests.append(ConditionTest(expr, True))
+
+    # ------------------------------------------------------------------ whole-file conclusions
+    def _mark_unresolved_inits(self) -> None:
+        for scope in self.scopes:
+            if not scope.is_class:
+                continue
+            if any(base != "torch.nn.Module" for base in scope.bases):
+                scope.may_init_elsewhere = True
+            init = scope.methods.get("__init__")
+            if init is None:
+                continue
+            for node in walk(init.body):
+                if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
+                        and dotted(node.func.value) == "self" \
+                        and node.func.attr.value not in scope.methods \
+                        and node.func.attr.value not in _MODULE_METHODS_THAT_DO_NOT_INIT:
+                    scope.may_init_elsewhere = True
+
+    def _early_init_calls(self):
+        """``self.apply(fn)`` / ``self.init_method()`` in ``__init__`` before layers it should reach."""
+        found = []
+        for scope in self.scopes:
+            init = scope.methods.get("__init__") if scope.is_class else None
+            if init is None:
+                continue
+            assignments = self.submodule_assignments.get(id(scope), [])
+            if not assignments:
+                continue
+            for index, statement in enumerate(block_statements(init.body)):
+                smalls = small_statements(statement)
+                if len(smalls) != 1 or not isinstance(smalls[0], cst.Expr) \
+                        or not isinstance(smalls[0].value, cst.Call):
+                    continue
+                call = smalls[0].value
+                reached = self._layers_initialised_by(call, scope)
+                if not reached:
+                    continue
+                later = [a for a in assignments if a[0] > index
+                         and any(layer in reached for layer in self._layers_of_part(a[2]))]
+                if later:
+                    last = max(a[0] for a in assignments)
+                    found.append((statement, scope, block_statements(init.body)[last]))
+        return found
+
+    def _layers_initialised_by(self, call, scope) -> list:
+        func = call.func
+        if not (isinstance(func, cst.Attribute) and dotted(func.value) == "self"):
+            return []
+        if func.attr.value == "apply" and len(call.args) == 1:
+            fn = call.args[0].value
+            name = fn.attr.value if isinstance(fn, cst.Attribute) else dotted(fn)
+            functions = [f for f, s, _ in self.functions if f.name.value == name]
+        elif func.attr.value in scope.methods:
+            functions = [scope.methods[func.attr.value]]
+        else:
+            return []
+        reached = []
+        for site in self.sites:
+            if any(site.function is f for f in functions):
+                reached.extend(site.reach)
+        return reached
+
+    def _layers_of_part(self, part: Part) -> list:
+        if part.kind == "layer":
+            return [part.layer]
+        if part.kind in ("seq", "list"):
+            return [l for el in part.elements for l in self._layers_of_part(el)]
+        names = part.element_names if part.kind == "other" else []
+        layers = []
+        for name in names:
+            if name in self.class_scopes:
+                layers.extend(self.reachable_layers(self.class_scopes[name]))
+        return layers
+
+
+_MODULE_METHODS_THAT_DO_NOT_INIT = frozenset({
+    "register_buffer", "register_parameter", "add_module", "register_module", "to", "train", "eval",
+    "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
+    "requires_grad_", "float", "double", "half", "cuda", "cpu", "modules", "named_modules",
+    "parameters", "named_parameters", "children", "named_children", "__setattr__"})
+
+
+def _blocks_of(statement) -> list:
+    blocks = []
+    for name in ("body", "orelse", "finalbody"):
+        child = getattr(statement, name, None)
+        if child is None:
+            continue
+        if isinstance(child, cst.If):
+            blocks.extend(_blocks_of(child))
+        elif hasattr(child, "body") and isinstance(child.body, (list, tuple)):
+            blocks.append(list(child.body))
+        elif hasattr(child, "body"):
+            blocks.append(block_statements(child.body))
+    for handler in getattr(statement, "handlers", ()):
+        blocks.append(block_statements(handler.body))
+    return blocks
+
+
+def _outer_calls(node):
+    """The outermost calls in an expression, skipping nested function bodies."""
+    stack = [node]
+    from .syntax import children
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Call):
+            yield current
+            continue
+        if isinstance(current, (cst.Lambda, cst.FunctionDef, cst.ClassDef)):
+            continue
+        stack.extend(reversed(list(children(current))))
+
+
+def _param_target(expr):
+    """``(owner, "weight"|"bias")`` for ``owner.weight``, ``owner.bias.data``, ``owner.weight.detach()``."""
+    while True:
+        if isinstance(expr, cst.Attribute) and expr.attr.value == "data":
+            expr = expr.value
+        elif isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) \
+                and expr.func.attr.value == "detach" and not expr.args:
+            expr = expr.func.value
+        else:
+            break
+    if isinstance(expr, cst.Attribute) and expr.attr.value in ("weight", "bias"):
+        return expr.value, expr.attr.value
+    return None
+
+
+def _class_name_subject(expr) -> Optional[str]:
+    """``m`` for ``m.__class__.__name__`` or ``type(m).__name__``."""
+    if isinstance(expr, cst.Attribute) and expr.attr.value == "__name__":
+        inner = expr.value
+        if isinstance(inner, cst.Attribute) and inner.attr.value == "__class__" \
+                and isinstance(inner.value, cst.Name):
+            return inner.value.value
+        if _is_type_call(inner):
+            return inner.args[0].value.value
+    return None
+
+
+def _is_type_call(expr) -> bool:
+    return isinstance(expr, cst.Call) and dotted(expr.func) == "type" and len(expr.args) == 1 \
+        and isinstance(expr.args[0].value, cst.Name)
+
+
+def _is_type_of(expr, var) -> bool:
+    if _is_type_call(expr):
+        return expr.args[0].value.value == var
+    return isinstance(expr, cst.Attribute) and expr.attr.value == "__class__" \
+        and isinstance(expr.value, cst.Name) and expr.value.value == var
+
+
+def _conjuncts(test, positive):
+    """Split ``a and b`` (when true) into its parts; strip ``not``."""
+    while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        test, positive = test.expression, not positive
+    if positive and isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
+        return _conjuncts(test.left, True) + _conjuncts(test.right, True)
+    if not positive and isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.Or):
+        return _conjuncts(test.left, False) + _conjuncts(test.right, False)
+    return [(test, positive)]
+
+
+def _mentions_bias(test) -> bool:
+    for node in walk(test):
+        if isinstance(node, cst.Name) and "bias" in node.value:
+            return True
+        if isinstance(node, cst.SimpleString) and "bias" in node.value:
+            return True
+    return False
+
+
+def _is_bias_test(test) -> bool:
+    return _mentions_bias(test)
+
+
+def _truth_tested(test):
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        return _truth_tested(test.expression)
+    if isinstance(test, cst.BooleanOperation):
+        return _truth_tested(test.left) + _truth_tested(test.right)
+    return [test]
+
+
+def _ends_block(statement) -> bool:
+    smalls = small_statements(statement)
+    return bool(smalls) and isinstance(smalls[-1], _ENDS_BLOCK)
+
+
+def _loop_names(target) -> list:
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, cst.Tuple):
+        return [n for el in target.elements for n in _loop_names(el.value)]
+    return []
+
+
+def _calls_method(call: cst.Call, name: str) -> bool:
+    func = call.func
+    if isinstance(func, cst.Attribute) and dotted(func.value) == "self":
+        if func.attr.value == name:
+            return True
+        if func.attr.value == "apply" and call.args:
+            fn = call.args[0].value
+            return isinstance(fn, cst.Attribute) and fn.attr.value == name
+    return False
+
+
+def analyze(module: cst.Module, zero_init_helpers: frozenset = frozenset()) -> FileFacts:
+    return Analyzer(module, zero_init_helpers=zero_init_helpers).run()

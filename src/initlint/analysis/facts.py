@@ -1,0 +1,138 @@
+"""The facts rules read: layers, what follows them, and where their parameters are initialised."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import libcst as cst
+
+
+@dataclass(frozen=True)
+class Follower:
+    """What consumes a layer's output first (pass-through ops such as dropout are skipped)."""
+    kind: str  # "act", "norm", "layer", "output", "residual", "end", "unknown"
+    act: Optional[str] = None
+    slope: Optional[float] = None
+    norm: Optional[str] = None
+    then: Optional["Follower"] = None  # what follows the norm
+
+    def describe(self) -> str:
+        if self.kind == "act":
+            return self.act if self.slope is None else f"{self.act}(slope={self.slope:g})"
+        if self.kind == "norm":
+            return self.norm or "a norm layer"
+        return self.kind
+
+
+UNKNOWN = Follower("unknown")
+
+
+@dataclass(eq=False)
+class Layer:
+    """One construction of a Linear/Conv layer."""
+    kind: str                        # torch base kind: "Linear", "Conv2d", ...
+    class_name: str                  # the class actually constructed (a user subclass too)
+    call: cst.Call
+    statement: Optional[cst.CSTNode]  # the statement holding the construction
+    scope: "Scope"
+    bias: str                        # "true", "false", "param" (a name that may be False), "unknown"
+    wrapped: bool = False            # built inside a call initlint does not know (zero_module(...))
+    custom_class: bool = False       # a user subclass: it may initialise itself
+    paths: list[str] = field(default_factory=list)   # "self.fc", "self.mlp[0]", "model[2]"
+    follower: Follower = UNKNOWN
+    followers_seen: list[Follower] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.paths[0] if self.paths else self.class_name
+
+
+@dataclass(eq=False)
+class Part:
+    """What a module-building expression makes."""
+    kind: str  # "layer", "act", "norm", "pass", "seq", "list", "other"
+    layer: Optional[Layer] = None
+    act: Optional[str] = None
+    slope: Optional[float] = None
+    norm: Optional[str] = None
+    elements: list["Part"] = field(default_factory=list)
+    element_names: list[Optional[str]] = field(default_factory=list)
+    repeated: bool = False  # a comprehension: one element stands for many
+    parent: Optional[tuple] = None  # (enclosing Sequential part, index) for nested Sequentials
+
+
+@dataclass(eq=False)
+class InitSite:
+    """One place a weight or bias is (re)initialised."""
+    call: cst.CSTNode                  # the call (or assignment) doing it
+    statement: cst.CSTNode             # the simple statement holding it
+    function: Optional[cst.FunctionDef]
+    func: str                          # canonical: "zeros_", "fill_", "kaiming_normal_", "other", ...
+    via: str                           # "torch" (nn.init), "method" (w.zero_()), "other", "helper"
+    param: str                         # "weight" or "bias"
+    owner: cst.BaseExpression          # the module expression: ``self.fc``, ``m``
+    reach: list[Layer] = field(default_factory=list)
+    reach_known: bool = True           # False: may touch layers initlint cannot name
+    loop: bool = False                 # reached through a modules() loop / apply function / list loop
+    exact_filter: bool = True          # the loop's condition tests only types (and bias presence)
+    guarded: bool = False              # under a test of the bias (``if m.bias is not None``)
+    in_forward: bool = False
+    deprecated: bool = False
+    order: tuple = ()
+    args: Optional[cst.Call] = None    # the call whose arguments configure the init
+
+    def argument(self, position: int, keyword: str):
+        from .syntax import argument
+        return None if self.args is None else argument(self.args, position, keyword)
+
+
+@dataclass(eq=False)
+class Scope:
+    """A class body (``self.x`` paths) or the module (plain names)."""
+    name: str
+    node: cst.CSTNode
+    is_class: bool
+    bases: list[Optional[str]] = field(default_factory=list)
+    methods: dict[str, cst.FunctionDef] = field(default_factory=dict)
+    parts: dict[str, list[Part]] = field(default_factory=dict)     # path -> what is assigned there
+    layers: list[Layer] = field(default_factory=list)
+    may_init_elsewhere: bool = False  # an init initlint cannot follow may reach these layers
+    uses_classes: set[str] = field(default_factory=set)
+    init_calls: list[tuple[cst.CSTNode, int, str]] = field(default_factory=list)  # (stmt, index, callee)
+    assignment_index: dict[str, int] = field(default_factory=dict)  # path -> top-level stmt index in __init__
+
+
+@dataclass(eq=False)
+class ConditionTest:
+    """A truth-value test of a bias (``if m.bias:``), for INI106."""
+    test: cst.BaseExpression
+    owner_reaches_layers: bool
+
+
+@dataclass(eq=False)
+class FileFacts:
+    module: cst.Module
+    scopes: list[Scope]
+    layers: list[Layer]
+    sites: list[InitSite]
+    bias_truth_tests: list[ConditionTest]
+    early_apply_calls: list[tuple[cst.CSTNode, Scope, cst.CSTNode]]  # (call stmt, scope, last assignment stmt)
+    imports: object
+    may_init_elsewhere: bool = False
+
+    def sites_for(self, layer: Layer, param: str) -> list[InitSite]:
+        return [s for s in self.sites if s.param == param and any(r is layer for r in s.reach)]
+
+    def effective_sites(self, layer: Layer, param: str) -> list[InitSite]:
+        """Sites not overridden by a later init of the same parameter."""
+        sites = sorted(self.sites_for(layer, param), key=lambda s: s.order)
+        if not sites:
+            return []
+        last = sites[-1].order
+        return [s for s in sites if s.order == last]
+
+    def is_effective(self, site: InitSite, layer: Layer) -> bool:
+        return any(s is site for s in self.effective_sites(layer, site.param))
+
+
+LayerMatcher = Callable[[Layer], bool]

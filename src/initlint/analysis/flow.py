@@ -1,0 +1,227 @@
+"""What follows each layer: ``nn.Sequential`` order and data flow through methods like ``forward``."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional
+
+import libcst as cst
+
+from . import vocab
+from .facts import Follower, Part, UNKNOWN
+from .names import torch_name
+from .syntax import argument, block_statements, number, small_statements, walk, walk_with_parents
+
+if TYPE_CHECKING:
+    from .collect import Analyzer
+
+_MAX_DEPTH = 12
+
+
+def resolve_followers(analyzer: "Analyzer") -> None:
+    consumers: dict[int, list[Follower]] = {}
+    for function, scope, is_method in analyzer.functions:
+        if scope.is_class and function.name.value != "__init__":
+            _FunctionFlow(analyzer, function, scope, is_method, consumers).run()
+    resolver = _Resolver(consumers)
+    for layer in analyzer.layers:
+        followers = list(consumers.get(id(layer), []))
+        part = analyzer_part_of(analyzer, layer)
+        if part is not None and part.parent is not None:
+            followers.append(resolver.element_follower(*part.parent))
+        layer.followers_seen = followers
+        layer.follower = _merge(followers)
+
+
+def analyzer_part_of(analyzer, layer) -> Optional[Part]:
+    return analyzer.layer_parts.get(id(layer))
+
+
+def _merge(followers: list[Follower]) -> Follower:
+    known = [f for f in followers if f.kind != "unknown"]
+    if not known:
+        return UNKNOWN
+    first = known[0]
+    return first if all(f == first for f in known[1:]) else UNKNOWN
+
+
+class _Resolver:
+    def __init__(self, consumers) -> None:
+        self.consumers = consumers
+
+    def seq_end(self, seq: Part, depth=0) -> Follower:
+        if seq.parent is not None and depth < _MAX_DEPTH:
+            return self.element_follower(seq.parent[0], seq.parent[1], depth + 1)
+        followers = self.consumers.get(id(seq))
+        return _merge(followers) if followers else Follower("end")
+
+    def element_follower(self, seq: Part, index: int, depth=0) -> Follower:
+        for position in range(index + 1, len(seq.elements)):
+            element = seq.elements[position]
+            if element.kind == "pass":
+                continue
+            return self.entry(element, lambda: self.element_follower(seq, position, depth + 1), depth)
+        return self.seq_end(seq, depth + 1) if seq.kind == "seq" else UNKNOWN
+
+    def entry(self, part: Part, after, depth=0) -> Follower:
+        """What a value meets on entering ``part``; ``after`` gives what follows ``part`` itself."""
+        if depth > _MAX_DEPTH:
+            return UNKNOWN
+        if part.kind == "act":
+            return Follower("act", act=part.act, slope=part.slope)
+        if part.kind == "norm":
+            return Follower("norm", norm=part.norm, then=after())
+        if part.kind == "layer":
+            return Follower("layer")
+        if part.kind == "seq":
+            for element in part.elements:
+                if element.kind != "pass":
+                    return self.entry(element, lambda: UNKNOWN, depth + 1)
+            return after()
+        return UNKNOWN
+
+
+class _FunctionFlow:
+    """Follows the values produced by layer calls in one method."""
+
+    def __init__(self, analyzer, function, scope, is_method, consumers) -> None:
+        self.analyzer = analyzer
+        self.function = function
+        self.scope = scope
+        self.self_name = analyzer._self_name(function) if is_method else None
+        self.consumers = consumers
+        self.parents: dict[int, cst.CSTNode] = {}
+        self.statement_place: dict[int, tuple] = {}   # id(stmt) -> (block, index, enclosing stmt)
+        self.loop_parts: dict[str, list[Part]] = {}
+
+    def run(self) -> None:
+        calls = [node for node in walk(self.function.body, into_defs=False) if isinstance(node, cst.Call)]
+        if not calls:
+            return
+        walk_with_parents(self.function.body, self.parents)
+        self._index_block(block_statements(self.function.body), None)
+        for call in calls:
+            parts = self._parts_called(call.func)
+            if not parts:
+                continue
+            follower = self.consumer(call, 0)
+            for part in parts:
+                key = id(part.layer) if part.kind == "layer" else id(part)
+                self.consumers.setdefault(key, []).append(follower)
+
+    def _index_block(self, statements, enclosing) -> None:
+        for index, statement in enumerate(statements):
+            self.statement_place[id(statement)] = (statements, index, enclosing)
+            if isinstance(statement, cst.For):
+                self._bind_loop(statement)
+            from .collect import _blocks_of
+            if not isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite,
+                                          cst.FunctionDef, cst.ClassDef)):
+                for block in _blocks_of(statement):
+                    self._index_block(block, statement)
+
+    def _bind_loop(self, statement: cst.For) -> None:
+        iterable, target = statement.iter, statement.target
+        if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Name) \
+                and iterable.func.value in ("enumerate", "reversed") and iterable.args:
+            iterable = iterable.args[0].value
+            if iterable is not None and isinstance(target, cst.Tuple) and statement.iter.func.value == "enumerate":
+                target = target.elements[-1].value
+        if not isinstance(target, cst.Name):
+            return
+        path = self.analyzer._path(iterable, self.self_name, self.scope)
+        found = self.analyzer.lookup(path, self.scope) if path else None
+        elements = [el for part in found or [] if part.kind in ("seq", "list") for el in part.elements]
+        if elements:
+            self.loop_parts[target.value] = elements
+
+    def _parts_called(self, func) -> list[Part]:
+        if isinstance(func, cst.Name) and func.value in self.loop_parts:
+            return self.loop_parts[func.value]
+        path = self.analyzer._path(func, self.self_name, self.scope)
+        if path is None or not path.startswith("self"):
+            return []
+        return self.analyzer.lookup(path, self.scope) or []
+
+    def consumer(self, node: cst.CSTNode, depth: int) -> Follower:
+        if depth > _MAX_DEPTH:
+            return UNKNOWN
+        parent = self.parents.get(id(node))
+        if isinstance(parent, cst.Arg):
+            call = self.parents.get(id(parent))
+            if isinstance(call, cst.Call) and call.args and call.args[0] is parent:
+                return self._call_consumer(call, depth)
+            return UNKNOWN
+        if isinstance(parent, cst.Attribute) and parent.value is node:
+            call = self.parents.get(id(parent))
+            if isinstance(call, cst.Call) and call.func is parent:
+                method = parent.attr.value
+                if method in vocab.ACTIVATION_METHODS:
+                    return Follower("act", act=vocab.ACTIVATION_METHODS[method])
+                if method in vocab.PASS_THROUGH_METHODS:
+                    return self.consumer(call, depth + 1)
+            return UNKNOWN
+        if isinstance(parent, cst.BinaryOperation) and isinstance(parent.operator, cst.Add):
+            return Follower("residual")
+        if isinstance(parent, cst.AugAssign) and isinstance(parent.operator, cst.AddAssign):
+            return Follower("residual")
+        if isinstance(parent, cst.Return):
+            return Follower("output")
+        if isinstance(parent, cst.Assign) and parent.value is node and len(parent.targets) == 1 \
+                and isinstance(parent.targets[0].target, cst.Name):
+            return self._next_use(parent.targets[0].target.value, self.parents.get(id(parent)), depth)
+        return UNKNOWN
+
+    def _call_consumer(self, call: cst.Call, depth: int) -> Follower:
+        qualified = torch_name(self.analyzer.imports.resolve(call.func))
+        if qualified in vocab.ACTIVATION_FUNCTIONS:
+            act = vocab.ACTIVATION_FUNCTIONS[qualified]
+            slope = None
+            if act == "leaky_relu":
+                given = number(argument(call, 1, "negative_slope"))
+                slope = 0.01 if given is None else given
+            return Follower("act", act=act, slope=slope)
+        if qualified in vocab.NORM_FUNCTIONS:
+            return Follower("norm", norm=vocab.NORM_FUNCTIONS[qualified], then=self.consumer(call, depth + 1))
+        if qualified in vocab.PASS_THROUGH_FUNCTIONS:
+            return self.consumer(call, depth + 1)
+        parts = self._parts_called(call.func)
+        if len(parts) != 1:
+            return UNKNOWN
+        resolver = _Resolver(self.consumers)
+        return resolver.entry(parts[0], lambda: self.consumer(call, depth + 1), depth) \
+            if parts[0].kind != "pass" else self.consumer(call, depth + 1)
+
+    def _next_use(self, name: str, statement, depth: int) -> Follower:
+        place = self.statement_place.get(id(statement))
+        while place is not None:
+            block, index, enclosing = place
+            for later in block[index + 1:]:
+                found = self._use_in(later, name, depth)
+                if found is not None:
+                    return found
+            if enclosing is None or isinstance(enclosing, (cst.For, cst.While)):
+                return UNKNOWN
+            place = self.statement_place.get(id(enclosing))
+        return UNKNOWN
+
+    def _use_in(self, statement, name: str, depth: int) -> Optional[Follower]:
+        smalls = small_statements(statement)
+        if not smalls:
+            mentioned = any(isinstance(n, cst.Name) and n.value == name for n in walk(statement))
+            return UNKNOWN if mentioned else None
+        for small in smalls:
+            value_side = small.value if isinstance(small, (cst.Assign, cst.AugAssign, cst.AnnAssign)) else small
+            if value_side is not None:
+                for node in walk(value_side, into_defs=False):
+                    if isinstance(node, cst.Name) and node.value == name and not self._is_attribute_name(node):
+                        return self.consumer(node, depth + 1)
+            if isinstance(small, cst.Assign) and any(
+                    isinstance(t.target, cst.Name) and t.target.value == name for t in small.targets):
+                return UNKNOWN
+            if isinstance(small, cst.AugAssign) and isinstance(small.target, cst.Name) \
+                    and small.target.value == name:
+                return Follower("residual") if isinstance(small.operator, cst.AddAssign) else UNKNOWN
+        return None
+
+    def _is_attribute_name(self, node) -> bool:
+        parent = self.parents.get(id(node))
+        return isinstance(parent, cst.Attribute) and parent.attr is node

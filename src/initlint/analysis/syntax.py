@@ -1,0 +1,140 @@
+"""Small helpers over LibCST nodes: a fast walker, dotted names and literal values.
+
+LibCST's own visitor rebuilds every node it passes (``_visit_and_replace_children``), which costs
+more than the parse itself. Analysis only reads, so it walks the dataclass fields directly.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterator, Optional
+
+import libcst as cst
+
+# Fields that only hold whitespace, punctuation or comments: never worth descending into.
+_SKIP_FIELD_PREFIXES = ("whitespace", "lpar", "rpar", "comma", "semicolon", "leading_lines",
+                        "lines_after", "header", "footer", "operator", "colon", "equal", "star",
+                        "dot", "lbracket", "rbracket", "lbrace", "rbrace", "first_line",
+                        "empty_lines", "newline", "asynchronous", "default_indent",
+                        "default_newline", "encoding", "has_trailing_newline", "indent")
+
+_child_fields: dict[type, tuple[str, ...]] = {}
+
+
+def _fields_of(node_type: type) -> tuple[str, ...]:
+    names = _child_fields.get(node_type)
+    if names is None:
+        names = tuple(f.name for f in dataclasses.fields(node_type)
+                      if not f.name.startswith(_SKIP_FIELD_PREFIXES))
+        _child_fields[node_type] = names
+    return names
+
+
+def children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    for name in _fields_of(type(node)):
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            yield value
+        elif isinstance(value, (tuple, list)):
+            for item in value:
+                if isinstance(item, cst.CSTNode):
+                    yield item
+
+
+def walk(node: cst.CSTNode, into_defs: bool = True) -> Iterator[cst.CSTNode]:
+    """Every node below ``node`` (itself included), in source order."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        if not into_defs and current is not node and isinstance(
+                current, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        stack.extend(reversed(list(children(current))))
+
+
+def walk_with_parents(node: cst.CSTNode, parents: dict) -> None:
+    """Fill ``parents`` (child id -> parent) for the subtree below ``node``."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        for child in children(current):
+            parents[id(child)] = current
+            stack.append(child)
+
+
+def dotted(expr: cst.BaseExpression) -> Optional[str]:
+    """``a.b.c`` for a chain of Names and Attributes, else None."""
+    parts = []
+    while isinstance(expr, cst.Attribute):
+        parts.append(expr.attr.value)
+        expr = expr.value
+    if not isinstance(expr, cst.Name):
+        return None
+    parts.append(expr.value)
+    return ".".join(reversed(parts))
+
+
+def number(expr: Optional[cst.BaseExpression]) -> Optional[float]:
+    """The value of a numeric literal (with sign), else None."""
+    if expr is None:
+        return None
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, (cst.Minus, cst.Plus)):
+        inner = number(expr.expression)
+        if inner is None:
+            return None
+        return -inner if isinstance(expr.operator, cst.Minus) else inner
+    if isinstance(expr, (cst.Integer, cst.Float)):
+        try:
+            return float(expr.evaluated_value)
+        except (ValueError, OverflowError):
+            return None
+    return None
+
+
+def string(expr: Optional[cst.BaseExpression]) -> Optional[str]:
+    if isinstance(expr, cst.SimpleString):
+        value = expr.evaluated_value
+        return value if isinstance(value, str) else None
+    return None
+
+
+def boolean(expr: Optional[cst.BaseExpression]) -> Optional[bool]:
+    if isinstance(expr, cst.Name) and expr.value in ("True", "False"):
+        return expr.value == "True"
+    return None
+
+
+def argument(call: cst.Call, position: Optional[int], keyword: Optional[str]):
+    """The expression passed for a parameter, by keyword or by position (stars end positions)."""
+    if keyword is not None:
+        for arg in call.args:
+            if arg.keyword is not None and arg.keyword.value == keyword:
+                return arg.value
+    if position is not None:
+        index = 0
+        for arg in call.args:
+            if arg.star or arg.keyword is not None:
+                break
+            if index == position:
+                return arg.value
+            index += 1
+    return None
+
+
+def has_star_args(call: cst.Call) -> bool:
+    return any(arg.star for arg in call.args)
+
+
+def block_statements(body) -> list:
+    """The statements of an IndentedBlock, SimpleStatementSuite or Module."""
+    return list(getattr(body, "body", ()))
+
+
+def small_statements(statement) -> list:
+    if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+        return list(statement.body)
+    return []
+
+
+def names_in(expr: cst.CSTNode) -> set[str]:
+    return {node.value for node in walk(expr) if isinstance(node, cst.Name)}

@@ -1,0 +1,143 @@
+"""Apply every fix of a file in one LibCST pass, check the result parses, write atomically."""
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Iterable, Optional
+
+import libcst as cst
+
+from .findings import Finding, Fix
+
+
+class _ApplyFixes(cst.CSTTransformer):
+    def __init__(self, fixes: Iterable[Fix]) -> None:
+        super().__init__()
+        self.replace: dict[int, Optional[cst.CSTNode]] = {}
+        self.after: dict[int, list] = {}
+        self.moved: set[int] = set()
+        for fix in fixes:
+            for node, new in fix.replace.items():
+                self.replace[id(node)] = new
+            for statement, new_statements in fix.insert_after:
+                self.after.setdefault(id(statement), []).extend(new_statements)
+            for statement, anchor in fix.move_after:
+                self.moved.add(id(statement))
+                self.after.setdefault(id(anchor), []).append(statement)
+
+    def on_leave(self, original, updated):
+        key = id(original)
+        if key in self.moved:
+            return cst.RemoveFromParent()
+        if key in self.replace:
+            new = self.replace[key]
+            if new is None:
+                return cst.RemoveFromParent()
+            updated = new
+        extra = self.after.get(key)
+        if extra:
+            return cst.FlattenSentinel([updated, *extra])
+        return updated
+
+    def leave_IndentedBlock(self, original, updated):
+        if not updated.body:  # every statement was removed: keep the block valid
+            return updated.with_changes(body=[cst.SimpleStatementLine([cst.Pass()])])
+        return self.on_leave(original, updated)
+
+
+def _with_imports(module: cst.Module, needs: set) -> cst.Module:
+    """Add the import lines a fix needs, after the file's docstring/imports at the top."""
+    if not needs:
+        return module
+    body = list(module.body)
+    position = 0
+    for index, statement in enumerate(body):
+        smalls = statement.body if isinstance(statement, cst.SimpleStatementLine) else []
+        if smalls and all(isinstance(s, (cst.Import, cst.ImportFrom)) for s in smalls):
+            position = index + 1
+        elif index == 0 and smalls and isinstance(smalls[0], cst.Expr) \
+                and isinstance(smalls[0].value, (cst.SimpleString, cst.ConcatenatedString)):
+            position = 1
+        elif smalls and isinstance(smalls[0], cst.ImportFrom) and dotted_module(smalls[0]) == "__future__":
+            position = index + 1
+    new = [cst.parse_statement(line + "\n") for line in sorted(needs)]
+    return module.with_changes(body=body[:position] + new + body[position:])
+
+
+def dotted_module(node: cst.ImportFrom) -> Optional[str]:
+    from .analysis.syntax import dotted
+    return dotted(node.module) if node.module is not None else None
+
+
+def fixed_source(module: cst.Module, findings: list[Finding]) -> tuple[Optional[bytes], list[Finding]]:
+    """The fixed bytes (None when nothing changes) and the findings whose fixes were applied."""
+    fixable = [f for f in findings if f.fix is not None]
+    if not fixable:
+        return None, []
+    fixes = _non_overlapping(fixable)
+    transformer = _ApplyFixes(f.fix for f in fixes)
+    try:
+        new_module = module.visit(transformer)
+        needs = set().union(*(f.fix.needs for f in fixes))
+        new_module = _with_imports(new_module, needs)
+        new_bytes = new_module.bytes
+        cst.parse_module(new_bytes)  # the result must parse; otherwise nothing is written
+    except Exception:
+        return None, []
+    if new_bytes == module.bytes:
+        return None, []
+    return new_bytes, fixes
+
+
+def _non_overlapping(findings: list[Finding]) -> list[Finding]:
+    """Fixes whose rewrites do not nest; a fix inside a node another fix rewrites waits for the next round.
+
+    Insertions after a statement never conflict: several fixes may add lines after the same one.
+    """
+    rewritten: set[int] = set()
+    chosen = []
+    for finding in findings:
+        fix = finding.fix
+        targets = list(fix.replace) + [s for s, _ in fix.move_after]
+        subtree = {id(n) for node in targets for n in _subtree(node)}
+        if subtree & rewritten:
+            continue
+        rewritten |= subtree
+        chosen.append(finding)
+    return chosen
+
+
+def _subtree(node):
+    from .analysis.syntax import walk
+    return walk(node)
+
+
+class ChangedOnDisk(Exception):
+    pass
+
+
+def write_atomically(path: str, data: bytes, expected_original: bytes) -> None:
+    """Replace ``path`` with ``data`` via a temp file in the same folder, keeping permission bits.
+
+    Refuses (ChangedOnDisk) when the file no longer holds ``expected_original``.
+    """
+    real = os.path.realpath(path)
+    folder = os.path.dirname(real) or "."
+    mode = os.stat(real).st_mode & 0o7777
+    with open(real, "rb") as handle:
+        if handle.read() != expected_original:
+            raise ChangedOnDisk(path)
+    fd, temp = tempfile.mkstemp(prefix=".initlint-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, mode)
+        os.replace(temp, real)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise

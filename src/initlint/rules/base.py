@@ -1,0 +1,67 @@
+"""What every rule shares: its metadata, and small questions about facts."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+from ..analysis import vocab
+from ..analysis.facts import FileFacts, Follower, InitSite, Layer
+from ..analysis.syntax import number
+from ..findings import RawFinding
+
+
+@dataclass(frozen=True)
+class Options:
+    """Rule options from ``[tool.initlint]``."""
+    relu_stack_depth: int = 2
+
+
+class Rule:
+    code: str = ""
+    name: str = ""
+    summary: str = ""
+    docs: str = ""        # Markdown: what it does, why it is bad, example, use instead, fix, references
+    fixable: bool = False
+
+    def check(self, facts: FileFacts, options: Options, fixer) -> Iterable[RawFinding]:
+        raise NotImplementedError
+
+
+def relu_like(follower: Follower) -> bool:
+    return follower.kind == "act" and follower.act in vocab.RELU_FAMILY
+
+
+def nonlinear_next(follower: Follower) -> bool:
+    """The layer's output goes through a nonlinearity (directly, or after a norm)."""
+    if follower.kind == "act":
+        return follower.act not in ("softmax",)
+    if follower.kind == "norm" and follower.then is not None:
+        return nonlinear_next(follower.then)
+    return False
+
+
+def constant_value(site: InitSite) -> tuple[bool, Optional[float]]:
+    """Whether the site sets a constant, and which (None when not a literal)."""
+    if site.func in ("zeros_", "zero_"):
+        return True, 0.0
+    if site.func == "ones_":
+        return True, 1.0
+    if site.func == "constant_":
+        return True, number(site.argument(1, "val"))
+    if site.func == "fill_":
+        return True, number(site.argument(0, "value"))
+    return False, None
+
+
+def effective_reach(facts: FileFacts, site: InitSite) -> list[Layer]:
+    """The layers this site reaches where no later init overrides it."""
+    return [layer for layer in site.reach if facts.is_effective(site, layer)]
+
+
+def layer_names(layers: list[Layer], limit: int = 3) -> str:
+    names = []
+    for layer in layers:
+        if layer.name not in names:
+            names.append(layer.name)
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")

@@ -1,0 +1,85 @@
+from ..analysis.syntax import number
+from .base import Rule, constant_value, effective_reach, layer_names, nonlinear_next
+from ..findings import RawFinding
+
+
+class ConstantHiddenWeight(Rule):
+    code = "INI001"
+    name = "constant-hidden-weight"
+    summary = "Linear/Conv weight of a hidden layer set to a constant"
+    fixable = True
+    docs = """\
+## What it does
+Flags `zeros_`, `ones_`, `constant_`, `.zero_()` and `.fill_(c)` on the weight of a Linear/Conv layer
+whose output goes through a nonlinearity into the rest of the network, and `self.modules()` loops or
+`apply` functions that set every Linear/Conv weight to a constant.
+
+## Why is this bad?
+Every unit of a layer with a constant weight computes the same thing and receives the same gradient,
+so the units never become different (the symmetry is never broken). With zeros before ReLU the layer
+is dead outright: relu'(0) = 0 and no gradient flows back through it.
+
+Zero-initialising on purpose stays silent: a layer whose output is the model's output or is added to a
+residual stream (LoRA's `lora_B`, zero-init heads, adaLN-Zero), layers wrapped in helpers such as
+`zero_module(...)`, norm layers' weights (zero-init residual BatchNorm gamma), and loops with
+conditions beyond the layer type.
+
+## Example
+```python
+self.fc1 = nn.Linear(784, 256)
+nn.init.zeros_(self.fc1.weight)
+...
+x = F.relu(self.fc1(x))
+```
+
+## Use instead
+```python
+nn.init.kaiming_normal_(self.fc1.weight, nonlinearity="relu")
+```
+
+## Fix
+Replaces the constant init with the init that fits what follows the layer: `kaiming_normal_` with
+`nonlinearity="relu"` (or `"leaky_relu"` and `a=slope`) before the ReLU family,
+`xavier_uniform_(w, gain=calculate_gain("tanh"))` before tanh or sigmoid, `xavier_uniform_` otherwise.
+
+## References
+- He et al. 2015, "Delving Deep into Rectifiers".
+- Glorot and Bengio 2010, "Understanding the difficulty of training deep feedforward neural networks".
+- PyTorch, `torch.nn.init`.
+"""
+
+    def check(self, facts, options, rewriter):
+        for site in facts.sites:
+            if site.param != "weight" or site.via not in ("torch", "method"):
+                continue
+            is_constant, value = constant_value(site)
+            if not is_constant:
+                continue
+            reach = effective_reach(facts, site)
+            if not reach:
+                continue
+            what = "zero" if value == 0 else "a constant"
+            if site.loop:
+                if not site.exact_filter:
+                    continue
+                hidden = [layer for layer in reach if nonlinear_next(layer.follower)]
+                if len(reach) < 2 and not hidden:
+                    continue
+                followers = {layer.follower for layer in reach}
+                fix = rewriter.fitting_init(site, reach[0].follower, "scaled random init") \
+                    if len(followers) == 1 else None
+                yield RawFinding(self.code, site.call,
+                                 f"every {reach[0].kind} weight reached here is set to {what} "
+                                 f"({layer_names(reach)}): all units stay identical", fix)
+                continue
+            hidden = [layer for layer in reach if nonlinear_next(layer.follower)]
+            if not hidden:
+                continue
+            layer = hidden[0]
+            dead = " and dead under ReLU" if value == 0 and layer.follower.kind == "act" \
+                and layer.follower.act in ("relu", "relu6") else ""
+            yield RawFinding(self.code, site.call,
+                             f"hidden layer {layer.name} weight set to {what} before "
+                             f"{layer.follower.describe()}: its units stay identical{dead}",
+                             rewriter.fitting_init(site, layer.follower if layer.follower.kind == "act"
+                                                   else layer.follower.then, "scaled random init"))

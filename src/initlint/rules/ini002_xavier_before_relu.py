@@ -1,0 +1,75 @@
+from ..analysis import vocab
+from ..analysis.syntax import number
+from .base import Rule, effective_reach, layer_names, relu_like
+from ..findings import RawFinding
+
+_UNIT_GAIN_INITS = {"xavier_uniform_": 1, "xavier_normal_": 1, "orthogonal_": 1}
+
+
+class XavierBeforeRelu(Rule):
+    code = "INI002"
+    name = "xavier-before-relu"
+    summary = "Xavier/Glorot or unit-gain orthogonal init on a layer followed by ReLU"
+    fixable = True
+    docs = """\
+## What it does
+Flags `xavier_uniform_`, `xavier_normal_` and `orthogonal_` with gain 1 (the default) on the weight of
+a Linear/Conv layer followed directly by a ReLU-family activation (ReLU, ReLU6, LeakyReLU, PReLU, RReLU).
+
+## Why is this bad?
+Xavier/Glorot init keeps the variance of a linear (or tanh) layer's output. ReLU zeroes half of it, so
+each Xavier-initialised ReLU layer halves the signal's variance; a deep stack's activations and
+gradients shrink geometrically. He (Kaiming) init doubles the variance to compensate.
+Xavier with `gain=nn.init.calculate_gain("relu")` is fine and stays silent.
+
+## Example
+```python
+nn.init.xavier_uniform_(self.conv.weight)
+...
+x = F.relu(self.conv(x))
+```
+
+## Use instead
+```python
+nn.init.kaiming_uniform_(self.conv.weight, nonlinearity="relu")
+```
+
+## Fix
+`xavier_uniform_` becomes `kaiming_uniform_` and `xavier_normal_` becomes `kaiming_normal_` (the same
+distribution), with `nonlinearity` (and `a`) matching the activation. `orthogonal_` gets
+`gain=calculate_gain(...)`.
+
+## References
+- He et al. 2015, "Delving Deep into Rectifiers".
+- Glorot and Bengio 2010.
+- PyTorch, `torch.nn.init`.
+"""
+
+    def check(self, facts, options, rewriter):
+        for site in facts.sites:
+            if site.param != "weight" or site.func not in _UNIT_GAIN_INITS or site.via != "torch":
+                continue
+            gain_expr = site.argument(1, "gain")
+            if gain_expr is not None and number(gain_expr) != 1:
+                continue
+            reach = [layer for layer in effective_reach(facts, site) if relu_like(layer.follower)]
+            if not reach:
+                continue
+            follower = reach[0].follower
+            yield RawFinding(self.code, site.call,
+                             f"{site.func} on {layer_names(reach)} followed by {follower.describe()}: "
+                             f"use He (kaiming) init", self._fix(site, follower, rewriter))
+
+    @staticmethod
+    def _fix(site, follower, rewriter):
+        target = rewriter.parameter(site)
+        nonlinearity, _ = vocab.nonlinearity_for(follower.act)
+        slope = "" if nonlinearity == "relu" else f"a={0.01 if follower.slope is None else follower.slope:g}, "
+        if site.func == "orthogonal_":
+            gain_func, _ = rewriter.init_function("calculate_gain")
+            gain_args = f'"{nonlinearity}"' if not slope else f'"{nonlinearity}", {slope[2:-2]}'
+            return rewriter.replace_call(site, "orthogonal_", f"{target}, gain={gain_func}({gain_args})",
+                                         "orthogonal_ with the activation's gain")
+        name = site.func.replace("xavier", "kaiming")
+        return rewriter.replace_call(site, name, f'{target}, {slope}nonlinearity="{nonlinearity}"',
+                                     f"use {name}")

@@ -1,0 +1,90 @@
+from ..analysis import vocab
+from ..analysis.syntax import number, string
+from .base import Rule, effective_reach, layer_names
+from ..findings import RawFinding
+
+_TOLERANCE = 0.1  # a gain more than 10% off changes the signal's scale per layer noticeably
+
+
+class KaimingMismatch(Rule):
+    code = "INI004"
+    name = "kaiming-nonlinearity-mismatch"
+    summary = "Kaiming init whose nonlinearity or slope contradicts the activation that follows"
+    fixable = True
+    docs = """\
+## What it does
+Flags `kaiming_uniform_`/`kaiming_normal_` whose `nonlinearity` (and `a`) gives a gain more than 10%
+away from the gain of the activation that follows the layer: `nonlinearity="relu"` before tanh, sigmoid
+or softmax, `nonlinearity="selu"` before SELU, a `leaky_relu` slope `a` far from the LeakyReLU's, or
+`"linear"` before ReLU. For loops and `apply` functions it flags only when every reached layer with a
+known activation disagrees.
+
+## Why is this bad?
+Kaiming init scales weights by the gain of the activation named in `nonlinearity`. With the wrong one
+every layer's output variance is off by the squared ratio of the gains, and the error compounds with
+depth. PyTorch's docs say to use `nonlinearity="linear"` (not `"selu"`) for self-normalising networks.
+
+## Example
+```python
+nn.init.kaiming_normal_(self.fc.weight, nonlinearity="relu")
+...
+return torch.tanh(self.fc(x))
+```
+
+## Use instead
+```python
+nn.init.kaiming_normal_(self.fc.weight, nonlinearity="tanh")
+```
+
+## Fix
+Rewrites `nonlinearity` (and `a`) to the activation's own: `"linear"` before SELU and softmax,
+`"leaky_relu"` with `a=slope` before LeakyReLU/PReLU/RReLU, the activation's name otherwise.
+
+## References
+- He et al. 2015, "Delving Deep into Rectifiers".
+- Klambauer et al. 2017, "Self-Normalizing Neural Networks".
+- PyTorch, `torch.nn.init.kaiming_normal_` and `calculate_gain`.
+"""
+
+    def check(self, facts, options, rewriter):
+        for site in facts.sites:
+            if site.param != "weight" or site.func not in ("kaiming_uniform_", "kaiming_normal_") \
+                    or site.via != "torch":
+                continue
+            nonlinearity_expr = site.argument(3, "nonlinearity")
+            nonlinearity = "leaky_relu" if nonlinearity_expr is None else string(nonlinearity_expr)
+            a_expr = site.argument(1, "a")
+            a = 0.0 if a_expr is None else number(a_expr)
+            if nonlinearity is None or a is None:
+                continue
+            used = vocab.kaiming_gain(nonlinearity, a)
+            judged = [layer for layer in effective_reach(facts, site)
+                      if layer.follower.kind == "act"
+                      and vocab.activation_gain(layer.follower.act, layer.follower.slope) is not None]
+            if used is None or not judged:
+                continue
+            wrong = [layer for layer in judged if abs(used / vocab.activation_gain(
+                layer.follower.act, layer.follower.slope) - 1) > _TOLERANCE]
+            if len(wrong) != len(judged) or len({l.follower for l in wrong}) != 1:
+                continue
+            follower = wrong[0].follower
+            yield RawFinding(self.code, site.call,
+                             f"{site.func}(nonlinearity=\"{nonlinearity}\""
+                             f"{'' if a_expr is None else f', a={a:g}'}) on {layer_names(wrong)}, "
+                             f"which is followed by {follower.describe()}",
+                             self._fix(site, follower, rewriter))
+
+    @staticmethod
+    def _fix(site, follower, rewriter):
+        nonlinearity, _ = vocab.nonlinearity_for(follower.act)
+        args = [rewriter.parameter(site)]
+        if nonlinearity == "leaky_relu":
+            args.append(f"a={0.01 if follower.slope is None else follower.slope:g}")
+        mode = site.argument(2, "mode")
+        if mode is not None:
+            args.append(f"mode={rewriter.code(mode)}")
+        args.append(f'nonlinearity="{nonlinearity}"')
+        generator = site.argument(4, "generator")
+        if generator is not None:
+            args.append(f"generator={rewriter.code(generator)}")
+        return rewriter.replace_call(site, site.func, ", ".join(args), f'nonlinearity="{nonlinearity}"')

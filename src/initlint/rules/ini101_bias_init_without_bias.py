@@ -1,0 +1,67 @@
+import libcst as cst
+
+from .base import Rule, layer_names
+from ..findings import Fix, RawFinding
+
+
+class BiasInitWithoutBias(Rule):
+    code = "INI101"
+    name = "bias-init-on-bias-free-layer"
+    summary = "bias init on a layer that may be built with bias=False"
+    fixable = True
+    docs = """\
+## What it does
+Flags an init of `<layer>.bias` where the layer is built with `bias=False`, or with `bias=<a parameter>`
+that can be False, and the init is not guarded by a test of the bias (`if m.bias is not None:`). Inside
+`self.modules()` loops and `apply` functions it flags when a layer they reach is literally bias-free.
+
+## Why is this bad?
+A layer built with `bias=False` has `bias = None`: `nn.init.zeros_(None)` raises `AttributeError` and
+`None.data` fails, so the model crashes at construction.
+
+## Example
+```python
+self.conv = nn.Conv2d(3, 64, 3, bias=False)
+nn.init.zeros_(self.conv.bias)
+```
+
+## Use instead
+```python
+if self.conv.bias is not None:
+    nn.init.zeros_(self.conv.bias)
+```
+
+## Fix
+Deletes the call when the layer is literally `bias=False` (and the call is a statement of its own);
+otherwise wraps it in `if <layer>.bias is not None:`.
+
+## References
+- PyTorch, `torch.nn.Linear` and `torch.nn.Conv2d` (`bias` argument).
+"""
+
+    def check(self, facts, options, rewriter):
+        for site in facts.sites:
+            if site.param != "bias" or site.guarded or site.via in ("helper",):
+                continue
+            if site.loop and not [l for l in site.reach if l.bias == "false"]:
+                continue
+            risky = [l for l in site.reach if l.bias == "false" or (not site.loop and l.bias == "param")]
+            if not risky:
+                continue
+            state = "bias=False" if all(l.bias == "false" for l in risky) else "a bias that may be False"
+            yield RawFinding(self.code, site.call,
+                             f"bias init on {layer_names(risky)}, built with {state}: its bias is None "
+                             f"and this raises; guard it with `if ....bias is not None:`",
+                             self._fix(site, risky, rewriter))
+
+    @staticmethod
+    def _fix(site, risky, rewriter):
+        statement = site.statement
+        alone = isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 \
+            and isinstance(statement.body[0], (cst.Expr, cst.Assign))
+        if not alone:
+            return None
+        if not site.loop and len(site.reach) == len(risky) and all(l.bias == "false" for l in risky):
+            return Fix("delete the init of a bias that does not exist", replace={statement: None})
+        return rewriter.guard(statement, f"{rewriter.code(site.owner)}.bias is not None",
+                              "guard with `is not None`")

@@ -1,0 +1,47 @@
+import libcst as cst
+
+from .base import Rule
+from ..findings import Fix, RawFinding
+
+
+class BiasTruthTest(Rule):
+    code = "INI106"
+    name = "bias-truth-test"
+    summary = "a bias guard that tests a tensor's truth value"
+    fixable = True
+    docs = """\
+## What it does
+Flags `if m.bias:` (and `not m.bias`, `m.bias and ...`) where `m` is a layer or a module reached by a
+`modules()` loop or `apply` function.
+
+## Why is this bad?
+`bool(tensor)` is only defined for one-element tensors: any real bias raises `RuntimeError: Boolean
+value of Tensor with more than one value is ambiguous`. A bias-free layer passes (None is falsy), so
+the bug hides until a layer with a bias comes along.
+
+## Example
+```python
+if m.bias:
+    nn.init.zeros_(m.bias)
+```
+
+## Use instead
+```python
+if m.bias is not None:
+    nn.init.zeros_(m.bias)
+```
+
+## Fix
+Rewrites the test to `m.bias is not None` (`m.bias is None` under `not`).
+
+## References
+- PyTorch, `torch.Tensor.__bool__`.
+"""
+
+    def check(self, facts, options, rewriter):
+        for test in facts.bias_truth_tests:
+            yield RawFinding(self.code, test.test,
+                             f"`{rewriter.code(test.test)}` tests a tensor's truth value, which raises "
+                             f"for a multi-element bias: use `is not None`",
+                             Fix("use `is not None`", replace={test.test: cst.parse_expression(
+                                 f"{rewriter.code(test.test)} is not None")}))

@@ -1,0 +1,77 @@
+"""Building blocks for fixes: new init calls in the file's own import style."""
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from ..analysis import vocab
+from ..analysis.facts import Follower, InitSite
+from ..findings import Fix
+
+
+class Rewriter:
+    """Writes code for one file. Fixes call ``torch.nn.init`` through names the file already has."""
+
+    def __init__(self, module: cst.Module, imports) -> None:
+        self.module = module
+        self.imports = imports
+
+    def code(self, node: cst.CSTNode) -> str:
+        return self.module.code_for_node(node).strip()
+
+    def init_function(self, name: str) -> tuple[str, frozenset]:
+        """``(expression text, imports needed)`` for ``torch.nn.init.<name>``."""
+        for local in self.imports.local_names_for(f"{vocab.INIT_MODULE}.{name}"):
+            return local, frozenset()
+        for local in self.imports.local_names_for(vocab.INIT_MODULE):
+            return f"{local}.{name}", frozenset()
+        for local in self.imports.local_names_for("torch.nn"):
+            return f"{local}.init.{name}", frozenset()
+        if "torch" in self.imports.local_to_qualified.values() and \
+                self.imports.local_to_qualified.get("torch") == "torch":
+            return f"torch.nn.init.{name}", frozenset()
+        if "nn" not in self.imports.local_to_qualified:
+            return f"nn.init.{name}", frozenset({"import torch.nn as nn"})
+        return f"torch.nn.init.{name}", frozenset({"import torch"})
+
+    def call(self, name: str, args: str) -> tuple[cst.Call, frozenset]:
+        func, needs = self.init_function(name)
+        return cst.parse_expression(f"{func}({args})"), needs
+
+    def parameter(self, site: InitSite, param: Optional[str] = None) -> str:
+        """``self.fc.weight`` for a site (dropping ``.data``), or its bias with ``param="bias"``."""
+        return f"{self.code(site.owner)}.{param or site.param}"
+
+    def fitting_init(self, site: InitSite, follower: Follower, reason: str) -> Optional[Fix]:
+        """Replace a site with the init that suits what follows the layer."""
+        target = self.parameter(site)
+        if follower.kind == "act" and follower.act in vocab.RELU_FAMILY:
+            if follower.act in ("relu", "relu6"):
+                name, args = "kaiming_normal_", f'{target}, nonlinearity="relu"'
+            else:
+                slope = 0.01 if follower.slope is None else follower.slope
+                name, args = "kaiming_normal_", f'{target}, a={slope:g}, nonlinearity="leaky_relu"'
+        elif follower.kind == "act" and follower.act in ("tanh", "sigmoid"):
+            gain_func, _ = self.init_function("calculate_gain")
+            name, args = "xavier_uniform_", f'{target}, gain={gain_func}("{follower.act}")'
+        else:
+            name, args = "xavier_uniform_", target
+        new_call, needs = self.call(name, args)
+        return Fix(f"{reason}: use {name}", replace={site.call: new_call}, needs=needs)
+
+    def replace_call(self, site: InitSite, name: str, args: str, description: str) -> Fix:
+        new_call, needs = self.call(name, args)
+        return Fix(description, replace={site.call: new_call}, needs=needs)
+
+    def guard(self, statement: cst.CSTNode, test: str, description: str) -> Optional[Fix]:
+        """Wrap a simple statement in ``if <test>:``."""
+        if not isinstance(statement, cst.SimpleStatementLine):
+            return None
+        inner = statement.with_changes(leading_lines=())
+        wrapped = cst.If(test=cst.parse_expression(test), body=cst.IndentedBlock(body=[inner]),
+                         leading_lines=statement.leading_lines)
+        return Fix(description, replace={statement: wrapped})
+
+    def statements(self, code: str) -> list:
+        return list(cst.parse_module(code).body)

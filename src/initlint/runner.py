@@ -1,0 +1,211 @@
+"""Check (and fix) files: one function per file, run in parallel, results in input order."""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import os
+import stat
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Optional
+
+from . import __version__
+from .config import Settings
+from .engine import lint_source
+from .findings import Finding
+from .fix import ChangedOnDisk, fixed_source, write_atomically
+from .rules import PARSE_ERROR_CODE
+
+MAX_FIX_ROUNDS = 8  # a fix can expose another (a new weight init needs its bias zeroed): repeat
+
+
+@dataclass
+class FileReport:
+    path: str
+    findings: list = field(default_factory=list)   # remaining (or, without --fix, all) findings
+    fixed: list = field(default_factory=list)      # findings whose fix was applied
+    diff: str = ""
+    errors: list = field(default_factory=list)     # messages for stderr
+    written: bool = False
+
+
+def _portable(finding: Finding) -> Finding:
+    """A copy without CST nodes, to send between processes and store in the cache."""
+    return dataclasses.replace(finding, fix=None)
+
+
+def read_source(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def check_file(path: str, settings: Settings, mode: str = "check", cache_dir: Optional[str] = None) -> FileReport:
+    """``mode``: "check", "fix" (write fixes) or "diff" (report the fixes as a diff)."""
+    report = FileReport(path)
+    try:
+        source = read_source(path)
+    except OSError as error:
+        report.findings.append(Finding(PARSE_ERROR_CODE, f"could not read: {error.strerror or error}",
+                                       path, 1, 1, 1, 1))
+        return report
+    if path.endswith(".ipynb"):
+        from .notebook import check_notebook
+        return check_notebook(path, source, settings, mode, report)
+    extra = settings.ignores_for(path)
+    key = _cache_key(source, settings, extra) if cache_dir and mode == "check" else None
+    if key is not None:
+        cached = _cache_load(cache_dir, key, path)
+        if cached is not None:
+            report.findings = cached
+            return report
+    result = lint_source(source, path, settings.selection, settings.options, extra, settings.torch_tokens,
+                         keep_module=mode != "check")
+    if mode == "check" or result.module is None:
+        report.findings = [_portable(f) for f in result.findings]
+        if key is not None:
+            _cache_store(cache_dir, key, report.findings)
+        return report
+    new_source = _fix_rounds(source, result, path, settings, extra, report)
+    if new_source is None:
+        return report
+    if mode == "diff":
+        report.diff = unified_diff(path, source, new_source, result.module.encoding)
+        return report
+    try:
+        write_atomically(path, new_source, source)
+        report.written = True
+    except ChangedOnDisk:
+        report.errors.append(f"{path}: changed on disk while initlint was fixing it; left as it is")
+        report.findings = [_portable(f) for f in result.findings]
+        report.fixed = []
+    except OSError as error:
+        report.errors.append(f"{path}: could not write the fixed file: {error.strerror or error}")
+        report.findings = [_portable(f) for f in result.findings]
+        report.fixed = []
+    return report
+
+
+def _fix_rounds(source, result, path, settings, extra, report) -> Optional[bytes]:
+    current, current_result = source, result
+    fixed: list = []
+    for _ in range(MAX_FIX_ROUNDS):
+        new_source, applied = fixed_source(current_result.module, current_result.findings)
+        if new_source is None:
+            break
+        fixed.extend(applied)
+        current = new_source
+        current_result = lint_source(current, path, settings.selection, settings.options, extra,
+                                     settings.torch_tokens, keep_module=True)
+        if current_result.module is None:  # cannot happen: fixed_source checked it parses
+            return None
+    report.fixed = [_portable(f) for f in fixed]
+    report.findings = [_portable(f) for f in current_result.findings]
+    return current if current != source else None
+
+
+def unified_diff(path: str, old: bytes, new: bytes, encoding: str) -> str:
+    old_text = old.decode(encoding, errors="replace").splitlines(keepends=True)
+    new_text = new.decode(encoding, errors="replace").splitlines(keepends=True)
+    return "".join(difflib.unified_diff(old_text, new_text, f"a/{path}", f"b/{path}"))
+
+
+# ---------------------------------------------------------------------- cache
+def _cache_key(source: bytes, settings: Settings, extra: tuple) -> str:
+    digest = hashlib.sha256()
+    digest.update(__version__.encode() + b"\0" + settings.fingerprint().encode() + b"\0")
+    digest.update(repr(extra).encode() + b"\0" + source)
+    return digest.hexdigest()
+
+
+def _cache_load(cache_dir: str, key: str, path: str):
+    try:
+        with open(os.path.join(cache_dir, key[:2], key), "r", encoding="utf-8") as handle:
+            rows = json.load(handle)
+        findings = []
+        for row in rows:
+            findings.append(Finding(row["code"], row["message"], path, row["line"], row["column"],
+                                    row["end_line"], row["end_column"], fix_description=row.get("fix")))
+        return findings
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # missing or corrupt: analyse again
+
+
+def _cache_store(cache_dir: str, key: str, findings: list) -> None:
+    folder = os.path.join(cache_dir, key[:2])
+    rows = [{"code": f.code, "message": f.message, "line": f.line, "column": f.column,
+             "end_line": f.end_line, "end_column": f.end_column, "fix": f.fix_description} for f in findings]
+    try:
+        os.makedirs(folder, exist_ok=True)
+        temp = os.path.join(folder, f".{key}.{os.getpid()}.tmp")
+        with open(temp, "w", encoding="utf-8") as handle:
+            json.dump(rows, handle)
+        os.replace(temp, os.path.join(folder, key))
+    except OSError:
+        pass  # a cache that cannot be written only costs speed
+
+
+# ---------------------------------------------------------------------- files and parallelism
+def discover(paths: list[str], settings: Settings, errors: list) -> list[str]:
+    """Files to check, in a stable order; explicitly named files are always checked."""
+    files: list[str] = []
+    seen: set = set()
+    suffixes = (".py", ".pyi", ".ipynb") if settings.notebooks else (".py", ".pyi")
+    for path in paths:
+        if not os.path.lexists(path):
+            errors.append(f"{path}: no such file or directory")
+            continue
+        if os.path.isfile(path):
+            _add(path, files, seen)
+            continue
+        if not os.path.isdir(path):
+            errors.append(f"{path}: not a file or directory")
+            continue
+        visited_dirs: set = set()
+        for folder, dirnames, filenames in os.walk(path, followlinks=False, onerror=None):
+            try:
+                real = os.stat(folder)
+                marker = (real.st_dev, real.st_ino)
+            except OSError:
+                continue
+            if marker in visited_dirs:
+                dirnames[:] = []
+                continue
+            visited_dirs.add(marker)
+            dirnames[:] = sorted(d for d in dirnames if not settings.is_excluded(os.path.join(folder, d)))
+            for name in sorted(filenames):
+                full = os.path.join(folder, name)
+                if name.endswith(suffixes) and not settings.is_excluded(full):
+                    try:
+                        if not stat.S_ISREG(os.stat(full).st_mode):
+                            continue
+                    except OSError:
+                        pass  # a broken link: reading it reports the problem
+                    _add(full, files, seen)
+    return files
+
+
+def _add(path, files, seen) -> None:
+    key = os.path.normpath(path)
+    if key not in seen:
+        seen.add(key)
+        files.append(path)
+
+
+def _check_batch(batch, settings, mode, cache_dir):
+    return [check_file(path, settings, mode, cache_dir) for path in batch]
+
+
+def check_files(files: list[str], settings: Settings, mode: str, jobs: int,
+                cache_dir: Optional[str]) -> list[FileReport]:
+    if jobs <= 1 or len(files) < 4:
+        return [check_file(path, settings, mode, cache_dir) for path in files]
+    size = max(1, min(32, len(files) // (jobs * 4)))
+    batches = [files[i:i + size] for i in range(0, len(files), size)]
+    reports: list[FileReport] = []
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        for batch_reports in pool.map(_check_batch, batches, [settings] * len(batches),
+                                      [mode] * len(batches), [cache_dir] * len(batches)):
+            reports.extend(batch_reports)
+    return reports
