@@ -815,6 +815,18 @@ class Analyzer:
                         and node.func.attr.value not in scope.methods \
                         and node.func.attr.value not in _MODULE_METHODS_THAT_DO_NOT_INIT:
                     scope.may_init_elsewhere = True
+                    if any(base != "torch.nn.Module" for base in scope.bases):
+                        # A framework base's init hook (``self.post_init()``) walks the whole model
+                        # tree, which may include every module class of this file.
+                        self.may_init_elsewhere = True
+        for function, _, param in self.visitor_functions.values():
+            # A visitor that hands its module to code initlint cannot see (``super()._init_weights(m)``)
+            # may initialise anything it reaches.
+            for node in walk(function.body):
+                if isinstance(node, cst.Call) and dotted(node.func) not in _INSPECTING_CALLS and any(
+                        isinstance(arg.value, cst.Name) and arg.value.value == param for arg in node.args):
+                    self.may_init_elsewhere = True
+                    break
 
     def _early_init_calls(self):
         """``self.apply(fn)`` / ``self.init_method()`` in ``__init__`` before layers it should reach."""
@@ -878,6 +890,9 @@ _MODULE_METHODS_THAT_DO_NOT_INIT = frozenset({
     "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
     "requires_grad_", "float", "double", "half", "cuda", "cpu", "modules", "named_modules",
     "parameters", "named_parameters", "children", "named_children", "__setattr__"})
+
+
+_INSPECTING_CALLS = frozenset({"isinstance", "type", "hasattr", "getattr", "id", "print", "str", "repr", "len"})
 
 
 def _blocks_of(statement) -> list:

@@ -59,7 +59,7 @@ def main(argv: Optional[list] = None) -> int:
         import torch
     except ImportError:
         return _fail("auditing needs torch; install it with: pip install initlint[torch]")
-    from .audit import audit
+    from .auditing import audit
 
     # Like `python -m`, let modules in the current directory be imported.
     if os.getcwd() not in sys.path:

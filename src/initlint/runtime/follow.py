@@ -53,8 +53,10 @@ _PASS_MODULES = (
 _NORM_MODULES = {
     nn.modules.batchnorm._BatchNorm: "batch_norm", nn.GroupNorm: "group_norm",
     nn.LayerNorm: "layer_norm", nn.modules.instancenorm._InstanceNorm: "instance_norm",
-    nn.RMSNorm: "rms_norm", nn.LocalResponseNorm: "local_response_norm",
+    nn.LocalResponseNorm: "local_response_norm",
 }
+if hasattr(nn, "RMSNorm"):  # torch >= 2.4
+    _NORM_MODULES[nn.RMSNorm] = "rms_norm"
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ from typing import Any, Optional, TextIO
 import torch
 import torch.nn as nn
 
-from .fingerprint import Fingerprint, fingerprint
+from .fingerprints import Fingerprint, fingerprint
 from .follow import LAYER_TYPES, Follower, eval_mode, find_followers, run_inputs
 
 # Runtime-only finding (no static equivalent): the input-dependent signal collapses.
-SIGNAL_COLLAPSE = "INI900"
+SIGNAL_COLLAPSE = "INI300"
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ def audit(model: nn.Module, example_inputs: Any, *, print_table: bool = True,
     """Audit every Linear/Conv of ``model`` on ``example_inputs`` (a batch of >= 2).
 
     The model runs once in eval mode without grad; training flags are restored.
-    A signal collapse (INI900) is reported when some layer's activation std falls
+    A signal collapse (INI300) is reported when some layer's activation std falls
     below ``collapse_below`` times the first layer's.  Layers whose weight is zero
     are left out of that comparison: a zeroed residual-branch end is deliberate.
     ``plot`` is a path to save the std-by-depth chart to (needs matplotlib).

@@ -62,7 +62,7 @@ def test_default_init_collapses_and_audit_says_so(build, inputs, request):
     ratios = [layer.std_ratio for layer in report.layers]
     assert len(ratios) == DEPTH
     assert ratios[-1] < 1e-3
-    assert report.codes == ["INI003", "INI900"]
+    assert report.codes == ["INI003", "INI300"]
     relu_layers = [layer for layer in report.layers if layer.follower.op == "relu"]
     assert [layer.codes for layer in relu_layers] == [("INI003",)] * (DEPTH - 1)
     assert {layer.fingerprint.scheme for layer in report.layers} == {"default"}
@@ -116,4 +116,4 @@ def test_fingerprints_xavier_and_zero_and_their_codes(mlp_inputs):
     assert report.layers[2].fingerprint.scheme == "zero"
     assert report.layers[2].codes == ("INI001",)
     assert report.layers[3].activation_std == 0.0
-    assert report.codes == ["INI001", "INI002", "INI900"]
+    assert report.codes == ["INI001", "INI002", "INI300"]

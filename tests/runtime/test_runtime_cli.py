@@ -1,0 +1,82 @@
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+pytest.importorskip("torch")
+
+from initlint.runtime.cli import main  # noqa: E402
+
+MODELS = textwrap.dedent("""
+    import torch.nn as nn
+    from initlint.runtime import init_model_
+
+    def deep():
+        layers = []
+        for _ in range(12):
+            layers += [nn.Linear(64, 64), nn.ReLU()]
+        return nn.Sequential(*layers, nn.Linear(64, 10))
+
+    def fixed():
+        model = deep()
+        init_model_(model)
+        return model
+
+    def not_a_model():
+        return 42
+""")
+
+
+@pytest.fixture
+def models_module(tmp_path, monkeypatch):
+    (tmp_path / "cli_models.py").write_text(MODELS)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delitem(sys.modules, "cli_models", raising=False)
+    yield "cli_models"
+    sys.modules.pop("cli_models", None)
+    if str(tmp_path) in sys.path:
+        sys.path.remove(str(tmp_path))
+
+
+def test_findings_exit_1_and_clean_exit_0(models_module, capsys):
+    assert main([f"{models_module}:deep", "--input-shape", "32,64"]) == 1
+    assert "INI300" in capsys.readouterr().out
+    assert main([f"{models_module}:fixed", "--input-shape", "32,64"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("no findings")
+
+
+@pytest.mark.parametrize("target, message", [
+    ("no_such_module_xyz:build", "cannot import module 'no_such_module_xyz': ModuleNotFoundError"),
+    ("cli_models:missing", "module 'cli_models' has no callable 'missing'"),
+    ("cli_models:not_a_model", "cli_models:not_a_model() returned int, not a torch.nn.Module"),
+    ("cli_models", "expected MODULE:FACTORY, got 'cli_models'"),
+])
+def test_usage_errors_exit_2_with_one_line(models_module, capsys, target, message):
+    assert main([target, "--input-shape", "4,64"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"initlint audit: error: {message}" + err[len("initlint audit: error: ") + len(message):]
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_model_that_fails_to_run_exits_2(models_module, capsys):
+    assert main([f"{models_module}:deep", "--input-shape", "4,3"]) == 2
+    assert capsys.readouterr().err.startswith("initlint audit: error: RuntimeError: ")
+
+
+def test_help_says_it_runs_user_code(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: initlint audit")
+    assert "IMPORTS AND RUNS YOUR CODE" in out
+
+
+def test_missing_torch_exits_2_without_traceback():
+    script = ("import sys; sys.modules['torch'] = None\n"
+              "from initlint.runtime.cli import main\n"
+              "sys.exit(main(['m:f', '--input-shape', '2,3']))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr == "initlint audit: error: auditing needs torch; install it with: pip install initlint[torch]\n"
