@@ -45,9 +45,8 @@ def might_involve_torch(text: str, tokens=DEFAULT_TOKENS) -> bool:
 
 
 def parse_error_message(error: Exception) -> tuple[int, int, str]:
-    line = getattr(error, "raw_line", None) or getattr(error, "lineno", None) or 1
-    column = getattr(error, "raw_column", None)
-    column = (column + 1) if isinstance(column, int) else 1
+    line = getattr(error, "editor_line", None) or getattr(error, "lineno", None) or 1
+    column = getattr(error, "editor_column", None) or 1
     message = getattr(error, "message", None) or str(error).splitlines()[0]
     return int(line), int(column), message
 

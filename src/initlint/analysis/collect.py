@@ -59,6 +59,7 @@ class Analyzer:
         self.layers: list[Layer] = []
         self.sequences: list[Part] = []
         self.layer_parts: dict[int, Part] = {}
+        self.loop_depth = 0
         self.sites: list[InitSite] = []
         self.truth_tests: list[ConditionTest] = []
         self.visitor_functions: dict[int, tuple[cst.FunctionDef, Scope, str]] = {}
@@ -166,8 +167,11 @@ class Analyzer:
             if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
                 continue
             if not isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+                looping = isinstance(statement, (cst.For, cst.While))
+                self.loop_depth += looping
                 for block in _blocks_of(statement):
                     self._collect_parts(block, scope, function, self_name, locals_)
+                self.loop_depth -= looping
                 if top_level_init:
                     self._note_nested_assignments(statement, scope, index)
                 continue
@@ -237,30 +241,33 @@ class Analyzer:
         if isinstance(target, cst.Name) and (self_name is not None or scope is not self.module_scope):
             locals_[target.value] = part
             if scope is self.module_scope:
-                self._register(target.value, part, scope)
+                self._register(target.value, part, scope, statement)
             return
         path = self._path(target, self_name, scope)
         if path is None:
             return
-        self._register(path, part, scope)
+        self._register(path, part, scope, statement)
         if init_index is not None and path.startswith("self.") and part.kind != "other_value":
             scope.assignment_index.setdefault(path, init_index)
             self.submodule_assignments.setdefault(id(scope), []).append((init_index, statement, part))
 
-    def _register(self, path: str, part: Part, scope: Scope) -> None:
+    def _register(self, path: str, part: Part, scope: Scope, statement=None) -> None:
         scope.parts.setdefault(path, []).append(part)
         if part.kind == "layer" and part.layer is not None:
             part.layer.paths.append(path)
+            if part.layer.path_statement is None:
+                part.layer.path_statement = statement
         elif part.kind in ("seq", "list"):
             count = len(part.elements)
-            for i, (element, name) in enumerate(zip(part.elements, part.element_names)):
+            names = part.element_names + [None] * (count - len(part.element_names))
+            for i, (element, name) in enumerate(zip(part.elements, names)):
                 if part.repeated:
-                    self._register(f"{path}[*]", element, scope)
+                    self._register(f"{path}[*]", element, scope, statement)
                     continue
-                self._register(f"{path}[{i}]", element, scope)
-                self._register(f"{path}[{i - count}]", element, scope)
+                self._register(f"{path}[{i}]", element, scope, statement)
+                self._register(f"{path}[{i - count}]", element, scope, statement)
                 if name:
-                    self._register(f"{path}.{name}", element, scope)
+                    self._register(f"{path}.{name}", element, scope, statement)
 
     def _describe(self, expr, statement, scope, locals_, wrapped=False) -> Part:
         """Classify a module-building expression, registering every layer it constructs."""
@@ -278,8 +285,10 @@ class Analyzer:
                 part.elements.append(self._describe(element.value, statement, scope, locals_, wrapped))
                 part.element_names.append(None)
             return part
-        if isinstance(expr, cst.ListComp):
+        if isinstance(expr, (cst.ListComp, cst.GeneratorExp)):
+            self.loop_depth += 1
             element = self._describe(expr.elt, statement, scope, locals_, wrapped)
+            self.loop_depth -= 1
             return Part("list", elements=[element], element_names=[None], repeated=True)
         if not isinstance(expr, cst.Call):
             self._describe_loose(expr, statement, scope, locals_)
@@ -291,7 +300,7 @@ class Analyzer:
             kind = vocab.LAYER_KINDS.get(short) or self.layer_classes[local_class]
             layer = Layer(kind, short or local_class, expr, statement, scope,
                           bias=self._bias_state(expr, kind) if short else "unknown",
-                          wrapped=wrapped, custom_class=short is None)
+                          wrapped=wrapped, custom_class=short is None, repeated=self.loop_depth > 0)
             self.layers.append(layer)
             scope.layers.append(layer)
             for arg in expr.args:

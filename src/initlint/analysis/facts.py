@@ -39,6 +39,8 @@ class Layer:
     wrapped: bool = False            # built inside a call initlint does not know (zero_module(...))
     custom_class: bool = False       # a user subclass: it may initialise itself
     paths: list[str] = field(default_factory=list)   # "self.fc", "self.mlp[0]", "model[2]"
+    path_statement: Optional[cst.CSTNode] = None     # the statement that gave it its first path
+    repeated: bool = False           # built in a loop or comprehension: stands for several layers
     follower: Follower = UNKNOWN
     followers_seen: list[Follower] = field(default_factory=list)
 

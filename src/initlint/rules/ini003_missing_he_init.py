@@ -50,7 +50,7 @@ fix.
             if scope.may_init_elsewhere:
                 continue
             bare = [layer for layer in scope.layers if self._keeps_default(facts, layer)]
-            if len(bare) < options.relu_stack_depth:
+            if sum(2 if layer.repeated else 1 for layer in bare) < options.relu_stack_depth:
                 continue
             for layer in bare:
                 yield RawFinding(self.code, layer.call,
@@ -68,7 +68,7 @@ fix.
     @staticmethod
     def _fix(layer: Layer, rewriter):
         paths = [p for p in layer.paths if "[*]" not in p and "[-" not in p]
-        if not paths or layer.statement is None:
+        if not paths or layer.repeated or layer.path_statement is None:
             return None
         path = paths[0]
         follower = layer.follower
@@ -83,5 +83,5 @@ fix.
             zeros, more = rewriter.init_function("zeros_")
             needs = needs | more
             lines.append(f"{zeros}({path}.bias)\n")
-        return Fix("insert He init", insert_after=[(layer.statement, rewriter.statements("".join(lines)))],
+        return Fix("insert He init", insert_after=[(layer.path_statement, rewriter.statements("".join(lines)))],
                    needs=needs)
