@@ -87,7 +87,7 @@ def rule_command(argv: list[str]) -> int:
 
 
 def rule_markdown(rule) -> str:
-    fix = "Fix is always available." if rule.fixable else "Fix is not available."
+    fix = "Fix is sometimes available." if rule.fixable else "Fix is not available."
     return f"# {rule.name} ({rule.code})\n\n{rule.summary[0].upper()}{rule.summary[1:]}.\n\n{fix}\n\n{rule.docs}"
 
 

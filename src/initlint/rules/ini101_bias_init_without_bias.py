@@ -51,7 +51,7 @@ otherwise wraps it in `if <layer>.bias is not None:`.
             state = "bias=False" if all(l.bias == "false" for l in risky) else "a bias that may be False"
             yield RawFinding(self.code, site.call,
                              f"bias init on {layer_names(risky)}, built with {state}: its bias is None "
-                             f"and this raises; guard it with `if ....bias is not None:`",
+                             f"and this raises: test `.bias is not None` first",
                              self._fix(site, risky, rewriter))
 
     @staticmethod

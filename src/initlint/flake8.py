@@ -1,0 +1,179 @@
+"""The flake8 plugin: ``flake8`` reports initlint's INI codes.
+
+flake8 does the selecting, ignoring and ``# noqa`` handling, so the plugin runs every rule. From the
+project's ``[tool.initlint]`` table it reads only what changes the analysis (``relu-stack-depth``,
+``torch-tokens``); select, ignore and per-file ignores are flake8's own options.
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import re
+import sys
+from typing import Iterator, Optional
+
+from . import __version__
+from .engine import DEFAULT_TOKENS, Selection, check_module, lint_source, might_involve_torch
+from .rules import ALL_RULES, PARSE_ERROR_CODE, Options
+
+# Prefixes that look like another plugin's codes (flake8-import-order, flake8-isort, ...) but
+# prefix-match every INI code as well.
+SHADOWING_PREFIXES = ("I", "IN")
+_ALL_CODES = Selection(select=("INI",), ignore=())
+_CODING = re.compile(r"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+_warned = False
+_config_cache: dict = {}
+_config_warned: set = set()
+
+
+def _warn(message: str) -> None:
+    sys.stderr.write(f"initlint: warning: {message}\n")
+    sys.stderr.flush()
+
+
+def _source_bytes(lines: list) -> bytes:
+    """The file's bytes again: flake8 decoded the lines with the file's coding cookie, if any."""
+    text = "".join(lines)
+    for line in lines[:2]:
+        match = _CODING.match(line)
+        if match:
+            try:
+                return text.encode(match.group(1))
+            except (LookupError, UnicodeError):
+                break
+        if line.strip() and not line.lstrip().startswith("#"):
+            break
+    return text.encode("utf-8")
+
+
+def _analysis_settings(filename: str) -> tuple:
+    """``(Options, torch tokens)`` from the nearest ``[tool.initlint]`` table, defaults without one."""
+    from .config import ConfigError, find_config, load_settings
+
+    folder = os.path.dirname(os.path.abspath(filename))
+    if folder in _config_cache:
+        return _config_cache[folder]
+    path = find_config([filename])
+    value = (Options(), DEFAULT_TOKENS)
+    if path is not None:
+        try:
+            settings = load_settings(path)
+            value = (settings.options, tuple(settings.torch_tokens))
+        except ConfigError as error:
+            if path not in _config_warned:
+                _config_warned.add(path)
+                _warn(f"{error}; the flake8 plugin uses the default settings")
+    _config_cache[folder] = value
+    return value
+
+
+def _findings_ignoring_noqa(source: bytes, path: str, options: Options) -> list:
+    """Like ``lint_source`` but without ``# noqa`` suppression (for ``flake8 --disable-noqa``)."""
+    import libcst as cst
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    try:
+        module = cst.parse_module(source)
+    except Exception:
+        return []
+    raw = check_module(module, _ALL_CODES, options)
+    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    rows = {}
+    for item in raw:
+        where = positions[item.node].start
+        rows.setdefault((item.code, where.line, where.column), item.message)
+    return sorted((line, column, code, message) for (code, line, column), message in rows.items())
+
+
+def _disabling_entries(options: argparse.Namespace) -> list:
+    """The ``--ignore``/``--extend-ignore``/``--per-file-ignores`` entries ``I``/``IN`` that make
+    flake8 drop INI codes that it would report without them."""
+    from flake8 import utils
+    from flake8.style_guide import Decision, DecisionEngine
+
+    def dropped(namespace: argparse.Namespace) -> bool:
+        with_them = DecisionEngine(namespace)
+        without = argparse.Namespace(**vars(namespace))
+        without.ignore = _without_shadowing(namespace.ignore)
+        without.extend_ignore = _without_shadowing(namespace.extend_ignore)
+        without_them = DecisionEngine(without)
+        return any(with_them.decision_for(rule.code) is Decision.Ignored
+                   and without_them.decision_for(rule.code) is Decision.Selected for rule in ALL_RULES)
+
+    found = []
+    if dropped(options):
+        for name in ("ignore", "extend_ignore"):
+            for code in getattr(options, name, None) or ():
+                if code.strip().upper() in SHADOWING_PREFIXES:
+                    found.append(f"--{name.replace('_', '-')}={code.strip()}")
+    for pattern, codes in utils.parse_files_to_codes_mapping(getattr(options, "per_file_ignores", "") or ""):
+        shadowing = [c for c in codes if c.strip().upper() in SHADOWING_PREFIXES]
+        if not shadowing:
+            continue
+        per_file = argparse.Namespace(**vars(options))
+        per_file.extend_ignore = list(options.extend_ignore or []) + list(codes)
+        if dropped(per_file):
+            found.extend(f"--per-file-ignores={pattern}:{c.strip()}" for c in shadowing)
+    return found
+
+
+def _without_shadowing(codes: Optional[list]) -> Optional[list]:
+    if codes is None:
+        return None
+    return [c for c in codes if c.strip().upper() not in SHADOWING_PREFIXES]
+
+
+class InitLintChecker:
+    name = "initlint"
+    version = __version__
+    disable_noqa = False
+
+    def __init__(self, tree, lines, filename) -> None:
+        self.tree = tree
+        self.lines = lines
+        self.filename = filename
+
+    @classmethod
+    def add_options(cls, option_manager) -> None:
+        """initlint has no flake8 options of its own: its settings live in ``[tool.initlint]``."""
+
+    @classmethod
+    def parse_options(cls, options: argparse.Namespace) -> None:
+        global _warned
+        cls.disable_noqa = bool(getattr(options, "disable_noqa", False))
+        if _warned or multiprocessing.parent_process() is not None:
+            return  # once per run: a spawned flake8 worker parses the options again
+        try:
+            entries = _disabling_entries(options)
+        except Exception:
+            return
+        if entries:
+            _warned = True
+            _warn(f"{', '.join(entries)} also matches every INI code by prefix, so flake8 reports no "
+                  f"initlint findings. Ignore the other plugin's codes by a longer prefix "
+                  f"(for example I1, I2 or I00), or add INI to --extend-select if you want them.")
+
+    def run(self) -> Iterator[tuple]:
+        try:
+            rows = self._rows()
+        except Exception:  # a plugin must never stop flake8
+            rows = []
+        for line, column, text in rows:
+            yield line, column, text, type(self)
+
+    def _rows(self) -> list:
+        text = "".join(self.lines)
+        options, tokens = _analysis_settings(self.filename)
+        if tokens and not might_involve_torch(text, tokens):
+            return []
+        source = _source_bytes(self.lines)
+        if self.disable_noqa:
+            return [(line, column, f"{code} {message}")
+                    for line, column, code, message in _findings_ignoring_noqa(source, self.filename, options)
+                    if code != PARSE_ERROR_CODE]
+        result = lint_source(source, self.filename, _ALL_CODES, options, tokens=())
+        if result.error is not None:
+            return []  # flake8 reports E999 for what Python cannot parse; LibCST-only failures stay quiet
+        return [(f.line, f.column - 1, f"{f.code} {f.message}")
+                for f in result.findings if f.code != PARSE_ERROR_CODE]
