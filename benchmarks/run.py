@@ -145,7 +145,8 @@ def run_once(argv: list, cwd: str, log: str, interval: float) -> Run:
         text = err.read().decode("utf-8", "replace")
     # ru_maxrss is in KiB on Linux (bytes on macOS)
     max_rss = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
-    return Run(seconds, process.returncode, max_rss, peak[0], text)
+    tree = max(peak[0], max_rss) if sampler is not None else 0  # a short run can end between samples
+    return Run(seconds, process.returncode, max_rss, tree, text)
 
 
 # ---------------------------------------------------------------------- variants
@@ -256,7 +257,7 @@ def machine_info(python: str, initlint: list, flake8: Optional[list], torchfix: 
     rows.append(("initlint", text.strip().splitlines()[-1] if text.strip() else f"? (exit {code})"))
     if flake8:
         code, text = capture(flake8 + ["--version"])
-        rows.append(("flake8", (text.strip().splitlines() or ["?"])[-1] if code == 0 else "fails to start: "
+        rows.append(("flake8", " ".join(text.split()) if code == 0 else "fails to start: "
                      + ((no_traceback(text) or text.strip().splitlines()[-1]) if text.strip() else f"exit {code}")))
     if torchfix:
         code, text = capture(torchfix + ["--version"])
@@ -266,12 +267,15 @@ def machine_info(python: str, initlint: list, flake8: Optional[list], torchfix: 
             _, cst = capture([str(tf_python), "-c", "import importlib.metadata as m; print(m.version('libcst'))"])
             version += f" (its own venv, libcst {cst.strip()})"
         rows.append(("TorchFix", version))
+    return rows
+
+
+def load_average() -> str:
     try:
         with open("/proc/loadavg", encoding="utf-8") as handle:
-            rows.append(("load average at start", " ".join(handle.read().split()[:3])))
+            return " ".join(handle.read().split()[:3])
     except OSError:
-        pass
-    return rows
+        return "?"
 
 
 # ---------------------------------------------------------------------- report
@@ -391,6 +395,7 @@ def _measure(args, skip, python, initlint, flake8, torchfix, files, temp: Path, 
         shutil.copytree(one, two / "a")
         shutil.copytree(one, two / "b")
 
+    load_start = load_average()
     n = args.jobs
     cache = temp / "cache1x"
     variants = [
@@ -472,13 +477,10 @@ def _measure(args, skip, python, initlint, flake8, torchfix, files, temp: Path, 
     print("## Machine")
     for key, value in machine_info(python, initlint, flake8, torchfix):
         print(f"- {key}: {value}")
-    try:
-        with open("/proc/loadavg", encoding="utf-8") as handle:
-            print(f"- load average at end: {' '.join(handle.read().split()[:3])}")
-    except OSError:
-        pass
+    print(f"- load average (1/5/15 min) at start: {load_start}; at end: {load_average()}")
     print()
     print("## Corpus")
+    print(f"- command: {' '.join([os.path.relpath(sys.executable)] + sys.argv)}")
     print(f"- folders: {' '.join(args.folders)}")
     print(f"- {len(paths)} .py files, {total_bytes / MB:.1f} MB; {torch_files} contain one of "
           f"{', '.join(TORCH_TOKENS)} (initlint parses only those)")

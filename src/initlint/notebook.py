@@ -68,6 +68,10 @@ _BOM = "\ufeff"
 class NotebookError(Exception):
     """The file is not a notebook initlint can read; the message goes into the INI900 finding."""
 
+    def __init__(self, message: str, line: int = 1, column: int = 1) -> None:
+        super().__init__(message)
+        self.line, self.column = line, column
+
 
 @dataclass
 class CodeCell:
@@ -98,8 +102,8 @@ class Layout:
 def load_notebook(text: str) -> dict:
     try:
         notebook = json.loads(text)
-    except ValueError as error:
-        raise NotebookError(str(error)) from None
+    except json.JSONDecodeError as error:
+        raise NotebookError(error.msg, error.lineno, error.colno) from None
     if not isinstance(notebook, dict):
         raise NotebookError("the top level is not a JSON object")
     version = notebook.get("nbformat", 4)
@@ -486,9 +490,8 @@ def check_notebook(path: str, source: bytes, settings: Settings, mode: str, repo
                                        path, 1, 1, 1, 1))
         return report
     except NotebookError as error:
-        line, column = _json_position(text, str(error))
         report.findings.append(Finding(PARSE_ERROR_CODE, f"could not parse notebook: {error}",
-                                       path, line, column, line, column))
+                                       path, error.line, error.column, error.line, error.column))
         return report
     if not is_python(notebook):
         return report
@@ -554,7 +557,3 @@ def _diff(path: str, old: bytes, new: bytes) -> str:
     from .runner import unified_diff
     return unified_diff(path, old, new, "utf-8")
 
-
-def _json_position(text: str, message: str) -> tuple:
-    match = re.search(r"line (\d+) column (\d+)", message)
-    return (int(match.group(1)), int(match.group(2))) if match else (1, 1)

@@ -163,6 +163,7 @@ def discover(paths: list[str], settings: Settings, errors: list) -> list[str]:
             errors.append(f"{path}: not a file or directory")
             continue
         visited_dirs: set = set()
+        root = os.path.realpath(path)
         for folder, dirnames, filenames in os.walk(path, followlinks=False, onerror=None):
             try:
                 real = os.stat(folder)
@@ -177,6 +178,8 @@ def discover(paths: list[str], settings: Settings, errors: list) -> list[str]:
             for name in sorted(filenames):
                 full = os.path.join(folder, name)
                 if name.endswith(suffixes) and not settings.is_excluded(full):
+                    if os.path.islink(full) and not _inside(os.path.realpath(full), root):
+                        continue  # a link out of the tree: neither read nor written through
                     try:
                         if not stat.S_ISREG(os.stat(full).st_mode):
                             continue
@@ -184,6 +187,10 @@ def discover(paths: list[str], settings: Settings, errors: list) -> list[str]:
                         pass  # a broken link: reading it reports the problem
                     _add(full, files, seen)
     return files
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
 def _add(path, files, seen) -> None:

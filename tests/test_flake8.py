@@ -1,0 +1,245 @@
+"""The flake8 plugin, run through the real ``flake8`` program (and, for what flake8 cannot reach, directly)."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from initlint import __version__
+from initlint import flake8 as plugin
+
+FIXTURES = Path(__file__).parent / "fixtures" / "integration"
+WARNING = "initlint: warning:"
+
+# models.py: every finding, in the order both tools print them.
+MODELS = [
+    "models.py:13:9: INI001",
+    "models.py:14:9: INI002",
+    "models.py:17:13: INI103",
+    "models.py:17:13: INI203",
+    "models.py:20:9: INI201",
+    "models.py:27:5: INI101",
+]
+_ROW = re.compile(r"^(?P<where>[^:\s]+:\d+:\d+): (?P<code>[A-Z]+\d+) (?:\[\*\] )?(?P<message>.*)$")
+
+
+@pytest.fixture
+def work(tmp_path, monkeypatch):
+    """A copy of the fixtures in a folder of their own, with no flake8 or initlint config above it."""
+    for item in FIXTURES.iterdir():
+        shutil.copyfile(item, tmp_path / item.name)
+    return tmp_path
+
+
+def _env():
+    env = dict(os.environ)
+    env.pop("PYTHONWARNINGS", None)
+    return env
+
+
+def flake8(cwd, *args):
+    return subprocess.run([sys.executable, "-m", "flake8", *args], cwd=cwd, capture_output=True, text=True,
+                          env=_env(), timeout=120)
+
+
+def initlint_cli(cwd, *args):
+    return subprocess.run([sys.executable, "-m", "initlint", "--no-cache", "-q", *args], cwd=cwd,
+                          capture_output=True, text=True, env=_env(), timeout=120)
+
+
+def rows(output: str) -> list:
+    """``(path:line:col, code, message)`` for each finding line."""
+    found = []
+    for line in output.splitlines():
+        match = _ROW.match(line)
+        assert match, f"not a finding line: {line!r}"
+        found.append((match["where"], match["code"], match["message"]))
+    return found
+
+
+def heads(output: str) -> list:
+    return [f"{where}: {code}" for where, code, _ in rows(output)]
+
+
+# ---------------------------------------------------------------------- registration
+def test_plugin_is_registered_under_its_name_and_version(work):
+    result = flake8(work, "--version")
+    assert result.returncode == 0, result.stderr
+    assert f"initlint: {__version__}" in result.stdout
+    assert plugin.InitLintChecker.name == "initlint"
+    assert plugin.InitLintChecker.version == __version__
+
+
+# ---------------------------------------------------------------------- same findings as the CLI
+def test_models_findings_exact(work):
+    result = flake8(work, "--isolated", "--select", "INI", "models.py")
+    assert result.returncode == 1
+    assert result.stderr == ""
+    assert heads(result.stdout) == MODELS
+    assert rows(result.stdout)[1][2] == "xavier_uniform_ on self.fc2 followed by relu: use He (kaiming) init"
+
+
+@pytest.mark.parametrize("name", ["models.py", "relu_net.py", "stack.py", "noqa_variants.py", "latin1.py",
+                                  "utf8_bom.py"])
+def test_same_lines_as_the_cli(work, name):
+    cli = initlint_cli(work, name)
+    ours = flake8(work, "--isolated", "--select", "INI", name)
+    assert cli.returncode == ours.returncode == 1, (cli.stderr, ours.stderr)
+    assert rows(ours.stdout) == rows(cli.stdout)
+    assert rows(ours.stdout)  # every one of these fixtures has findings
+
+
+def test_columns_after_non_ascii_text_match_the_cli(work):
+    # A latin-1 file with a coding cookie and a UTF-8 file with a BOM: characters, not bytes, count.
+    assert heads(flake8(work, "--isolated", "--select", "INI", "latin1.py").stdout) == [
+        "latin1.py:10:36: INI002", "latin1.py:10:36: INI103"]
+    assert heads(flake8(work, "--isolated", "--select", "INI", "utf8_bom.py").stdout) == [
+        "utf8_bom.py:9:26: INI002", "utf8_bom.py:9:26: INI103"]
+
+
+def test_project_settings_change_the_analysis_as_for_the_cli(work):
+    (work / "deep").mkdir()
+    shutil.copyfile(work / "stack.py", work / "deep" / "stack.py")
+    (work / "deep" / "pyproject.toml").write_text("[tool.initlint]\nrelu-stack-depth = 3\n")
+    assert heads(flake8(work, "--isolated", "--select", "INI", "stack.py").stdout) == [
+        "stack.py:7:34: INI003", "stack.py:7:62: INI003"]
+    deep = flake8(work, "--isolated", "--select", "INI", "deep/stack.py")
+    assert (deep.returncode, deep.stdout) == (0, "")
+    assert initlint_cli(work, "deep/stack.py").stdout == ""
+
+
+# ---------------------------------------------------------------------- selection
+def test_default_selection_includes_ini(work):
+    result = flake8(work, "--isolated", "models.py")
+    assert [h for h in heads(result.stdout) if ": INI" in h] == MODELS
+
+
+def test_select_without_ini_reports_none_and_extend_select_brings_them_back(work):
+    without = flake8(work, "--isolated", "--select", "F", "models.py")
+    assert (without.returncode, without.stdout) == (0, "")
+    extended = flake8(work, "--isolated", "--select", "F", "--extend-select", "INI", "models.py")
+    assert extended.returncode == 1
+    assert heads(extended.stdout) == MODELS
+
+
+def test_ignore_a_single_code(work):
+    result = flake8(work, "--isolated", "--select", "INI", "--ignore", "INI103,INI2", "models.py")
+    assert heads(result.stdout) == ["models.py:13:9: INI001", "models.py:14:9: INI002", "models.py:27:5: INI101"]
+    assert WARNING not in result.stderr
+
+
+# ---------------------------------------------------------------------- noqa
+def test_noqa_variants_suppress(work):
+    # noqa: INI001 / bare noqa / noqa: INI203 (INI103 on that line stays) / noqa: INI / noqa: E501,INI002
+    result = flake8(work, "--isolated", "--select", "INI", "noqa_variants.py")
+    assert result.returncode == 1
+    assert heads(result.stdout) == ["noqa_variants.py:17:13: INI103", "noqa_variants.py:27:5: INI101"]
+
+
+def test_disable_noqa_reports_every_finding(work):
+    result = flake8(work, "--isolated", "--select", "INI", "--disable-noqa", "noqa_variants.py")
+    assert heads(result.stdout) == [h.replace("models.py", "noqa_variants.py") for h in MODELS]
+    with_noqa = rows(flake8(work, "--isolated", "--select", "INI", "models.py").stdout)
+    assert [r[1:] for r in rows(result.stdout)] == [r[1:] for r in with_noqa]
+
+
+def test_file_level_flake8_noqa(work):
+    text = (work / "models.py").read_text()
+    (work / "models.py").write_text("# flake8: noqa\n" + text)
+    result = flake8(work, "--isolated", "--select", "INI", "models.py")
+    assert (result.returncode, result.stdout) == (0, "")
+
+
+# ---------------------------------------------------------------------- files initlint does not analyse
+def test_syntax_error_gives_e999_and_nothing_from_the_plugin(work):
+    result = flake8(work, "--isolated", "syntax_error.py")
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("syntax_error.py:4:") and ": E999 SyntaxError" in lines[0]
+    assert "Traceback" not in result.stderr and "initlint" not in result.stderr
+
+
+def test_file_without_torch_reports_nothing(work):
+    result = flake8(work, "--isolated", "--select", "INI", "not_torch.py")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def _run_checker(lines, filename="model.py"):
+    return list(plugin.InitLintChecker(None, lines, filename).run())
+
+
+def test_prefilter_skips_before_parsing(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(plugin, "lint_source", lambda *a, **k: calls.append(a) or pytest.fail("parsed"))
+    lines = (FIXTURES / "not_torch.py").read_text().splitlines(keepends=True)
+    assert _run_checker(lines, str(tmp_path / "not_torch.py")) == []
+    assert calls == []
+
+
+def test_yields_flake8_tuples_with_zero_based_columns(tmp_path):
+    lines = (FIXTURES / "relu_net.py").read_text().splitlines(keepends=True)
+    found = _run_checker(lines, str(tmp_path / "relu_net.py"))
+    assert [(line, col, text.split()[0], kind) for line, col, text, kind in found] == [
+        (9, 8, "INI002", plugin.InitLintChecker), (9, 8, "INI103", plugin.InitLintChecker)]
+
+
+def test_libcst_parse_failure_yields_nothing(tmp_path):
+    assert _run_checker(["import torch\n", "def broken(:\n", "    pass\n"], str(tmp_path / "x.py")) == []
+
+
+def test_internal_error_yields_nothing(monkeypatch, tmp_path):
+    def explode(*args, **kwargs):
+        raise RuntimeError("boom")
+    monkeypatch.setattr(plugin, "lint_source", explode)
+    lines = (FIXTURES / "relu_net.py").read_text().splitlines(keepends=True)
+    assert _run_checker(lines, str(tmp_path / "relu_net.py")) == []
+
+
+# ---------------------------------------------------------------------- ignore entries that shadow INI
+RELU_NET = ["relu_net.py:9:9: INI002", "relu_net.py:9:9: INI103"]
+STACK = ["stack.py:7:34: INI003", "stack.py:7:62: INI003"]
+
+
+@pytest.mark.parametrize("args, entry, reported", [
+    (["--ignore", "I"], "--ignore=I", []),
+    (["--extend-ignore", "IN"], "--extend-ignore=IN", []),
+    (["--extend-ignore", "E501,I"], "--extend-ignore=I", []),
+    (["--per-file-ignores", "models.py:I"], "--per-file-ignores=models.py:I", RELU_NET + STACK),
+])
+def test_shadowing_ignore_warns_once(work, args, entry, reported):
+    # three files in two processes: still one warning
+    result = flake8(work, "--isolated", "--jobs", "2", *args, "models.py", "relu_net.py", "stack.py")
+    assert result.stderr.count(WARNING) == 1, result.stderr
+    assert f"{entry} also matches every INI code" in result.stderr
+    assert [h for h in heads(result.stdout) if ": INI" in h] == reported
+
+
+def test_shadowing_ignore_in_a_config_file_warns_once(work):
+    (work / ".flake8").write_text("[flake8]\nextend-ignore = I\n")
+    result = flake8(work, "models.py")
+    assert result.stderr.count(WARNING) == 1
+    assert "--extend-ignore=I " in result.stderr
+    assert ": INI" not in result.stdout
+
+
+@pytest.mark.parametrize("args", [
+    ["--ignore", "INI003"],
+    ["--extend-ignore", "INI"],
+    ["--ignore", "I", "--extend-select", "INI"],   # the longer explicit prefix wins: INI is reported
+    ["--ignore", "I100,I201"],
+])
+def test_no_warning_when_ini_is_not_shadowed(work, args):
+    result = flake8(work, "--isolated", *args, "models.py", "stack.py")
+    assert WARNING not in result.stderr
+    reported = [h for h in heads(result.stdout) if ": INI" in h]
+    if args == ["--ignore", "INI003"]:
+        assert reported == MODELS
+    elif args == ["--extend-ignore", "INI"]:
+        assert reported == []
+    else:
+        assert reported == MODELS + STACK
