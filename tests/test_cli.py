@@ -147,6 +147,9 @@ def test_pyproject_configuration(tmp_path):
     (tmp_path / "pyproject.toml").write_text('[tool.initlint]\nrelu-stack-depth = "two"\n')
     bad = run_cli("--no-cache", "-q", str(tmp_path / "pkg"))
     assert bad.returncode == 2 and "'relu-stack-depth' must be a whole number" in bad.stderr
+    (tmp_path / "pyproject.toml").write_text('[tool.initlint]\nextra-relu-activations = "MyReLU"\n')
+    bad = run_cli("--no-cache", "-q", str(tmp_path / "pkg"))
+    assert bad.returncode == 2 and "'extra-relu-activations' must be a list of strings" in bad.stderr
     other = tmp_path / "other.toml"
     other.write_text('[tool.initlint]\nselect = ["INI103"]\n')
     result = run_cli("--no-cache", "-q", "--config", str(other), str(tmp_path / "pkg"))

@@ -277,3 +277,25 @@ def test_unfixable_findings_remain_and_exit_one(tmp_path):
     assert result.returncode == 1
     assert "INI201" in result.stdout
     assert b"kaiming_uniform_" in path.read_bytes()
+
+
+def test_a_fix_that_would_not_parse_is_dropped_and_reported(tmp_path, monkeypatch):
+    import libcst as cst
+
+    from initlint.config import Settings
+    from initlint.rules.ini102_weight_init_on_bias import WeightInitOnBias
+    from initlint.runner import check_file
+
+    def broken_fix(self, site, name, args, description):
+        from initlint.findings import Fix
+        return Fix("broken", replace={site.call: cst.Name("lambda")})  # a keyword: does not parse
+
+    path = tmp_path / "case.py"
+    source = CASES["INI102"].replace(b"nn.init.normal_(self.fc.weight, std=0.01)",
+                                     b"nn.init.xavier_uniform_(self.fc.weight)")
+    path.write_bytes(source)
+    monkeypatch.setattr("initlint.rules.rewrite.Rewriter.replace_call", broken_fix)
+    report = check_file(str(path), Settings(), "fix")
+    assert path.read_bytes() == source
+    assert [f.code for f in report.findings] == ["INI102"]
+    assert report.warnings == [f"{path}:9:9: INI102 fix not applied: the result would not parse"]

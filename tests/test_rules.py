@@ -37,7 +37,7 @@ def check(source):
     return findings_of(source)
 
 
-HEADER = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n"
+HEADER = "import math\nimport torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n"
 
 
 def test_forward_data_flow_through_variables_and_methods():
@@ -57,7 +57,7 @@ class Net(nn.Module):
         return self.b(h).view(-1)
 '''
     # a is followed by self.act (ReLU); b's output is the model's output (through a reshape).
-    assert check(source) == [("INI001", 12, 9)]
+    assert check(source) == [("INI001", 13, 9)]
 
 
 def test_module_list_loop_in_forward():
@@ -75,7 +75,7 @@ class Net(nn.Module):
             x = F.relu(layer(x))
         return x
 '''
-    assert check(source) == [("INI002", 11, 13)]
+    assert check(source) == [("INI002", 12, 13)]
 
 
 def test_residual_add_and_unknown_activation_stay_silent():
@@ -113,7 +113,7 @@ class Net(nn.Module):
 '''
     assert check(source) == []  # a user subclass may define its own bias handling: not "literally" bias=False
     literal = source.replace("MyConv(3, 3, 3, bias=False)", "nn.Conv2d(3, 3, 3, bias=False)")
-    assert check(literal) == [("INI101", 17, 17)]
+    assert check(literal) == [("INI101", 18, 17)]
 
 
 def test_later_init_overrides_earlier():
@@ -149,4 +149,95 @@ class Net(nn.Module):
             self.mlp[0].weight.fill_(0)
             self.mlp[-1].weight.fill_(0)
 '''
-    assert check(source) == [("INI001", 11, 13)]
+    assert check(source) == [("INI001", 12, 13)]
+
+
+def test_xavier_gain_values_are_evaluated():
+    source = HEADER + '''
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(4, 4)
+        self.b = nn.Linear(4, 4)
+        self.c = nn.Linear(4, 4)
+        self.d = nn.Linear(4, 4)
+        nn.init.xavier_uniform_(self.a.weight, gain=nn.init.calculate_gain("linear"))
+        nn.init.xavier_uniform_(self.b.weight, gain=nn.init.calculate_gain("relu"))
+        nn.init.xavier_uniform_(self.c.weight, gain=math.sqrt(2.0))
+        nn.init.xavier_uniform_(self.d.weight, gain=self.gain)
+        for layer in (self.a, self.b, self.c, self.d):
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, x):
+        return F.relu(self.d(F.relu(self.c(F.relu(self.b(F.relu(self.a(x))))))))
+'''
+    assert check(source) == [("INI002", 14, 9)]
+
+
+def test_local_function_passed_to_apply():
+    source = HEADER + '''
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 4), nn.ReLU())
+
+        def init(m):
+            if type(m) == nn.Linear:
+                nn.init.xavier_uniform_(m.weight)
+                m.bias.data.fill_(0.01)
+
+        self.apply(init)
+'''
+    assert check(source) == [("INI002", 14, 17)]
+
+
+def test_adaln_zero_and_focal_prior_stay_silent():
+    source = HEADER + '''
+class DiTBlock(nn.Module):
+    def __init__(self, hidden):
+        super().__init__()
+        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(hidden, 6 * hidden))
+
+    def forward(self, x, c):
+        shift, scale, gate = self.adaLN_modulation(c).chunk(3, dim=1)
+        return x + gate * (x * scale + shift)
+
+
+class DiT(nn.Module):
+    def __init__(self, hidden=8, depth=2):
+        super().__init__()
+        self.blocks = nn.ModuleList([DiTBlock(hidden) for _ in range(depth)])
+        self.cls_logits = nn.Conv2d(8, 80, 3, padding=1)
+        for block in self.blocks:
+            nn.init.constant_(block.adaLN_modulation[-1].weight, 0)
+            nn.init.constant_(block.adaLN_modulation[-1].bias, 0)
+        nn.init.normal_(self.cls_logits.weight, std=0.01)
+        nn.init.constant_(self.cls_logits.bias, -math.log((1 - 0.01) / 0.01))
+
+    def forward(self, x):
+        return torch.sigmoid(self.cls_logits(x))
+'''
+    assert check(source) == []
+
+
+def test_extra_relu_activations_option():
+    from initlint.engine import lint_source
+    from initlint.rules import Options
+    source = HEADER + '''
+from mylib import MyReLU
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.act = MyReLU()
+        nn.init.xavier_uniform_(self.fc.weight)
+        nn.init.zeros_(self.fc.bias)
+
+    def forward(self, x):
+        return self.act(self.fc(x))
+'''
+    assert check(source) == []
+    found = lint_source(source.encode(), "t.py", options=Options(extra_relu_activations=frozenset({"MyReLU"})))
+    assert [(f.code, f.line) for f in found.findings] == [("INI002", 15)]

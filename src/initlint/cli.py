@@ -157,7 +157,7 @@ def lint_command(argv: list[str]) -> int:
             rule = find_rule(code)
             print(f"{count:5} {code} {'[*]' if code in fixable else '   '} {rule.name if rule else 'parse-error'}",
                   file=out)
-    for message in errors:
+    for message in [w for report in reports for w in report.warnings] + errors:
         sys.stderr.write(f"initlint: {message}\n")
     if not args.quiet and args.output_format in ("text", "concise", "full") and not args.diff:
         _summary(findings, fixed, mode, len(files))

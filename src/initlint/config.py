@@ -31,6 +31,7 @@ class Settings:
     exclude: tuple = DEFAULT_EXCLUDE
     per_file_ignores: tuple = ()   # ((glob, (codes...)), ...)
     relu_stack_depth: int = 2
+    extra_relu_activations: tuple = ()
     torch_tokens: tuple = DEFAULT_TOKENS
     notebooks: bool = True
     root: str = "."
@@ -42,7 +43,8 @@ class Settings:
 
     @property
     def options(self) -> Options:
-        return Options(relu_stack_depth=self.relu_stack_depth)
+        return Options(relu_stack_depth=self.relu_stack_depth,
+                       extra_relu_activations=frozenset(self.extra_relu_activations))
 
     def ignores_for(self, path: str) -> tuple:
         relative = os.path.relpath(path, self.root)
@@ -71,7 +73,7 @@ class Settings:
 
 
 _LIST_KEYS = ("select", "ignore", "extend-select", "extend-ignore", "exclude", "extend-exclude",
-              "torch-tokens")
+              "torch-tokens", "extra-relu-activations")
 _KNOWN_KEYS = set(_LIST_KEYS) | {"per-file-ignores", "relu-stack-depth", "notebooks"}
 
 
@@ -136,6 +138,8 @@ def apply_table(settings: Settings, table: dict, where: str) -> None:
     if "exclude" in table:
         settings.exclude = tuple(table["exclude"])
     settings.exclude = tuple(settings.exclude) + tuple(table.get("extend-exclude", []))
+    if "extra-relu-activations" in table:
+        settings.extra_relu_activations = tuple(table["extra-relu-activations"])
     if "torch-tokens" in table:
         settings.torch_tokens = tuple(table["torch-tokens"])
     if "per-file-ignores" in table:

@@ -93,7 +93,7 @@ def check_module(module: cst.Module, selection: Selection, options: Options,
     rules = [rule for rule in ALL_RULES if selection.enabled(rule.code, extra_ignores)]
     if not rules:
         return []
-    facts = analyze(module)
+    facts = analyze(module, options.extra_relu_activations)
     rewriter = Rewriter(module, facts.imports)
     found = []
     for rule in rules:

@@ -70,23 +70,33 @@ def dotted_module(node: cst.ImportFrom) -> Optional[str]:
 
 
 def fixed_source(module: cst.Module, findings: list[Finding]) -> tuple[Optional[bytes], list[Finding]]:
-    """The fixed bytes (None when nothing changes) and the findings whose fixes were applied."""
+    """The fixed bytes (None when nothing changes) and the findings whose fixes were applied.
+
+    All fixes go in one pass. Should the result not parse, each fix is tried alone and the ones that
+    break the file are dropped (``dropped_fixes`` lists them), so one bad fix never costs the others.
+    """
     fixable = [f for f in findings if f.fix is not None]
     if not fixable:
         return None, []
     fixes = _non_overlapping(fixable)
-    transformer = _ApplyFixes(f.fix for f in fixes)
+    new_bytes = _apply(module, fixes)
+    if new_bytes is None:
+        fixes = [f for f in fixes if _apply(module, [f]) is not None]
+        new_bytes = _apply(module, fixes) if fixes else None
+    if new_bytes is None or new_bytes == module.bytes:
+        return None, []
+    return new_bytes, fixes
+
+
+def _apply(module: cst.Module, fixes: list[Finding]) -> Optional[bytes]:
     try:
-        new_module = module.visit(transformer)
-        needs = set().union(*(f.fix.needs for f in fixes))
-        new_module = _with_imports(new_module, needs)
+        new_module = module.visit(_ApplyFixes(f.fix for f in fixes))
+        new_module = _with_imports(new_module, set().union(*(f.fix.needs for f in fixes)))
         new_bytes = new_module.bytes
         cst.parse_module(new_bytes)  # the result must parse; otherwise nothing is written
     except Exception:
-        return None, []
-    if new_bytes == module.bytes:
-        return None, []
-    return new_bytes, fixes
+        return None
+    return new_bytes
 
 
 def _non_overlapping(findings: list[Finding]) -> list[Finding]:

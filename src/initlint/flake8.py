@@ -1,8 +1,10 @@
 """The flake8 plugin: ``flake8`` reports initlint's INI codes.
 
-flake8 does the selecting, ignoring and ``# noqa`` handling, so the plugin runs every rule. From the
-project's ``[tool.initlint]`` table it reads only what changes the analysis (``relu-stack-depth``,
-``torch-tokens``); select, ignore and per-file ignores are flake8's own options.
+flake8 does the selecting and ignoring, so the plugin runs every rule. ``# noqa`` comments are honoured
+by initlint (line and ``# initlint: noqa`` file comments) and by flake8 alike; under ``flake8
+--disable-noqa`` the plugin reports what they would suppress. From the project's ``[tool.initlint]``
+table it reads only what changes the analysis (``relu-stack-depth``, ``torch-tokens``); select, ignore
+and per-file ignores are flake8's own options. A bad table is reported once and the defaults are used.
 """
 from __future__ import annotations
 
@@ -47,14 +49,18 @@ def _source_bytes(lines: list) -> bytes:
     return text.encode("utf-8")
 
 
-def _analysis_settings(filename: str) -> tuple:
-    """``(Options, torch tokens)`` from the nearest ``[tool.initlint]`` table, defaults without one."""
+def _analysis_settings(filename: str, quiet: bool = False) -> tuple:
+    """``(Options, torch tokens)`` from the nearest ``[tool.initlint]`` table, defaults without one.
+
+    A bad table is reported once per process, unless ``quiet``: flake8's main process looks at the
+    tables above the paths it was given, and its forked workers inherit what it found."""
     from .config import ConfigError, find_config, load_settings
 
-    folder = os.path.dirname(os.path.abspath(filename))
+    absolute = os.path.abspath(filename)
+    folder = absolute if os.path.isdir(absolute) else os.path.dirname(absolute)
     if folder in _config_cache:
         return _config_cache[folder]
-    path = find_config([filename])
+    path = find_config([folder])
     value = (Options(), DEFAULT_TOKENS)
     if path is not None:
         try:
@@ -63,7 +69,8 @@ def _analysis_settings(filename: str) -> tuple:
         except ConfigError as error:
             if path not in _config_warned:
                 _config_warned.add(path)
-                _warn(f"{error}; the flake8 plugin uses the default settings")
+                if not quiet:
+                    _warn(f"{error}; the flake8 plugin uses the default settings")
     _config_cache[folder] = value
     return value
 
@@ -142,17 +149,24 @@ class InitLintChecker:
     def parse_options(cls, options: argparse.Namespace) -> None:
         global _warned
         cls.disable_noqa = bool(getattr(options, "disable_noqa", False))
-        if _warned or multiprocessing.parent_process() is not None:
-            return  # once per run: a spawned flake8 worker parses the options again
+        worker = multiprocessing.parent_process() is not None  # a spawned worker parses the options again
+        for path in getattr(options, "filenames", None) or ["."]:
+            try:
+                _analysis_settings(path, quiet=worker)
+            except Exception:
+                pass
+        if _warned or worker:
+            return
         try:
             entries = _disabling_entries(options)
         except Exception:
             return
         if entries:
             _warned = True
-            _warn(f"{', '.join(entries)} also matches every INI code by prefix, so flake8 reports no "
-                  f"initlint findings. Ignore the other plugin's codes by a longer prefix "
-                  f"(for example I1, I2 or I00), or add INI to --extend-select if you want them.")
+            verb = "matches" if len(entries) == 1 else "match"
+            _warn(f"{', '.join(entries)} {verb} every INI code by prefix too, so flake8 drops initlint's "
+                  f"findings where it applies. Ignore the other plugin's codes by a longer prefix "
+                  f"(I1, I2, I00, ...) or add INI to --extend-select to keep them.")
 
     def run(self) -> Iterator[tuple]:
         try:

@@ -281,7 +281,21 @@ def to_cell(finding: Finding, rows: list) -> Finding:
     end = rows[min(max(finding.end_line, 1), len(rows) - 1)]
     end_line = end[1] if end[0] == start[0] else start[1]
     end_column = finding.end_column if end[0] == start[0] else finding.column
-    return replace(finding, fix=None, cell=start[0], line=start[1], end_line=end_line, end_column=end_column)
+    message = finding.message
+    if finding.code == PARSE_ERROR_CODE:  # LibCST names the position in the joined module: name the cell's
+        message = _PARSER_POSITION.sub(lambda m: _cell_position(m, rows, start[0]), message)
+    return replace(finding, fix=None, cell=start[0], line=start[1], end_line=end_line, end_column=end_column,
+                   message=message)
+
+
+_PARSER_POSITION = re.compile(r"\b(at |line )(\d+):(\d+)")
+
+
+def _cell_position(match, rows: list, cell: int) -> str:
+    line = int(match.group(2))
+    if not 0 < line < len(rows) or rows[line][0] != cell:
+        return match.group(0)
+    return f"{match.group(1)}{rows[line][1]}:{match.group(3)}"
 
 
 # ---------------------------------------------------------------------- back to cells

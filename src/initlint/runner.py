@@ -27,7 +27,8 @@ class FileReport:
     findings: list = field(default_factory=list)   # remaining (or, without --fix, all) findings
     fixed: list = field(default_factory=list)      # findings whose fix was applied
     diff: str = ""
-    errors: list = field(default_factory=list)     # messages for stderr
+    errors: list = field(default_factory=list)     # messages for stderr; they make the exit status 2
+    warnings: list = field(default_factory=list)   # messages for stderr only
     written: bool = False
 
 
@@ -102,6 +103,10 @@ def _fix_rounds(source, result, path, settings, extra, report) -> Optional[bytes
             return None
     report.fixed = [_portable(f) for f in fixed]
     report.findings = [_portable(f) for f in current_result.findings]
+    for finding in current_result.findings:
+        if finding.fix is not None:  # every applicable fix was applied: this one broke the file
+            report.warnings.append(f"{path}:{finding.line}:{finding.column}: {finding.code} fix not applied: "
+                                   f"the result would not parse")
     return current if current != source else None
 
 

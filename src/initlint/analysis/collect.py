@@ -46,11 +46,10 @@ class Context:
 
 
 class Analyzer:
-    def __init__(self, module: cst.Module, imports: Optional[ImportTable] = None,
-                 zero_init_helpers: frozenset = frozenset()) -> None:
+    def __init__(self, module: cst.Module, extra_relu: frozenset = frozenset()) -> None:
         self.module = module
-        self.imports = imports or ImportTable.from_module(module)
-        self.zero_init_helpers = zero_init_helpers
+        self.imports = ImportTable.from_module(module)
+        self.extra_relu = extra_relu
         self.module_scope = Scope("<module>", module, is_class=False)
         self.scopes: list[Scope] = [self.module_scope]
         self.class_scopes: dict[str, Scope] = {}
@@ -329,6 +328,8 @@ class Analyzer:
                 return Part("list")
             inner = self._describe_container_arg(first, statement, scope, locals_, wrapped)
             return inner if inner.kind == "list" else Part("other")
+        if self.is_extra_relu(expr.func, qualified):
+            return Part("act", act="relu")
         # Unknown call: layers built in its arguments are wrapped (e.g. zero_module(nn.Conv2d(...))).
         if qualified is None and local_class in self.class_scopes:
             scope.uses_classes.add(local_class)
@@ -397,6 +398,13 @@ class Analyzer:
                 element.parent = (part, index)
         self.sequences.append(part)
         return part
+
+    def is_extra_relu(self, func, qualified) -> bool:
+        """A callable the user's configuration declares ReLU-like (by name, dotted name or qualified name)."""
+        if not self.extra_relu:
+            return False
+        name = dotted(func) or ""
+        return bool({name, name.rsplit(".", 1)[-1], qualified} & self.extra_relu)
 
     def _builds_module(self, expr) -> bool:
         return isinstance(expr, cst.Call) and dotted(expr.func) in self.class_scopes
@@ -1030,5 +1038,5 @@ def _calls_method(call: cst.Call, name: str) -> bool:
     return False
 
 
-def analyze(module: cst.Module, zero_init_helpers: frozenset = frozenset()) -> FileFacts:
-    return Analyzer(module, zero_init_helpers=zero_init_helpers).run()
+def analyze(module: cst.Module, extra_relu: frozenset = frozenset()) -> FileFacts:
+    return Analyzer(module, extra_relu).run()

@@ -179,6 +179,8 @@ class _FunctionFlow:
                 given = number(argument(call, 1, "negative_slope"))
                 slope = 0.01 if given is None else given
             return Follower("act", act=act, slope=slope)
+        if self.analyzer.is_extra_relu(call.func, qualified):
+            return Follower("act", act="relu")
         if qualified in vocab.NORM_FUNCTIONS:
             return Follower("norm", norm=vocab.NORM_FUNCTIONS[qualified], then=self.consumer(call, depth + 1))
         if qualified in vocab.PASS_THROUGH_FUNCTIONS:

@@ -14,6 +14,7 @@ from ..findings import RawFinding
 class Options:
     """Rule options from ``[tool.initlint]``."""
     relu_stack_depth: int = 2
+    extra_relu_activations: frozenset = frozenset()  # user callables/classes that act like ReLU
 
 
 class Rule:

@@ -1,9 +1,28 @@
 from ..analysis import vocab
-from ..analysis.syntax import number
+from ..analysis.names import torch_name
+from ..analysis.syntax import argument, dotted, number, string
 from .base import Rule, effective_reach, layer_names, relu_like
 from ..findings import RawFinding
 
 _UNIT_GAIN_INITS = {"xavier_uniform_": 1, "xavier_normal_": 1, "orthogonal_": 1}
+
+
+def literal_gain(expr, imports):
+    """The value of a gain written as a number, ``calculate_gain("name"[, a])`` or ``math.sqrt(n)``."""
+    value = number(expr)
+    if value is not None or not hasattr(expr, "func"):
+        return value
+    qualified = torch_name(imports.resolve(expr.func)) or dotted(expr.func)
+    if qualified == "torch.nn.init.calculate_gain":
+        name = string(argument(expr, 0, "nonlinearity"))
+        param = number(argument(expr, 1, "param"))
+        if name == "leaky_relu":
+            return vocab.kaiming_gain("leaky_relu", 0.01 if param is None else param)
+        return vocab.kaiming_gain(name, 0.0) if name else None
+    if qualified == "math.sqrt":
+        inner = number(argument(expr, 0, None))
+        return None if inner is None or inner < 0 else inner ** 0.5
+    return None
 
 
 class XavierBeforeRelu(Rule):
@@ -50,7 +69,8 @@ distribution), with `nonlinearity` (and `a`) matching the activation. `orthogona
             if site.param != "weight" or site.func not in _UNIT_GAIN_INITS or site.via != "torch":
                 continue
             gain_expr = site.argument(1, "gain")
-            if gain_expr is not None and number(gain_expr) != 1:
+            gain = 1.0 if gain_expr is None else literal_gain(gain_expr, facts.imports)
+            if gain is None or abs(gain - 1) > 0.1:
                 continue
             reach = [layer for layer in effective_reach(facts, site) if relu_like(layer.follower)]
             if not reach:
