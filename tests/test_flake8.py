@@ -29,7 +29,7 @@ _ROW = re.compile(r"^(?P<where>[^:\s]+:\d+:\d+): (?P<code>[A-Z]+\d+) (?:\[\*\] )
 
 
 @pytest.fixture
-def work(tmp_path, monkeypatch):
+def work(tmp_path):
     """A copy of the fixtures in a folder of their own, with no flake8 or initlint config above it."""
     for item in FIXTURES.iterdir():
         shutil.copyfile(item, tmp_path / item.name)
@@ -111,6 +111,16 @@ def test_project_settings_change_the_analysis_as_for_the_cli(work):
     deep = flake8(work, "--isolated", "--select", "INI", "deep/stack.py")
     assert (deep.returncode, deep.stdout) == (0, "")
     assert initlint_cli(work, "deep/stack.py").stdout == ""
+
+
+def test_bad_project_settings_warn_once_and_use_the_defaults(work):
+    (work / "pyproject.toml").write_text("[tool.initlint]\nrelu-stack-depth = 0\n")
+    result = flake8(work, "--isolated", "--select", "INI", "stack.py", "relu_net.py")
+    assert result.stderr.count(WARNING) == 1
+    assert "'relu-stack-depth' must be a whole number >= 1; the flake8 plugin uses the default settings" \
+        in result.stderr
+    assert heads(result.stdout) == ["relu_net.py:9:9: INI002", "relu_net.py:9:9: INI103",
+                                    "stack.py:7:34: INI003", "stack.py:7:62: INI003"]
 
 
 # ---------------------------------------------------------------------- selection
@@ -215,7 +225,7 @@ def test_shadowing_ignore_warns_once(work, args, entry, reported):
     # three files in two processes: still one warning
     result = flake8(work, "--isolated", "--jobs", "2", *args, "models.py", "relu_net.py", "stack.py")
     assert result.stderr.count(WARNING) == 1, result.stderr
-    assert f"{entry} also matches every INI code" in result.stderr
+    assert f"{entry} matches every INI code by prefix too" in result.stderr
     assert [h for h in heads(result.stdout) if ": INI" in h] == reported
 
 
@@ -223,7 +233,7 @@ def test_shadowing_ignore_in_a_config_file_warns_once(work):
     (work / ".flake8").write_text("[flake8]\nextend-ignore = I\n")
     result = flake8(work, "models.py")
     assert result.stderr.count(WARNING) == 1
-    assert "--extend-ignore=I " in result.stderr
+    assert "--extend-ignore=I matches every INI code" in result.stderr
     assert ": INI" not in result.stdout
 
 

@@ -23,7 +23,7 @@ EXPECTED = {
     "misc/dcgan.py": [("INI101", 8, 9)],
     "misc/latin1.py": [("INI102", 10, 9)],
     "misc/crlf.py": [("INI101", 8, 9)],
-    "misc/syntax_error.py": [("INI900", 4, 1)],
+    "misc/syntax_error.py": [("INI900", 3, 23)],
 }
 
 

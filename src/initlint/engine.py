@@ -1,6 +1,7 @@
 """Lint one file's source: parse once, analyse once, run the selected rules."""
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -44,8 +45,16 @@ def might_involve_torch(text: str, tokens=DEFAULT_TOKENS) -> bool:
     return any(token in text for token in tokens)
 
 
-def parse_error_message(error: Exception) -> tuple[int, int, str]:
-    line = getattr(error, "editor_line", None) or getattr(error, "lineno", None) or 1
+def parse_error_message(source: bytes, error: Exception) -> tuple[int, int, str]:
+    """Where and why a file does not parse. Python's own compiler words it best, so ask it first
+    (compiling to an AST runs nothing); fall back on LibCST's error for syntax Python accepts."""
+    try:
+        ast.parse(source)
+    except SyntaxError as syntax_error:
+        return max(1, syntax_error.lineno or 1), max(1, syntax_error.offset or 1), syntax_error.msg
+    except (ValueError, RecursionError, MemoryError) as other:  # NUL bytes, deep nesting
+        return 1, 1, str(other) or type(other).__name__
+    line = getattr(error, "editor_line", None) or 1
     column = getattr(error, "editor_column", None) or 1
     message = getattr(error, "message", None) or str(error).splitlines()[0]
     return int(line), int(column), message
@@ -61,7 +70,7 @@ def lint_source(source: bytes, path: str, selection: Selection = Selection(), op
     try:
         module = cst.parse_module(source)
     except Exception as error:  # LibCST raises ParserSyntaxError, and UnicodeDecodeError/LookupError
-        line, column, message = parse_error_message(error)
+        line, column, message = parse_error_message(source, error)
         result.error = message
         result.findings.append(Finding(PARSE_ERROR_CODE, f"could not parse: {message}", path, line, column,
                                        line, column))

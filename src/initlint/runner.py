@@ -117,9 +117,28 @@ def unified_diff(path: str, old: bytes, new: bytes, encoding: str) -> str:
 
 
 # ---------------------------------------------------------------------- cache
+_code_stamp: Optional[str] = None
+
+
+def _initlint_stamp() -> str:
+    """initlint's version plus the size and mtime of its own sources, so that an edited (editable)
+    install never reads findings cached by older code."""
+    global _code_stamp
+    if _code_stamp is None:
+        package = os.path.dirname(os.path.abspath(__file__))
+        stamps = [__version__]
+        for folder, _, names in sorted(os.walk(package)):
+            for name in sorted(names):
+                if name.endswith(".py"):
+                    info = os.stat(os.path.join(folder, name))
+                    stamps.append(f"{name}:{info.st_size}:{info.st_mtime_ns}")
+        _code_stamp = hashlib.sha256("\n".join(stamps).encode()).hexdigest()
+    return _code_stamp
+
+
 def _cache_key(source: bytes, settings: Settings, extra: tuple) -> str:
     digest = hashlib.sha256()
-    digest.update(__version__.encode() + b"\0" + settings.fingerprint().encode() + b"\0")
+    digest.update(_initlint_stamp().encode() + b"\0" + settings.fingerprint().encode() + b"\0")
     digest.update(repr(extra).encode() + b"\0" + source)
     return digest.hexdigest()
 
