@@ -241,3 +241,26 @@ class Net(nn.Module):
     assert check(source) == []
     found = lint_source(source.encode(), "t.py", options=Options(extra_relu_activations=frozenset({"MyReLU"})))
     assert [(f.code, f.line) for f in found.findings] == [("INI002", 15)]
+
+
+def test_modules_of_a_submodule_reach_only_its_layers():
+    source = HEADER + '''
+from torchvision.ops import MLP
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.cpb = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 1, bias=False))
+        self.mlp = MLP(8, [32, 8], activation_layer=nn.GELU)
+        self.head = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 1))
+        for m in self.mlp.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+        for m in self.head.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+'''
+    # self.mlp is opaque (torchvision's MLP): silent. self.head's first Linear is followed by ReLU.
+    assert check(source) == [("INI002", 21, 17)]

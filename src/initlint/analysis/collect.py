@@ -586,9 +586,16 @@ class Analyzer:
     def _loop_binding(self, iterable, ctx: Context):
         if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Attribute) \
                 and iterable.func.attr.value in ("modules", "named_modules", "children", "named_children"):
-            owner = dotted(iterable.func.value)
-            scope = ctx.scope if (owner == "self" and ctx.scope.is_class) else None
-            return ("modules", scope)
+            owner = iterable.func.value
+            if dotted(owner) == "self" and ctx.scope.is_class:
+                return ("modules", ctx.scope)
+            path = self._path(owner, ctx.self_name, ctx.scope)
+            found = self.lookup(path, ctx.scope) if path else None
+            if found:  # ``self.mlp.modules()``: the layers built into that submodule
+                return ("modules", [layer for part in found for layer in self._layers_of_part(part)])
+            if path is not None and path.startswith("self"):
+                return ("modules", [])  # a submodule initlint cannot see into
+            return ("modules", None)  # a model variable: it may hold any class of this file
         if isinstance(iterable, (cst.List, cst.Tuple)):
             parts = []
             for element in iterable.elements:
@@ -687,13 +694,23 @@ class Analyzer:
                 layers = [p.layer for p in value if p.kind == "layer"]
                 return layers, all(p.kind == "layer" for p in value), True, True
             matcher, exact = self._type_filter(owner.value, ctx)
+            if isinstance(value, list):
+                candidates = value
+                if not value:  # an opaque submodule: whatever it initialises, initlint cannot name
+                    ctx.scope.may_init_elsewhere = True
+                    return [], False, True, False
+            else:
+                candidates = self.reachable_layers(value)
             if matcher is None:
-                if value is not None:
+                if isinstance(value, Scope):
                     value.may_init_elsewhere = True
+                elif isinstance(value, list):
+                    for layer in value:
+                        layer.scope.may_init_elsewhere = True
                 else:
                     self.may_init_elsewhere = True
                 return [], False, True, False
-            return [l for l in self.reachable_layers(value) if matcher(l)], True, True, exact
+            return [l for l in candidates if matcher(l)], True, True, exact
         if isinstance(owner, cst.Name) and ctx.function is not None:
             local = self.locals_by_function.get(id(ctx.function), {}).get(owner.value)
             if local is not None:
