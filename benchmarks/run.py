@@ -21,6 +21,7 @@ import argparse
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -109,6 +110,7 @@ def _tree_rss(root: int) -> int:
 @dataclass
 class Run:
     seconds: float
+    cpu: float              # user + system seconds of the child and the descendants it reaped
     exit_code: int
     max_rss: int            # bytes, largest single process (wait4)
     tree_rss: int           # bytes, largest sampled sum over the tree (0 when not sampled)
@@ -135,7 +137,13 @@ def run_once(argv: list, cwd: str, log: str, interval: float) -> Run:
         if interval > 0 and os.path.isdir("/proc"):
             sampler = threading.Thread(target=sample, daemon=True)
             sampler.start()
-        _, status, usage = os.wait4(process.pid, 0)
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        except BaseException:  # interrupted: do not leave the variant running
+            done.set()
+            process.kill()
+            process.wait()
+            raise
         seconds = time.perf_counter() - start
         done.set()
         process.returncode = os.waitstatus_to_exitcode(status)  # so Popen does not wait again
@@ -146,7 +154,7 @@ def run_once(argv: list, cwd: str, log: str, interval: float) -> Run:
     # ru_maxrss is in KiB on Linux (bytes on macOS)
     max_rss = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
     tree = max(peak[0], max_rss) if sampler is not None else 0  # a short run can end between samples
-    return Run(seconds, process.returncode, max_rss, tree, text)
+    return Run(seconds, usage.ru_utime + usage.ru_stime, process.returncode, max_rss, tree, text)
 
 
 # ---------------------------------------------------------------------- variants
@@ -283,25 +291,28 @@ def fmt(value: Optional[float], digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def median(variant: Variant) -> Optional[float]:
-    return statistics.median(r.seconds for r in variant.runs) if variant.runs and not variant.failure else None
+def median(variant: Variant, what: str = "seconds") -> Optional[float]:
+    if not variant.runs or variant.failure:
+        return None
+    return statistics.median(getattr(r, what) for r in variant.runs)
 
 
-def table(variants: list, floor: Optional[float], cst: Optional[float]) -> str:
-    head = ["variant", "files", "wall median (s)", "min (s)", "peak RSS, max proc (MB)",
-            "peak RSS, tree sum (MB)", "x ast.parse", "x LibCST parse"]
+def table(variants: list, floor: Optional[float], cst: Optional[float], cpu_cst: Optional[float]) -> str:
+    head = ["variant", "files", "wall median (s)", "min (s)", "CPU median (s)", "peak RSS, max proc (MB)",
+            "peak RSS, tree sum (MB)", "x ast.parse", "x LibCST parse", "CPU x LibCST parse"]
     rows = []
     for v in variants:
         m = median(v)
         if m is None:
-            rows.append([v.label, str(v.files or "-"), v.failure or v.status or "not run", "", "", "", "", ""])
+            rows.append([v.label, str(v.files or "-"), v.failure or v.status or "not run"] + [""] * 7)
             continue
         best = min(r.seconds for r in v.runs)
         max_rss = max(r.max_rss for r in v.runs) / MB
         tree = max(r.tree_rss for r in v.runs) / MB
-        rows.append([v.label, str(v.files or "-"), fmt(m), fmt(best), fmt(max_rss, 0),
+        cpu = median(v, "cpu")
+        rows.append([v.label, str(v.files or "-"), fmt(m), fmt(best), fmt(cpu), fmt(max_rss, 0),
                      fmt(tree, 0) if tree else "-", fmt(m / floor if floor else None, 1),
-                     fmt(m / cst if cst else None, 2)])
+                     fmt(m / cst if cst else None, 2), fmt(cpu / cpu_cst if cpu_cst else None, 2)])
     widths = [max(len(str(x)) for x in column) for column in zip(head, *rows)]
     lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(head, widths)) + " |",
              "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
@@ -354,6 +365,8 @@ def main(argv: Optional[list] = None) -> int:
         say("no .py files found")
         return 2
 
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, _interrupt)
     temp = Path(tempfile.mkdtemp(prefix="initlint-bench-"))
     try:
         return _measure(args, skip, python, initlint, flake8, torchfix, files, temp, say)
@@ -362,6 +375,10 @@ def main(argv: Optional[list] = None) -> int:
             say(f"kept {temp}")
         else:
             shutil.rmtree(temp, ignore_errors=True)
+
+
+def _interrupt(*_):
+    raise KeyboardInterrupt
 
 
 def _check_defaults(python: str, say) -> None:
@@ -464,7 +481,7 @@ def _measure(args, skip, python, initlint, flake8, torchfix, files, temp: Path, 
                 continue
             v.runs.append(result)
             note = " ".join(line for line in result.stderr.splitlines() if line.startswith("BENCH"))
-            say(f"[{rep + 1}/{args.repeat}] {v.label}: {result.seconds:.2f} s, "
+            say(f"[{rep + 1}/{args.repeat}] {v.label}: {result.seconds:.2f} s (CPU {result.cpu:.2f} s), "
                 f"{result.max_rss / MB:.0f} MB{'  ' + note if note else ''}")
 
     for v in variants:
@@ -487,16 +504,21 @@ def _measure(args, skip, python, initlint, flake8, torchfix, files, temp: Path, 
     print(f"- repetitions: {args.repeat} (round-robin over the variants), medians; initlint -jN with N = {n}")
     print()
     print("## Results")
-    print(table(variants, floor, cst))
+    print(table(variants, floor, cst, median(by["libcst"], "cpu")))
     print()
     print("## Targets")
     targets = []
     ratio = cold / cst if cold and cst else None
     extra = f"; vs token-filtered LibCST parse: {cold / cst_torch:.2f}x" if cold and cst_torch else ""
-    targets.append((f"cold -j1 <= 3x LibCST parse only: {fmt(ratio)}x{extra}",
+    cpu_cold, cpu_cst = median(by["cold-j1"], "cpu"), median(by["libcst"], "cpu")
+    if cpu_cold and cpu_cst:
+        extra += f"; in CPU time: {cpu_cold / cpu_cst:.2f}x"
+    targets.append((f"cold -j1 <= 3x LibCST parse only (wall): {fmt(ratio)}x{extra}",
                     None if ratio is None else ratio <= 3))
     share = warm_t / cold if warm_t and cold else None
-    targets.append((f"warm <= 5% of cold -j1: {fmt(share * 100 if share else None, 1)}%",
+    cpu_warm = median(by["warm"], "cpu")
+    cpu_share = f" (CPU time: {100 * cpu_warm / cpu_cold:.1f}%)" if cpu_warm and cpu_cold else ""
+    targets.append((f"warm <= 5% of cold -j1: {fmt(share * 100 if share else None, 1)}%{cpu_share}",
                     None if share is None else share <= 0.05))
     lint = [by[k] for k in ("cold-j1", "cold-jN", "warm") if by[k].runs and not by[k].failure]
     if lint:
@@ -510,7 +532,9 @@ def _measure(args, skip, python, initlint, flake8, torchfix, files, temp: Path, 
     if args.double:
         twice = median(by["cold-j1-2x"])
         growth = twice / cold if twice and cold else None
-        targets.append((f"doubling the corpus ~2x time: time(2x)/time(1x) = {fmt(growth)} "
+        cpu_twice = median(by["cold-j1-2x"], "cpu")
+        cpu_growth = f", in CPU time {cpu_twice / cpu_cold:.2f}" if cpu_twice and cpu_cold else ""
+        targets.append((f"doubling the corpus ~2x time: time(2x)/time(1x) = {fmt(growth)}{cpu_growth} "
                         f"(met if <= 2.2, i.e. no worse than linear)", None if growth is None else growth <= 2.2))
     else:
         targets.append(("doubling ~2x time: not measured (use --double)", None))
@@ -522,4 +546,8 @@ def _measure(args, skip, python, initlint, flake8, torchfix, files, temp: Path, 
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
