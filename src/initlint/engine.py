@@ -35,6 +35,7 @@ class FileResult:
     findings: list = field(default_factory=list)
     module: Optional[cst.Module] = None
     error: Optional[str] = None
+    internal_error: Optional[str] = None
     skipped: bool = False
 
 
@@ -45,56 +46,75 @@ def might_involve_torch(text: str, tokens=DEFAULT_TOKENS) -> bool:
     return any(token in text for token in tokens)
 
 
-def parse_error_message(source: bytes, error: Exception) -> tuple[int, int, str]:
-    """Where and why a file does not parse. Python's own compiler words it best, so ask it first
-    (compiling to an AST runs nothing); fall back on LibCST's error for syntax Python accepts."""
+def python_syntax_problem(source: bytes) -> Optional[tuple[int, int, str]]:
+    """Where and why Python's own parser rejects the file, or None.
+
+    Checked before LibCST: Python words errors best, and its limits (200 nested brackets, 100 indent
+    levels) stop inputs that would overflow the C stack in LibCST's native parser. Building an AST runs
+    nothing.
+    """
     try:
         ast.parse(source)
-    except SyntaxError as syntax_error:
-        return max(1, syntax_error.lineno or 1), max(1, syntax_error.offset or 1), syntax_error.msg
-    except (ValueError, RecursionError, MemoryError) as other:  # NUL bytes, deep nesting
-        return 1, 1, str(other) or type(other).__name__
-    line = getattr(error, "editor_line", None) or 1
-    column = getattr(error, "editor_column", None) or 1
-    message = getattr(error, "message", None) or str(error).splitlines()[0]
-    return int(line), int(column), message
+    except SyntaxError as error:
+        return max(1, error.lineno or 1), max(1, error.offset or 1), error.msg
+    except (ValueError, RecursionError, MemoryError) as error:  # NUL bytes, extreme nesting
+        return 1, 1, str(error) or type(error).__name__
+    return None
 
 
 def lint_source(source: bytes, path: str, selection: Selection = Selection(), options: Options = Options(),
                 extra_ignores: tuple = (), tokens=DEFAULT_TOKENS, keep_module: bool = False) -> FileResult:
-    """Findings for one file's bytes. Never raises for bad input: errors become an INI900 finding."""
+    """Findings for one file's bytes. Never raises: bad input becomes an INI900 finding, a failure of
+    initlint itself ``result.internal_error``."""
     result = FileResult(path)
     if tokens and not any(token.encode() in source for token in tokens):
         result.skipped = True
         return result
-    try:
-        module = cst.parse_module(source)
-    except Exception as error:  # LibCST raises ParserSyntaxError, and UnicodeDecodeError/LookupError
-        line, column, message = parse_error_message(source, error)
+    problem = python_syntax_problem(source)
+    module = None
+    if problem is None:
+        try:
+            module = cst.parse_module(source)
+        except Exception as error:  # syntax newer than LibCST knows, or LibCST's own limits
+            problem = (getattr(error, "editor_line", None) or 1, getattr(error, "editor_column", None) or 1,
+                       getattr(error, "message", None) or str(error).splitlines()[0])
+    if module is None:
+        line, column, message = problem
         result.error = message
         result.findings.append(Finding(PARSE_ERROR_CODE, f"could not parse: {message}", path, line, column,
                                        line, column))
         return result
+    try:
+        result.findings = _findings(module, path, selection, options, extra_ignores)
+    except RecursionError:
+        result.error = "nested too deeply to analyse"
+        result.findings = [Finding(PARSE_ERROR_CODE, "could not analyse: nested too deeply", path, 1, 1, 1, 1)]
+    except Exception as error:  # an initlint bug: reported for this file, the other files go on
+        result.internal_error = f"{type(error).__name__}: {error}"
+        result.findings = []
     if keep_module:
         result.module = module
+    return result
+
+
+def _findings(module, path, selection, options, extra_ignores) -> list[Finding]:
     raw = check_module(module, selection, options, extra_ignores)
     if not raw:
-        return result
-    text = module.code
-    suppressions = Suppressions(text.splitlines())
+        return []
+    suppressions = Suppressions(module.code.splitlines())
     positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
     seen = set()
+    findings = []
     for item in raw:
         where = positions[item.node]
         key = (item.code, where.start.line, where.start.column)
         if key in seen or suppressions.suppressed(item.code, where.start.line):
             continue
         seen.add(key)
-        result.findings.append(Finding(item.code, item.message, path, where.start.line,
-                                       where.start.column + 1, where.end.line, where.end.column + 1,
-                                       item.fix))
-    result.findings.sort(key=lambda f: f.sort_key)
-    return result
+        findings.append(Finding(item.code, item.message, path, where.start.line, where.start.column + 1,
+                                where.end.line, where.end.column + 1, item.fix))
+    findings.sort(key=lambda f: f.sort_key)
+    return findings
 
 
 def check_module(module: cst.Module, selection: Selection, options: Options,

@@ -63,6 +63,9 @@ def check_file(path: str, settings: Settings, mode: str = "check", cache_dir: Op
             return report
     result = lint_source(source, path, settings.selection, settings.options, extra, settings.torch_tokens,
                          keep_module=mode != "check")
+    if result.internal_error:
+        report.errors.append(f"{path}: internal error, please report it: {result.internal_error}")
+        return report
     if mode == "check" or result.module is None:
         report.findings = [_portable(f) for f in result.findings]
         if key is not None:

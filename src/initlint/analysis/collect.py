@@ -250,13 +250,15 @@ class Analyzer:
             scope.assignment_index.setdefault(path, init_index)
             self.submodule_assignments.setdefault(id(scope), []).append((init_index, statement, part))
 
-    def _register(self, path: str, part: Part, scope: Scope, statement=None) -> None:
+    def _register(self, path: str, part: Part, scope: Scope, statement=None, nested: bool = True) -> None:
+        """File ``part`` under ``path``; container elements under ``path[i]`` (and, not nested further,
+        under ``path[i - n]`` and ``path.name``: nesting every alias would cost 2**depth)."""
         scope.parts.setdefault(path, []).append(part)
         if part.kind == "layer" and part.layer is not None:
             part.layer.paths.append(path)
             if part.layer.path_statement is None:
                 part.layer.path_statement = statement
-        elif part.kind in ("seq", "list"):
+        elif part.kind in ("seq", "list") and nested:
             count = len(part.elements)
             names = part.element_names + [None] * (count - len(part.element_names))
             for i, (element, name) in enumerate(zip(part.elements, names)):
@@ -264,9 +266,9 @@ class Analyzer:
                     self._register(f"{path}[*]", element, scope, statement)
                     continue
                 self._register(f"{path}[{i}]", element, scope, statement)
-                self._register(f"{path}[{i - count}]", element, scope, statement)
+                self._register(f"{path}[{i - count}]", element, scope, statement, nested=False)
                 if name:
-                    self._register(f"{path}.{name}", element, scope, statement)
+                    self._register(f"{path}.{name}", element, scope, statement, nested=False)
 
     def _describe(self, expr, statement, scope, locals_, wrapped=False) -> Part:
         """Classify a module-building expression, registering every layer it constructs."""
