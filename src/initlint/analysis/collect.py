@@ -11,8 +11,8 @@ from . import vocab
 from .facts import ConditionTest, FileFacts, Follower, InitSite, Layer, Part, Scope, UNKNOWN
 from .flow import resolve_followers
 from .names import ImportTable, torch_name
-from .syntax import (argument, block_statements, boolean, dotted, has_star_args, names_in, number,
-                     small_statements, string, walk)
+from .syntax import (argument, block_statements, boolean, children, dotted, has_star_args, names_in,
+                     number, small_statements, string, walk)
 
 _ENDS_BLOCK = (cst.Return, cst.Continue, cst.Raise)
 
@@ -48,8 +48,8 @@ class Context:
 class Analyzer:
     def __init__(self, module: cst.Module, extra_relu: frozenset = frozenset()) -> None:
         self.module = module
-        self.imports = ImportTable.from_module(module)
         self.extra_relu = extra_relu
+        self._index_module()
         self.module_scope = Scope("<module>", module, is_class=False)
         self.scopes: list[Scope] = [self.module_scope]
         self.class_scopes: dict[str, Scope] = {}
@@ -59,6 +59,7 @@ class Analyzer:
         self.sequences: list[Part] = []
         self.layer_parts: dict[int, Part] = {}
         self.loop_depth = 0
+        self.init_call_index: dict[int, dict] = {}
         self.sites: list[InitSite] = []
         self.truth_tests: list[ConditionTest] = []
         self.visitor_functions: dict[int, tuple[cst.FunctionDef, Scope, str]] = {}
@@ -92,10 +93,10 @@ class Analyzer:
             visitor = self.visitor_functions.get(id(function))
             if visitor is not None:
                 ctx = ctx.with_binding(visitor[2], ("modules", self._visitor_reach_scope(function)))
-            ctx.class_name_vars = self._class_name_vars(function)
+            ctx.class_name_vars = self.class_name_vars.get(id(function), {})
             self._scan_block(block_statements(function.body), ctx)
         module_ctx = Context(self.module_scope, None, None, order_prefix=(3,))
-        module_ctx.class_name_vars = self._class_name_vars(self.module)
+        module_ctx.class_name_vars = self.class_name_vars.get(None, {})
         self._scan_block(self.module.body, module_ctx, skip_defs=True)
         resolve_followers(self)
         self._mark_unresolved_inits()
@@ -459,16 +460,39 @@ class Analyzer:
         return found
 
     # ------------------------------------------------------------------ init sites
-    def _class_name_vars(self, node) -> dict:
-        """Names assigned ``m.__class__.__name__`` / ``type(m).__name__``, mapped to ``m``."""
-        found = {}
-        for child in walk(node):
-            if isinstance(child, cst.Assign) and len(child.targets) == 1 \
-                    and isinstance(child.targets[0].target, cst.Name):
-                subject = _class_name_subject(child.value)
+    def _index_module(self) -> None:
+        """One walk over the whole file for what later steps look up: imports, ``.apply(...)`` calls,
+        and per function the names it type-tests (``isinstance(m, ...)``, ``m.__class__.__name__``)."""
+        imports, self.apply_calls = [], []
+        self.type_tested: dict[int, set] = {}          # id(function) -> names tested
+        self.class_name_vars: dict = {}                # id(function) or None -> {var: subject}
+        stack = [(self.module, None)]
+        while stack:
+            node, function = stack.pop()
+            kind = type(node)
+            if kind is cst.Import or kind is cst.ImportFrom:
+                imports.append(node)
+                continue
+            if kind is cst.Call:
+                if isinstance(node.func, cst.Name) and node.func.value == "isinstance" and node.args \
+                        and isinstance(node.args[0].value, cst.Name):
+                    self.type_tested.setdefault(id(function), set()).add(node.args[0].value.value)
+                elif isinstance(node.func, cst.Attribute) and node.func.attr.value == "apply" \
+                        and len(node.args) == 1:
+                    self.apply_calls.append(node)
+            elif kind is cst.Attribute and node.attr.value == "__name__":
+                subject = _class_name_subject(node)
                 if subject:
-                    found[child.targets[0].target.value] = subject
-        return found
+                    self.type_tested.setdefault(id(function), set()).add(subject)
+            elif kind is cst.Assign and len(node.targets) == 1 \
+                    and isinstance(node.targets[0].target, cst.Name):
+                subject = _class_name_subject(node.value)
+                if subject:
+                    key = id(function) if function is not None else None
+                    self.class_name_vars.setdefault(key, {})[node.targets[0].target.value] = subject
+            inner = node if kind is cst.FunctionDef else function
+            stack.extend((child, inner) for child in children(node))
+        self.imports = ImportTable.from_nodes(imports)
 
     def _find_visitor_functions(self) -> None:
         """Functions that receive a module and dispatch on its type (``apply`` targets)."""
@@ -480,20 +504,10 @@ class Analyzer:
                 params = params[1:]
             if not params:
                 continue
-            candidate = params[0]
-            for node in walk(function.body):
-                if isinstance(node, cst.Call) and dotted(node.func) == "isinstance" and node.args \
-                        and isinstance(node.args[0].value, cst.Name) and node.args[0].value.value == candidate:
-                    self.visitor_functions[id(function)] = (function, scope, candidate)
-                    break
-                if _class_name_subject(node) == candidate:
-                    self.visitor_functions[id(function)] = (function, scope, candidate)
-                    break
+            if params[0] in self.type_tested.get(id(function), ()):
+                self.visitor_functions[id(function)] = (function, scope, params[0])
         # Where each visitor is applied: ``self.apply(self._init)`` in a class, ``model.apply(f)``.
-        for node in walk(self.module):
-            if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
-                    and node.func.attr.value == "apply" and len(node.args) == 1):
-                continue
+        for node in self.apply_calls:
             fn = node.args[0].value
             if isinstance(fn, cst.Call) and fn.args:  # functools.partial(fn, ...)
                 fn = fn.args[0].value
@@ -540,12 +554,26 @@ class Analyzer:
         init = scope.methods.get("__init__")
         if function is init:
             return (0,)
-        if init is not None:
-            for index, statement in enumerate(block_statements(init.body)):
+        index = self._methods_called_from_init(scope).get(function.name.value)
+        return (0, index, 1) if index is not None else (1, position)
+
+    def _methods_called_from_init(self, scope: Scope) -> dict:
+        """``{method name: index of the first __init__ statement calling it}`` (``self.m()`` or
+        ``self.apply(self.m)``), computed once per class."""
+        cached = self.init_call_index.get(id(scope))
+        if cached is None:
+            cached = {}
+            init = scope.methods.get("__init__")
+            for index, statement in enumerate(block_statements(init.body) if init else ()):
                 for node in walk(statement):
-                    if isinstance(node, cst.Call) and _calls_method(node, function.name.value):
-                        return (0, index, 1)
-        return (1, position)
+                    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
+                            and dotted(node.func.value) == "self":
+                        name = node.func.attr.value
+                        if name == "apply" and node.args and isinstance(node.args[0].value, cst.Attribute):
+                            name = node.args[0].value.attr.value
+                        cached.setdefault(name, index)
+            self.init_call_index[id(scope)] = cached
+        return cached
 
     def _scan_block(self, statements, ctx: Context, skip_defs=False) -> None:
         for statement in statements:
@@ -1044,17 +1072,6 @@ def _loop_names(target) -> list:
     if isinstance(target, cst.Tuple):
         return [n for el in target.elements for n in _loop_names(el.value)]
     return []
-
-
-def _calls_method(call: cst.Call, name: str) -> bool:
-    func = call.func
-    if isinstance(func, cst.Attribute) and dotted(func.value) == "self":
-        if func.attr.value == name:
-            return True
-        if func.attr.value == "apply" and call.args:
-            fn = call.args[0].value
-            return isinstance(fn, cst.Attribute) and fn.attr.value == name
-    return False
 
 
 def analyze(module: cst.Module, extra_relu: frozenset = frozenset()) -> FileFacts:

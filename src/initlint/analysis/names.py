@@ -11,7 +11,7 @@ from typing import Optional
 
 import libcst as cst
 
-from .syntax import dotted, walk
+from .syntax import dotted
 
 
 class ImportTable:
@@ -19,12 +19,12 @@ class ImportTable:
         self.local_to_qualified: dict[str, str] = {}
 
     @classmethod
-    def from_module(cls, module: cst.Module) -> "ImportTable":
+    def from_nodes(cls, nodes) -> "ImportTable":
         table = cls()
-        for node in walk(module):
+        for node in nodes:
             if isinstance(node, cst.Import):
                 table._add_import(node)
-            elif isinstance(node, cst.ImportFrom):
+            else:
                 table._add_import_from(node)
         return table
 
