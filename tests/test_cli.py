@@ -79,6 +79,26 @@ def test_full_format_shows_source_and_fix():
     assert "  = fix: scaled random init: use kaiming_normal_\n" in out
 
 
+def test_console_script_and_show_fixes(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    script = os.path.join(os.path.dirname(sys.executable), "initlint")
+    if not os.path.exists(script):
+        script = shutil.which("initlint")
+    assert script, "the initlint console script is not installed"
+    path = tmp_path / "m.py"
+    path.write_bytes(open(MLP, "rb").read())
+    result = subprocess.run([script, "--fix", "--show-fixes", "--no-cache", "-q", str(path)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines() == [
+        f"fixed {path}:12:9: INI001 scaled random init: use kaiming_normal_",
+        f"fixed {path}:14:9: INI002 use kaiming_uniform_",
+        f"fixed {path}:14:9: INI103 zero the bias",
+    ]
+
+
 def test_statistics_and_exit_zero():
     result = run_cli("--no-cache", "-q", "--statistics", "--exit-zero", MLP)
     assert result.returncode == 0

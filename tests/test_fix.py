@@ -90,6 +90,13 @@ EXPECTED_FIXES = {
     "INI101": (b"        self.conv = nn.Conv2d(3, 8, 3, bias=False)\n        nn.init.zeros_(self.conv.bias)\n",
                b"        self.conv = nn.Conv2d(3, 8, 3, bias=False)\n"),
     "INI102": (b"nn.init.xavier_uniform_(self.fc.bias)", b"nn.init.zeros_(self.fc.bias)"),
+    "INI004": (b'nn.init.kaiming_normal_(self.fc.weight, mode="fan_out", nonlinearity="relu")',
+               b'nn.init.kaiming_normal_(self.fc.weight, mode="fan_out", nonlinearity="tanh")'),
+    "INI005": (b"        self.fc.weight.data.normal_()\n",
+               b"        nn.init.xavier_uniform_(self.fc.weight)\n"),
+    "INI103": (b'        nn.init.kaiming_uniform_(self.fc.weight, nonlinearity="relu")\n',
+               b'        nn.init.kaiming_uniform_(self.fc.weight, nonlinearity="relu")\n'
+               b"        nn.init.zeros_(self.fc.bias)\n"),
     "INI104": (b"nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16)",
                b"nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16)"),
     "INI105": (b"nn.init.constant_(self.hidden.bias, -1.0)", b"nn.init.zeros_(self.hidden.bias)"),
@@ -130,6 +137,46 @@ class Net(nn.Module):
         self.fc = nn.Linear(4, 4)
         nn.init.normal_(self.fc.weight, std=0.01)
         nn.init.xavier_uniform_(self.fc.bias)
+''',
+    "INI004": b'''import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        nn.init.kaiming_normal_(self.fc.weight, mode="fan_out", nonlinearity="relu")
+        nn.init.zeros_(self.fc.bias)
+
+    def forward(self, x):
+        return torch.tanh(self.fc(x))
+''',
+    "INI005": b'''import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.fc.weight.data.normal_()
+        self.fc.bias.data.zero_()
+
+    def forward(self, x):
+        return self.fc(x)
+''',
+    "INI103": b'''import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        nn.init.kaiming_uniform_(self.fc.weight, nonlinearity="relu")
+
+    def forward(self, x):
+        return F.relu(self.fc(x))
 ''',
     "INI104": b'''import torch.nn as nn
 
