@@ -9,6 +9,7 @@ import pytest
 
 from initlint import notebook as nb
 from initlint.config import Settings
+from initlint.fix import ChangedOnDisk
 from initlint.runner import FileReport
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -344,8 +345,8 @@ def test_fix_refused_when_the_file_changed_on_disk(tmp_path, monkeypatch):
     path = copy("cross_cell.ipynb", tmp_path)
 
     def changed(*args):
-        raise nb.ChangedOnDisk(path)
-    monkeypatch.setattr(nb, "write_atomically", changed)
+        raise ChangedOnDisk(path)
+    monkeypatch.setattr("initlint.runner.write_atomically", changed)
     report = check(path, mode="fix")
     assert report.errors == [f"{path}: changed on disk while initlint was fixing it; left as it is"]
     assert (report.written, report.fixed, len(report.findings)) == (False, [], 2)

@@ -54,8 +54,9 @@ from typing import Optional
 from .config import Settings
 from .engine import lint_source
 from .findings import Finding
-from .fix import ChangedOnDisk, fixed_source, write_atomically
+from .fix import fixed_source
 from .rules import PARSE_ERROR_CODE
+from .runner import unified_diff, write_fixes
 
 MAX_FIX_ROUNDS = 8
 PYTHON_CELL_MAGICS = ("time", "timeit", "capture")   # %%magic whose body is Python
@@ -549,25 +550,12 @@ def check_notebook(path: str, source: bytes, settings: Settings, mode: str, repo
     report.fixed = fixed
     report.findings = [to_cell(f, line_map(layout, new_text)) for f in current_result.findings]
     if mode == "diff":
-        report.diff = _diff(path, source, new_bytes)
+        report.diff = unified_diff(path, source, new_bytes, "utf-8")
         return report
-    try:
-        write_atomically(path, new_bytes, source)
-        report.written = True
-    except ChangedOnDisk:
-        report.errors.append(f"{path}: changed on disk while initlint was fixing it; left as it is")
-        report.findings, report.fixed = [to_cell(f, rows) for f in result.findings], []
-    except OSError as error:
-        report.errors.append(f"{path}: could not write the fixed file: {error.strerror or error}")
-        report.findings, report.fixed = [to_cell(f, rows) for f in result.findings], []
+    write_fixes(path, new_bytes, source, report, [to_cell(f, rows) for f in result.findings])
     return report
 
 
 def changes_as_sources(changes: dict, updated: dict) -> dict:
     return {index: updated["cells"][index]["source"] for index in changes}
-
-
-def _diff(path: str, old: bytes, new: bytes) -> str:
-    from .runner import unified_diff
-    return unified_diff(path, old, new, "utf-8")
 

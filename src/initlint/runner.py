@@ -77,18 +77,22 @@ def check_file(path: str, settings: Settings, mode: str = "check", cache_dir: Op
     if mode == "diff":
         report.diff = unified_diff(path, source, new_source, result.module.encoding)
         return report
-    try:
-        write_atomically(path, new_source, source)
-        report.written = True
-    except ChangedOnDisk:
-        report.errors.append(f"{path}: changed on disk while initlint was fixing it; left as it is")
-        report.findings = [_portable(f) for f in result.findings]
-        report.fixed = []
-    except OSError as error:
-        report.errors.append(f"{path}: could not write the fixed file: {error.strerror or error}")
-        report.findings = [_portable(f) for f in result.findings]
-        report.fixed = []
+    write_fixes(path, new_source, source, report, [_portable(f) for f in result.findings])
     return report
+
+
+def write_fixes(path: str, new: bytes, old: bytes, report: FileReport, unfixed: list) -> None:
+    """Write the fixed bytes; when that fails, keep the file, say why, and report ``unfixed``."""
+    try:
+        write_atomically(path, new, old)
+        report.written = True
+        return
+    except ChangedOnDisk:
+        problem = "changed on disk while initlint was fixing it; left as it is"
+    except OSError as error:
+        problem = f"could not write the fixed file: {error.strerror or error}"
+    report.errors.append(f"{path}: {problem}")
+    report.findings, report.fixed = unfixed, []
 
 
 def _fix_rounds(source, result, path, settings, extra, report) -> Optional[bytes]:
