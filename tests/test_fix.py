@@ -346,3 +346,11 @@ def test_a_fix_that_would_not_parse_is_dropped_and_reported(tmp_path, monkeypatc
     assert path.read_bytes() == source
     assert [f.code for f in report.findings] == ["INI102"]
     assert report.warnings == [f"{path}:9:9: INI102 fix not applied: the result would not parse"]
+
+
+def test_negated_bias_truth_test_becomes_is_none(tmp_path):
+    source = CASES["INI106"].replace(b"        if m.bias:\n            nn.init.zeros_(m.bias)\n",
+                                     b"        if not m.bias:\n            return\n        nn.init.zeros_(m.bias)\n")
+    path, result = fix_once(tmp_path, "neg.py", source)
+    assert path.read_bytes() == source.replace(b"if not m.bias:", b"if m.bias is None:")
+    assert result.returncode == 0

@@ -8,7 +8,7 @@ from typing import Optional
 import libcst as cst
 
 from . import vocab
-from .facts import ConditionTest, FileFacts, Follower, InitSite, Layer, Part, Scope, UNKNOWN
+from .facts import FileFacts, InitSite, Layer, Part, Scope
 from .flow import resolve_followers
 from .names import ImportTable, torch_name
 from .syntax import (argument, block_statements, boolean, children, dotted, has_star_args, names_in,
@@ -56,12 +56,11 @@ class Analyzer:
         self.layer_classes: dict[str, str] = {}      # user subclass name -> torch kind
         self.class_ancestors: dict[str, set] = {}    # user class name -> its user-class ancestors
         self.layers: list[Layer] = []
-        self.sequences: list[Part] = []
         self.layer_parts: dict[int, Part] = {}
         self.loop_depth = 0
         self.init_call_index: dict[int, dict] = {}
         self.sites: list[InitSite] = []
-        self.truth_tests: list[ConditionTest] = []
+        self.truth_tests: list[tuple] = []  # (node to rewrite, the ``.bias`` expression)
         self.visitor_functions: dict[int, tuple[cst.FunctionDef, Scope, str]] = {}
         self.applied: dict[int, list[Optional[Scope]]] = {}  # visitor function id -> where applied
         self.functions: list[tuple[cst.FunctionDef, Scope, bool]] = []  # (def, scope, is_method)
@@ -172,20 +171,10 @@ class Analyzer:
                 for block in _blocks_of(statement):
                     self._collect_parts(block, scope, function, self_name, locals_)
                 self.loop_depth -= looping
-                if top_level_init:
-                    self._note_nested_assignments(statement, scope, index)
                 continue
             for small in statement.body:
                 self._collect_small(small, statement, scope, self_name, locals_,
                                     index if top_level_init else None)
-
-    def _note_nested_assignments(self, statement, scope, index) -> None:
-        for node in walk(statement, into_defs=False):
-            if isinstance(node, cst.Assign):
-                for target in node.targets:
-                    path = self._path(target.target, None, scope)
-                    if path and path.startswith("self.") and path not in scope.assignment_index:
-                        scope.assignment_index[path] = index
 
     def _collect_small(self, small, statement, scope, self_name, locals_, init_index):
         if isinstance(small, (cst.Assign, cst.AnnAssign)):
@@ -247,8 +236,7 @@ class Analyzer:
         if path is None:
             return
         self._register(path, part, scope, statement)
-        if init_index is not None and path.startswith("self.") and part.kind != "other_value":
-            scope.assignment_index.setdefault(path, init_index)
+        if init_index is not None and path.startswith("self."):
             self.submodule_assignments.setdefault(id(scope), []).append((init_index, statement, part))
 
     def _register(self, path: str, part: Part, scope: Scope, statement=None, nested: bool = True) -> None:
@@ -340,9 +328,7 @@ class Analyzer:
             self._describe(arg.value, statement, scope, locals_, wrapped=True)
         if isinstance(expr.func, cst.Attribute):
             self._describe_loose(expr.func.value, statement, scope, locals_)
-        part = Part("other")
-        part.element_names = [local_class] if local_class in self.class_scopes else []
-        return part
+        return Part("other", instance_of=local_class if local_class in self.class_scopes else None)
 
     def _describe_container_arg(self, expr, statement, scope, locals_, wrapped) -> Part:
         if isinstance(expr, (cst.Dict, cst.Call)) and not self._is_layer_call(expr):
@@ -382,7 +368,6 @@ class Analyzer:
                 for index, element in enumerate(named.elements):
                     if element.parent is None:
                         element.parent = (named, index)
-                self.sequences.append(named)
             return named
         for arg in args:
             if arg.star == "*":
@@ -399,7 +384,6 @@ class Analyzer:
         for index, element in enumerate(part.elements):
             if element.parent is None:
                 element.parent = (part, index)
-        self.sequences.append(part)
         return part
 
     def is_extra_relu(self, func, qualified) -> bool:
@@ -850,18 +834,14 @@ class Analyzer:
         return any(_mentions_bias(c.test) for c in ctx.conditions)
 
     def _note_truth_tests(self, test, ctx: Context) -> None:
-        for expr in _truth_tested(test):
+        for node, expr in _truth_tested(test):
             if not (isinstance(expr, cst.Attribute) and expr.attr.value == "bias"):
                 continue
             owner = expr.value
             if isinstance(owner, cst.Name) and owner.value == ctx.self_name:
                 continue  # ``self.bias`` is often the module's own flag
-            if isinstance(owner, cst.Name) and owner.value in ctx.bindings:
-                self.truth_tests.append(ConditionTest(expr, True))
-                continue
-            reach, _, _, _ = self._resolve_owner(owner, ctx)
-            if reach:
-                self.truth_tests.append(ConditionTest(expr, True))
+            if (isinstance(owner, cst.Name) and owner.value in ctx.bindings) or self._resolve_owner(owner, ctx)[0]:
+                self.truth_tests.append((node, expr))
 
     # ------------------------------------------------------------------ whole-file conclusions
     def _mark_unresolved_inits(self) -> None:
@@ -941,12 +921,9 @@ class Analyzer:
             return [part.layer]
         if part.kind in ("seq", "list"):
             return [l for el in part.elements for l in self._layers_of_part(el)]
-        names = part.element_names if part.kind == "other" else []
-        layers = []
-        for name in names:
-            if name in self.class_scopes:
-                layers.extend(self.reachable_layers(self.class_scopes[name]))
-        return layers
+        if part.kind == "other" and part.instance_of:
+            return self.reachable_layers(self.class_scopes[part.instance_of])
+        return []
 
 
 _MODULE_METHODS_THAT_DO_NOT_INIT = frozenset({
@@ -1054,11 +1031,16 @@ def _is_bias_test(test) -> bool:
 
 
 def _truth_tested(test):
+    """``(node, expr)`` for each operand whose truth value the test uses: ``node`` is ``not expr``
+    when negated, else ``expr`` itself."""
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not) \
+            and not isinstance(test.expression, (cst.UnaryOperation, cst.BooleanOperation)):
+        return [(test, test.expression)]
     if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
         return _truth_tested(test.expression)
     if isinstance(test, cst.BooleanOperation):
         return _truth_tested(test.left) + _truth_tested(test.right)
-    return [test]
+    return [(test, test)]
 
 
 def _ends_block(statement) -> bool:

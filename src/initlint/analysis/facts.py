@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Optional
 
 import libcst as cst
 
@@ -42,7 +42,6 @@ class Layer:
     path_statement: Optional[cst.CSTNode] = None     # the statement that gave it its first path
     repeated: bool = False           # built in a loop or comprehension: stands for several layers
     follower: Follower = UNKNOWN
-    followers_seen: list[Follower] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -59,6 +58,7 @@ class Part:
     norm: Optional[str] = None
     elements: list["Part"] = field(default_factory=list)
     element_names: list[Optional[str]] = field(default_factory=list)
+    instance_of: Optional[str] = None  # "other": an instance of this file's class of that name
     repeated: bool = False  # a comprehension: one element stands for many
     parent: Optional[tuple] = None  # (enclosing Sequential part, index) for nested Sequentials
 
@@ -100,15 +100,6 @@ class Scope:
     layers: list[Layer] = field(default_factory=list)
     may_init_elsewhere: bool = False  # an init initlint cannot follow may reach these layers
     uses_classes: set[str] = field(default_factory=set)
-    init_calls: list[tuple[cst.CSTNode, int, str]] = field(default_factory=list)  # (stmt, index, callee)
-    assignment_index: dict[str, int] = field(default_factory=dict)  # path -> top-level stmt index in __init__
-
-
-@dataclass(eq=False)
-class ConditionTest:
-    """A truth-value test of a bias (``if m.bias:``), for INI106."""
-    test: cst.BaseExpression
-    owner_reaches_layers: bool
 
 
 @dataclass(eq=False)
@@ -117,7 +108,7 @@ class FileFacts:
     scopes: list[Scope]
     layers: list[Layer]
     sites: list[InitSite]
-    bias_truth_tests: list[ConditionTest]
+    bias_truth_tests: list[tuple]  # (``m.bias`` or ``not m.bias``, ``m.bias``) used as a truth value
     early_apply_calls: list[tuple[cst.CSTNode, Scope, cst.CSTNode]]  # (call stmt, scope, last assignment stmt)
     imports: object
     may_init_elsewhere: bool = False
@@ -136,5 +127,3 @@ class FileFacts:
     def is_effective(self, site: InitSite, layer: Layer) -> bool:
         return any(s is site for s in self.effective_sites(layer, site.param))
 
-
-LayerMatcher = Callable[[Layer], bool]

@@ -27,7 +27,6 @@ def resolve_followers(analyzer: "Analyzer") -> None:
         part = analyzer_part_of(analyzer, layer)
         if part is not None and part.parent is not None:
             followers.append(resolver.element_follower(*part.parent))
-        layer.followers_seen = followers
         layer.follower = _merge(followers)
 
 

@@ -39,9 +39,10 @@ Rewrites the test to `m.bias is not None` (`m.bias is None` under `not`).
 """
 
     def check(self, facts, options, rewriter):
-        for test in facts.bias_truth_tests:
-            yield RawFinding(self.code, test.test,
-                             f"`{rewriter.code(test.test)}` tests a tensor's truth value, which raises "
-                             f"for a multi-element bias: use `is not None`",
-                             Fix("use `is not None`", replace={test.test: cst.parse_expression(
-                                 f"{rewriter.code(test.test)} is not None")}))
+        for node, bias in facts.bias_truth_tests:
+            text = rewriter.code(bias)
+            rewritten = f"{text} is None" if node is not bias else f"{text} is not None"
+            yield RawFinding(self.code, node,
+                             f"`{rewriter.code(node)}` tests a tensor's truth value, which raises for a "
+                             f"multi-element bias: use `{rewritten}`",
+                             Fix(f"use `{rewritten}`", replace={node: cst.parse_expression(rewritten)}))
