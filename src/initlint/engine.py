@@ -63,7 +63,8 @@ def python_syntax_problem(source: bytes) -> Optional[tuple[int, int, str]]:
 
 
 def lint_source(source: bytes, path: str, selection: Selection = Selection(), options: Options = Options(),
-                extra_ignores: tuple = (), tokens=DEFAULT_TOKENS, keep_module: bool = False) -> FileResult:
+                extra_ignores: tuple = (), tokens=DEFAULT_TOKENS, keep_module: bool = False,
+                honour_noqa: bool = True) -> FileResult:
     """Findings for one file's bytes. Never raises: bad input becomes an INI900 finding, a failure of
     initlint itself ``result.internal_error``."""
     result = FileResult(path)
@@ -85,7 +86,7 @@ def lint_source(source: bytes, path: str, selection: Selection = Selection(), op
                                        line, column))
         return result
     try:
-        result.findings = _findings(module, path, selection, options, extra_ignores)
+        result.findings = _findings(module, path, selection, options, extra_ignores, honour_noqa)
     except RecursionError:
         result.error = "nested too deeply to analyse"
         result.findings = [Finding(PARSE_ERROR_CODE, "could not analyse: nested too deeply", path, 1, 1, 1, 1)]
@@ -97,11 +98,11 @@ def lint_source(source: bytes, path: str, selection: Selection = Selection(), op
     return result
 
 
-def _findings(module, path, selection, options, extra_ignores) -> list[Finding]:
+def _findings(module, path, selection, options, extra_ignores, honour_noqa) -> list[Finding]:
     raw = check_module(module, selection, options, extra_ignores)
     if not raw:
         return []
-    suppressions = Suppressions(module.code.splitlines())
+    suppressions = Suppressions(module.code.splitlines() if honour_noqa else [])
     positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
     seen = set()
     findings = []

@@ -16,7 +16,7 @@ import sys
 from typing import Iterator, Optional
 
 from . import __version__
-from .engine import DEFAULT_TOKENS, Selection, check_module, lint_source, might_involve_torch
+from .engine import DEFAULT_TOKENS, Selection, lint_source, might_involve_torch
 from .rules import ALL_RULES, PARSE_ERROR_CODE, Options
 
 # Prefixes that look like another plugin's codes (flake8-import-order, flake8-isort, ...) but
@@ -73,24 +73,6 @@ def _analysis_settings(filename: str, quiet: bool = False) -> tuple:
                     _warn(f"{error}; the flake8 plugin uses the default settings")
     _config_cache[folder] = value
     return value
-
-
-def _findings_ignoring_noqa(source: bytes, path: str, options: Options) -> list:
-    """Like ``lint_source`` but without ``# noqa`` suppression (for ``flake8 --disable-noqa``)."""
-    import libcst as cst
-    from libcst.metadata import MetadataWrapper, PositionProvider
-
-    try:
-        module = cst.parse_module(source)
-    except Exception:
-        return []
-    raw = check_module(module, _ALL_CODES, options)
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
-    rows = {}
-    for item in raw:
-        where = positions[item.node].start
-        rows.setdefault((item.code, where.line, where.column), item.message)
-    return sorted((line, column, code, message) for (code, line, column), message in rows.items())
 
 
 def _disabling_entries(options: argparse.Namespace) -> list:
@@ -181,12 +163,8 @@ class InitLintChecker:
         options, tokens = _analysis_settings(self.filename)
         if tokens and not might_involve_torch(text, tokens):
             return []
-        source = _source_bytes(self.lines)
-        if self.disable_noqa:
-            return [(line, column, f"{code} {message}")
-                    for line, column, code, message in _findings_ignoring_noqa(source, self.filename, options)
-                    if code != PARSE_ERROR_CODE]
-        result = lint_source(source, self.filename, _ALL_CODES, options, tokens=())
+        result = lint_source(_source_bytes(self.lines), self.filename, _ALL_CODES, options, tokens=(),
+                             honour_noqa=not self.disable_noqa)
         if result.error is not None:
             return []  # flake8 reports E999 for what Python cannot parse; LibCST-only failures stay quiet
         return [(f.line, f.column - 1, f"{f.code} {f.message}")
