@@ -354,3 +354,25 @@ def test_negated_bias_truth_test_becomes_is_none(tmp_path):
     path, result = fix_once(tmp_path, "neg.py", source)
     assert path.read_bytes() == source.replace(b"if not m.bias:", b"if m.bias is None:")
     assert result.returncode == 0
+
+
+def test_apply_is_not_moved_past_other_inits(tmp_path):
+    source = b'''import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.apply(self._init)
+        self.head = nn.Linear(4, 2)
+        nn.init.zeros_(self.head.weight)
+        self.aux = nn.Linear(4, 4)
+
+    def _init(self, m):
+        if isinstance(m, nn.Linear):
+            nn.init.trunc_normal_(m.weight, std=0.02)
+            nn.init.zeros_(m.bias)
+'''
+    path, result = fix_once(tmp_path, "nomove.py", source)
+    assert path.read_bytes() == source
+    assert result.returncode == 1 and "INI202 `self.apply(self._init)`" in result.stdout

@@ -24,6 +24,9 @@ EXPECTED = {
     "misc/latin1.py": [("INI102", 10, 9)],
     "misc/crlf.py": [("INI101", 8, 9)],
     "misc/syntax_error.py": [("INI900", 3, 23)],
+    # Deliberate zero inits, opaque helpers, parameter loops, conditional BatchNorm, one-line suites.
+    "misc/deliberate_and_opaque.py": [("INI104", 100, 22), ("INI202", 124, 9), ("INI101", 138, 18),
+                                      ("INI005", 141, 28)],
 }
 
 

@@ -58,6 +58,8 @@ class Analyzer:
         self.layers: list[Layer] = []
         self.layer_parts: dict[int, Part] = {}
         self.loop_depth = 0
+        self.branch_depth = 0     # inside if/try/match while collecting parts
+        self.builder_depth: dict[int, int] = {}  # id(local list part) -> branch depth where it was bound
         self.init_call_index: dict[int, dict] = {}
         self.sites: list[InitSite] = []
         self.truth_tests: list[tuple] = []  # (node to rewrite, the ``.bias`` expression)
@@ -167,10 +169,13 @@ class Analyzer:
                 continue
             if not isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
                 looping = isinstance(statement, (cst.For, cst.While))
+                branching = not looping and not isinstance(statement, cst.With)
                 self.loop_depth += looping
+                self.branch_depth += branching
                 for block in _blocks_of(statement):
                     self._collect_parts(block, scope, function, self_name, locals_)
                 self.loop_depth -= looping
+                self.branch_depth -= branching
                 continue
             for small in statement.body:
                 self._collect_small(small, statement, scope, self_name, locals_,
@@ -191,7 +196,7 @@ class Analyzer:
             part = self._describe(small.value, statement, scope, locals_)
             builder = locals_.get(small.target.value)
             if builder is not None and builder.kind == "list" and part.kind == "list":
-                builder.elements.extend(part.elements)
+                self._extend_builder(builder, part.elements)
             return
         if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
             call = small.value
@@ -207,7 +212,7 @@ class Analyzer:
                 owner = func.value
                 if isinstance(owner, cst.Name) and owner.value in locals_ \
                         and locals_[owner.value].kind == "list":
-                    locals_[owner.value].elements.extend(parts)
+                    self._extend_builder(locals_[owner.value], parts)
                     return
                 path = self._path(owner, self_name, scope)
                 if path:
@@ -222,6 +227,11 @@ class Analyzer:
         # Anything else: register the layers it builds, as wrapped if inside unknown calls.
         self._describe_loose(small, statement, scope, locals_)
 
+    def _extend_builder(self, builder: Part, parts: list) -> None:
+        builder.elements.extend(parts)
+        if self.branch_depth > self.builder_depth.get(id(builder), 0):
+            builder.conditional = True
+
     def _describe_loose(self, node, statement, scope, locals_):
         for child in _outer_calls(node):
             self._describe(child, statement, scope, locals_)
@@ -229,6 +239,7 @@ class Analyzer:
     def _bind(self, target, part, scope, self_name, locals_, statement, init_index):
         if isinstance(target, cst.Name) and (self_name is not None or scope is not self.module_scope):
             locals_[target.value] = part
+            self.builder_depth[id(part)] = self.branch_depth
             if scope is self.module_scope:
                 self._register(target.value, part, scope, statement)
             return
@@ -375,6 +386,7 @@ class Analyzer:
                 if inner.kind in ("list", "seq") and not inner.repeated:
                     part.elements.extend(inner.elements)
                     part.element_names.extend(inner.element_names)
+                    part.conditional = part.conditional or inner.conditional
                 else:
                     part.elements.append(Part("other"))
                     part.element_names.append(None)
@@ -463,7 +475,7 @@ class Analyzer:
                     self.type_tested.setdefault(id(function), set()).add(node.args[0].value.value)
                 elif isinstance(node.func, cst.Attribute) and node.func.attr.value == "apply" \
                         and len(node.args) == 1:
-                    self.apply_calls.append(node)
+                    self.apply_calls.append((node, function))
             elif kind is cst.Attribute and node.attr.value == "__name__":
                 subject = _class_name_subject(node)
                 if subject:
@@ -491,7 +503,8 @@ class Analyzer:
             if params[0] in self.type_tested.get(id(function), ()):
                 self.visitor_functions[id(function)] = (function, scope, params[0])
         # Where each visitor is applied: ``self.apply(self._init)`` in a class, ``model.apply(f)``.
-        for node in self.apply_calls:
+        method_scopes = {id(f): scope for f, scope, is_method in self.functions if is_method}
+        for node, caller in self.apply_calls:
             fn = node.args[0].value
             if isinstance(fn, cst.Call) and fn.args:  # functools.partial(fn, ...)
                 fn = fn.args[0].value
@@ -509,14 +522,19 @@ class Analyzer:
                         params = params[1:]
                     if params:
                         self.visitor_functions[id(function)] = (function, scope, params[0])
-                target_scope = scope if owner == "self" and scope.is_class else None
-                self.applied.setdefault(id(function), []).append(target_scope)
+                applying_class = method_scopes.get(id(caller)) if owner == "self" else None
+                self.applied.setdefault(id(function), []).append(applying_class)
 
-    def _visitor_reach_scope(self, function) -> Optional[Scope]:
+    def _visitor_reach_scope(self, function):
+        """What an ``apply`` visitor reaches: the applying class, the layers of every applying class when
+        several apply it, or None (anything in the file) when it is applied from outside a class or never."""
         applied = self.applied.get(id(function))
-        if applied and all(s is not None for s in applied) and len({id(s) for s in applied}) == 1:
+        if not applied or any(s is None for s in applied):
+            return None
+        if len({id(s) for s in applied}) == 1:
             return applied[0]
-        return None
+        layers = {id(l): l for scope in applied for l in self.reachable_layers(scope)}
+        return list(layers.values())
 
     def reachable_layers(self, scope: Optional[Scope]) -> list[Layer]:
         """Layers a ``modules()`` walk from this class can reach (every layer when unknown)."""
@@ -599,6 +617,9 @@ class Analyzer:
 
     def _loop_binding(self, iterable, ctx: Context):
         if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Attribute) \
+                and iterable.func.attr.value in ("parameters", "named_parameters"):
+            return ("params", None)
+        if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Attribute) \
                 and iterable.func.attr.value in ("modules", "named_modules", "children", "named_children"):
             owner = iterable.func.value
             if dotted(owner) == "self" and ctx.scope.is_class:
@@ -629,6 +650,8 @@ class Analyzer:
         if isinstance(small, (cst.Assign, cst.AugAssign)):
             targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
             for target in targets:
+                while isinstance(target, cst.Subscript):  # ``m.bias.data[:] = 0``
+                    target = target.value
                 parsed = _param_target(target)
                 if parsed is not None:
                     self._add_site(small, statement, ctx, "other", "other", parsed, None)
@@ -649,6 +672,8 @@ class Analyzer:
                 return
             target = argument(call, 0, "tensor")
             parsed = _param_target(target) if target is not None else None
+            if parsed is None and self._is_parameter_loop_var(target, ctx):
+                self._init_initlint_cannot_name(ctx)
             site = self._add_site(call, statement, ctx, canonical, "torch", parsed, call,
                                   deprecated=deprecated)
             if site is None and (deprecated or ctx.in_forward):
@@ -665,19 +690,55 @@ class Analyzer:
                 self.sites.append(InitSite(call, statement, ctx.function, qualified.rsplit(".", 1)[-1],
                                            "helper", parsed[1], parsed[0], reach_known=False,
                                            order=self._next_order(ctx), args=call))
+            else:  # handed a module, as intended: it initialises that module's weight and bias
+                self._note_unknown_call(call, statement, ctx)
             return
         func = call.func
         if isinstance(func, cst.Attribute) and func.attr.value in vocab.TENSOR_INIT_METHODS:
             parsed = _param_target(func.value)
             if parsed is not None:
                 self._add_site(call, statement, ctx, func.attr.value, "method", parsed, call)
+            elif self._is_parameter_loop_var(func.value, ctx):
+                self._init_initlint_cannot_name(ctx)
             return
-        name = dotted(func) or ""
-        leaf = name.rsplit(".", 1)[-1]
-        if call.args and (leaf.endswith("_") or "init" in leaf.lower()):
-            parsed = _param_target(call.args[0].value)
+        if qualified is None or not qualified.startswith("torch"):
+            self._note_unknown_call(call, statement, ctx)
+
+    def _note_unknown_call(self, call: cst.Call, statement, ctx: Context) -> None:
+        """A call initlint cannot see into may initialise what it is handed: ``init_weights(self)``,
+        ``c2_msra_fill(self.conv)``, ``lecun_normal_(self.fc.weight)``."""
+        func = call.func
+        if isinstance(func, cst.Name) and func.value in _BUILTINS:
+            return
+        if isinstance(func, cst.Attribute) and func.attr.value in _NON_INIT_METHODS:
+            return
+        for arg in call.args:
+            value = arg.value
+            if isinstance(value, cst.Name) and value.value == ctx.self_name:
+                ctx.scope.may_init_elsewhere = True
+                continue
+            parsed = _param_target(value)
             if parsed is not None:
                 self._add_site(call, statement, ctx, "other", "other", parsed, call)
+                continue
+            if isinstance(value, (cst.Name, cst.Attribute, cst.Subscript)):
+                reach, _, loop, exact = self._resolve_owner(value, ctx)
+                for param in ("weight", "bias") if reach else ():
+                    self.sites.append(InitSite(call, statement, ctx.function, "other", "other", param, value,
+                                               reach=reach, loop=loop, exact_filter=exact,
+                                               in_forward=ctx.in_forward, order=self._next_order(ctx)))
+
+    def _is_parameter_loop_var(self, expr, ctx: Context) -> bool:
+        while isinstance(expr, cst.Attribute) and expr.attr.value == "data":
+            expr = expr.value
+        return isinstance(expr, cst.Name) and ctx.bindings.get(expr.value, (None,))[0] == "params"
+
+    def _init_initlint_cannot_name(self, ctx: Context) -> None:
+        """An init of parameters initlint cannot tell apart (``for p in self.parameters()``)."""
+        if ctx.scope.is_class and ctx.self_name is not None:
+            ctx.scope.may_init_elsewhere = True
+        else:
+            self.may_init_elsewhere = True
 
     def _next_order(self, ctx: Context) -> tuple:
         return ctx.order_prefix + (next(self.counter),)
@@ -873,48 +934,52 @@ class Analyzer:
                     break
 
     def _early_init_calls(self):
-        """``self.apply(fn)`` / ``self.init_method()`` in ``__init__`` before layers it should reach."""
+        """``self.apply(fn)`` / ``self.init_method()`` in ``__init__`` before layers it should reach that
+        get no init of their own: ``(call statement, scope, statement to move it after or None)``."""
         found = []
         for scope in self.scopes:
             init = scope.methods.get("__init__") if scope.is_class else None
-            if init is None:
-                continue
-            assignments = self.submodule_assignments.get(id(scope), [])
+            assignments = self.submodule_assignments.get(id(scope), []) if init is not None else []
             if not assignments:
                 continue
-            for index, statement in enumerate(block_statements(init.body)):
+            body = block_statements(init.body)
+            for index, statement in enumerate(body):
                 smalls = small_statements(statement)
                 if len(smalls) != 1 or not isinstance(smalls[0], cst.Expr) \
                         or not isinstance(smalls[0].value, cst.Call):
                     continue
-                call = smalls[0].value
-                reached = self._layers_initialised_by(call, scope)
-                if not reached:
+                functions = self._functions_called(smalls[0].value, scope)
+                reached = {id(l) for s in self.sites if any(s.function is f for f in functions) for l in s.reach}
+                missed = [a for a in assignments if a[0] > index and any(
+                    id(layer) in reached and not self._has_own_weight_init(layer, functions)
+                    for layer in self._layers_of_part(a[2]))]
+                if not missed:
                     continue
-                later = [a for a in assignments if a[0] > index
-                         and any(layer in reached for layer in self._layers_of_part(a[2]))]
-                if later:
-                    last = max(a[0] for a in assignments)
-                    found.append((statement, scope, block_statements(init.body)[last]))
+                last = max(a[0] for a in assignments)
+                # Moving the call past other inits would change which one wins: then offer no move.
+                between = {id(node) for later in body[index + 1:last + 1] for node in walk(later)}
+                safe = not any(id(s.statement) in between for s in self.sites) and not any(
+                    self._functions_called(c, scope) for later in body[index + 1:last + 1]
+                    for c in walk(later) if isinstance(c, cst.Call))
+                found.append((statement, scope, body[last] if safe else None))
         return found
 
-    def _layers_initialised_by(self, call, scope) -> list:
+    def _has_own_weight_init(self, layer: Layer, functions: list) -> bool:
+        return any(s.param == "weight" and any(r is layer for r in s.reach)
+                   and not any(s.function is f for f in functions) for s in self.sites)
+
+    def _functions_called(self, call, scope) -> list:
+        """The functions of this file that ``self.apply(fn)`` or ``self.method()`` runs."""
         func = call.func
         if not (isinstance(func, cst.Attribute) and dotted(func.value) == "self"):
             return []
         if func.attr.value == "apply" and len(call.args) == 1:
             fn = call.args[0].value
             name = fn.attr.value if isinstance(fn, cst.Attribute) else dotted(fn)
-            functions = [f for f, s, _ in self.functions if f.name.value == name]
-        elif func.attr.value in scope.methods:
-            functions = [scope.methods[func.attr.value]]
-        else:
-            return []
-        reached = []
-        for site in self.sites:
-            if any(site.function is f for f in functions):
-                reached.extend(site.reach)
-        return reached
+            return [f for f, _, _ in self.functions if f.name.value == name]
+        if func.attr.value in scope.methods and func.attr.value != "__init__":
+            return [scope.methods[func.attr.value]]
+        return []
 
     def _layers_of_part(self, part: Part) -> list:
         if part.kind == "layer":
@@ -926,17 +991,27 @@ class Analyzer:
         return []
 
 
-_MODULE_METHODS_THAT_DO_NOT_INIT = frozenset({
+# ``apply`` is followed where its function is found (and marks an init elsewhere where it is not).
+_MODULE_METHODS_THAT_DO_NOT_INIT = frozenset({"apply", 
     "register_buffer", "register_parameter", "add_module", "register_module", "to", "train", "eval",
     "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
     "requires_grad_", "float", "double", "half", "cuda", "cpu", "modules", "named_modules",
     "parameters", "named_parameters", "children", "named_children", "__setattr__"})
 
 
+_BUILTINS = frozenset({"print", "len", "isinstance", "issubclass", "getattr", "setattr", "hasattr", "id",
+                       "repr", "str", "type", "list", "tuple", "dict", "set", "sorted", "enumerate", "zip",
+                       "iter", "next", "super", "range", "any", "all", "map", "filter", "vars", "callable"})
+_NON_INIT_METHODS = frozenset({"append", "extend", "insert", "add_module", "register_module", "to", "cuda",
+                               "cpu", "format", "join", "update", "get", "pop", "add", "remove", "index",
+                               "count", "forward", "__call__", "register_forward_hook", "register_buffer",
+                               "register_parameter"})
 _INSPECTING_CALLS = frozenset({"isinstance", "type", "hasattr", "getattr", "id", "print", "str", "repr", "len"})
 
 
 def _blocks_of(statement) -> list:
+    """The statement lists inside a compound statement (``if``/``elif``/``else``, loops, ``try``, ``with``,
+    ``match``)."""
     blocks = []
     for name in ("body", "orelse", "finalbody"):
         child = getattr(statement, name, None)
@@ -944,12 +1019,12 @@ def _blocks_of(statement) -> list:
             continue
         if isinstance(child, cst.If):
             blocks.extend(_blocks_of(child))
-        elif hasattr(child, "body") and isinstance(child.body, (list, tuple)):
-            blocks.append(list(child.body))
-        elif hasattr(child, "body"):
+        elif isinstance(child, (cst.IndentedBlock, cst.SimpleStatementSuite)):
+            blocks.append(block_statements(child))
+        else:  # Else, Finally
             blocks.append(block_statements(child.body))
-    for handler in getattr(statement, "handlers", ()):
-        blocks.append(block_statements(handler.body))
+    for part in tuple(getattr(statement, "handlers", ())) + tuple(getattr(statement, "cases", ())):
+        blocks.append(block_statements(part.body))
     return blocks
 
 

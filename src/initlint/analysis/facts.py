@@ -14,7 +14,9 @@ class Follower:
     act: Optional[str] = None
     slope: Optional[float] = None
     norm: Optional[str] = None
-    then: Optional["Follower"] = None  # what follows the norm
+    # What consumes the norm's or activation's own output. Not part of equality: two layers before the
+    # same activation count as followed alike whatever comes after it.
+    then: Optional["Follower"] = field(default=None, compare=False)
 
     def describe(self) -> str:
         if self.kind == "act":
@@ -60,6 +62,7 @@ class Part:
     element_names: list[Optional[str]] = field(default_factory=list)
     instance_of: Optional[str] = None  # "other": an instance of this file's class of that name
     repeated: bool = False  # a comprehension: one element stands for many
+    conditional: bool = False  # built with appends under an ``if``: the order of elements is uncertain
     parent: Optional[tuple] = None  # (enclosing Sequential part, index) for nested Sequentials
 
 

@@ -53,6 +53,8 @@ class _Resolver:
         return _merge(followers) if followers else Follower("end")
 
     def element_follower(self, seq: Part, index: int, depth=0) -> Follower:
+        if seq.conditional:
+            return UNKNOWN
         for position in range(index + 1, len(seq.elements)):
             element = seq.elements[position]
             if element.kind == "pass":
@@ -65,12 +67,14 @@ class _Resolver:
         if depth > _MAX_DEPTH:
             return UNKNOWN
         if part.kind == "act":
-            return Follower("act", act=part.act, slope=part.slope)
+            return Follower("act", act=part.act, slope=part.slope, then=after())
         if part.kind == "norm":
             return Follower("norm", norm=part.norm, then=after())
         if part.kind == "layer":
             return Follower("layer")
         if part.kind == "seq":
+            if part.conditional:
+                return UNKNOWN
             for element in part.elements:
                 if element.kind != "pass":
                     return self.entry(element, lambda: UNKNOWN, depth + 1)
@@ -154,7 +158,7 @@ class _FunctionFlow:
             if isinstance(call, cst.Call) and call.func is parent:
                 method = parent.attr.value
                 if method in vocab.ACTIVATION_METHODS:
-                    return Follower("act", act=vocab.ACTIVATION_METHODS[method])
+                    return Follower("act", act=vocab.ACTIVATION_METHODS[method], then=self.consumer(call, depth + 1))
                 if method in vocab.PASS_THROUGH_METHODS:
                     return self.consumer(call, depth + 1)
             return UNKNOWN
@@ -177,7 +181,7 @@ class _FunctionFlow:
             if act == "leaky_relu":
                 given = number(argument(call, 1, "negative_slope"))
                 slope = 0.01 if given is None else given
-            return Follower("act", act=act, slope=slope)
+            return Follower("act", act=act, slope=slope, then=self.consumer(call, depth + 1))
         if self.analyzer.is_extra_relu(call.func, qualified):
             return Follower("act", act="relu")
         if qualified in vocab.NORM_FUNCTIONS:

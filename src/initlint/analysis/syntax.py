@@ -140,7 +140,9 @@ def has_star_args(call: cst.Call) -> bool:
 
 
 def block_statements(body) -> list:
-    """The statements of an IndentedBlock, SimpleStatementSuite or Module."""
+    """The statements of an IndentedBlock or Module; a one-line suite (``if x: a; b``) is one statement."""
+    if isinstance(body, cst.SimpleStatementSuite):
+        return [body]
     return list(getattr(body, "body", ()))
 
 

@@ -33,9 +33,10 @@ def relu_like(follower: Follower) -> bool:
 
 
 def nonlinear_next(follower: Follower) -> bool:
-    """The layer's output goes through a nonlinearity (directly, or after a norm)."""
+    """The layer is hidden: its output goes through a nonlinearity (directly, or after a norm) into
+    another layer. A sigmoid or tanh whose output is the model's output marks an output head."""
     if follower.kind == "act":
-        return follower.act not in ("softmax",)
+        return follower.act != "softmax" and follower.then is not None and follower.then.kind == "layer"
     if follower.kind == "norm" and follower.then is not None:
         return nonlinear_next(follower.then)
     return False

@@ -41,7 +41,7 @@ otherwise wraps it in `if <layer>.bias is not None:`.
 
     def check(self, facts, options, rewriter):
         for site in facts.sites:
-            if site.param != "bias" or site.guarded or site.via in ("helper",):
+            if site.param != "bias" or site.guarded or site.via in ("helper", "other"):
                 continue
             if site.loop and not [l for l in site.reach if l.bias == "false"]:
                 continue

@@ -27,8 +27,12 @@ def __init__(self):
 ## Use instead
 Call it last, after every submodule is assigned.
 
+Layers that get an init of their own after the call are not counted: a zero-init head assigned after
+`self.apply(...)` on purpose stays silent.
+
 ## Fix
-Moves the call to just after the last statement of `__init__` that assigns a submodule.
+Moves the call to just after the last statement of `__init__` that assigns a submodule, unless other
+inits run between the two (moving the call past them would change which init wins).
 
 ## References
 - PyTorch, `torch.nn.Module.apply`.
@@ -37,8 +41,8 @@ Moves the call to just after the last statement of `__init__` that assigns a sub
     def check(self, facts, options, rewriter):
         for statement, scope, last_assignment in facts.early_apply_calls:
             call = statement.body[0].value
+            fix = None if last_assignment is None else Fix("move the call after the last submodule assignment",
+                                                           move_after=[(statement, last_assignment)])
             yield RawFinding(self.code, call,
                              f"`{rewriter.code(call)}` runs before some of the layers it should initialise "
-                             f"are assigned in {scope.name}.__init__: call it after them",
-                             Fix("move the call after the last submodule assignment",
-                                 move_after=[(statement, last_assignment)]))
+                             f"are assigned in {scope.name}.__init__: call it after them", fix)
