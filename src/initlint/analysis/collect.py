@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -451,8 +452,7 @@ class Analyzer:
         home = scope if path.startswith("self") else self.module_scope
         found = home.parts.get(path)
         if found is None and "[" in path:
-            import re
-            found = home.parts.get(re.sub(r"\[[^\]]*\]", "[*]", path))
+            found = home.parts.get(_ANY_INDEX.sub("[*]", path))
         return found
 
     # ------------------------------------------------------------------ init sites
@@ -707,11 +707,9 @@ class Analyzer:
     def _note_unknown_call(self, call: cst.Call, statement, ctx: Context) -> None:
         """A call initlint cannot see into may initialise what it is handed: ``init_weights(self)``,
         ``c2_msra_fill(self.conv)``, ``lecun_normal_(self.fc.weight)``."""
-        func = call.func
-        if isinstance(func, cst.Name) and func.value in _BUILTINS:
-            return
-        if isinstance(func, cst.Attribute) and func.attr.value in _NON_INIT_METHODS:
-            return
+        name = (dotted(call.func) or "").rsplit(".", 1)[-1]
+        if not _INIT_LIKE_NAME.search(name):
+            return  # ``_log_api_usage_once(self)``, ``print(self.fc)``: handed a module, not initialising it
         for arg in call.args:
             value = arg.value
             if isinstance(value, cst.Name) and value.value == ctx.self_name:
@@ -999,13 +997,10 @@ _MODULE_METHODS_THAT_DO_NOT_INIT = frozenset({"apply",
     "parameters", "named_parameters", "children", "named_children", "__setattr__"})
 
 
-_BUILTINS = frozenset({"print", "len", "isinstance", "issubclass", "getattr", "setattr", "hasattr", "id",
-                       "repr", "str", "type", "list", "tuple", "dict", "set", "sorted", "enumerate", "zip",
-                       "iter", "next", "super", "range", "any", "all", "map", "filter", "vars", "callable"})
-_NON_INIT_METHODS = frozenset({"append", "extend", "insert", "add_module", "register_module", "to", "cuda",
-                               "cpu", "format", "join", "update", "get", "pop", "add", "remove", "index",
-                               "count", "forward", "__call__", "register_forward_hook", "register_buffer",
-                               "register_parameter"})
+# Helpers that initialise what they are handed are named for it: init_weights, kaiming_init,
+# c2_msra_fill, reset_parameters, lecun_normal_ (in-place, trailing underscore).
+_ANY_INDEX = re.compile(r"\[[^\]]*\]")
+_INIT_LIKE_NAME = re.compile(r"init|reset|fill|weight|_$", re.IGNORECASE)
 _INSPECTING_CALLS = frozenset({"isinstance", "type", "hasattr", "getattr", "id", "print", "str", "repr", "len"})
 
 
