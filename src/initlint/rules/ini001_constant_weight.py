@@ -19,10 +19,11 @@ Every unit of a layer with a constant weight computes the same thing and receive
 so the units never become different (the symmetry is never broken). With zeros before ReLU the layer
 is dead outright: relu'(0) = 0 and no gradient flows back through it.
 
-Zero-initialising on purpose stays silent: a layer whose output is the model's output or is added to a
-residual stream (LoRA's `lora_B`, zero-init heads, adaLN-Zero), layers wrapped in helpers such as
-`zero_module(...)`, norm layers' weights (zero-init residual BatchNorm gamma), and loops with
-conditions beyond the layer type.
+Zero-initialising on purpose stays silent: a layer whose output is the model's output (also through a
+final sigmoid or tanh, as in zero-init logistic regression) or is added to a residual stream (LoRA's
+`lora_B`, zero-init heads, adaLN-Zero), layers wrapped in helpers such as `zero_module(...)`, norm
+layers' weights (zero-init residual BatchNorm gamma), and loops with conditions beyond the layer type.
+A layer counts as hidden only when initlint sees its activation's output go into another layer.
 
 ## Example
 ```python
