@@ -86,7 +86,8 @@ def lint_source(source: bytes, path: str, selection: Selection = Selection(), op
                                        line, column))
         return result
     try:
-        result.findings = _findings(module, path, selection, options, extra_ignores, honour_noqa)
+        lines = source.decode(module.encoding, errors="replace").splitlines() if honour_noqa else []
+        result.findings = _findings(module, path, selection, options, extra_ignores, lines)
     except RecursionError:
         result.error = "nested too deeply to analyse"
         result.findings = [Finding(PARSE_ERROR_CODE, "could not analyse: nested too deeply", path, 1, 1, 1, 1)]
@@ -98,11 +99,12 @@ def lint_source(source: bytes, path: str, selection: Selection = Selection(), op
     return result
 
 
-def _findings(module, path, selection, options, extra_ignores, honour_noqa) -> list[Finding]:
+def _findings(module, path, selection, options, extra_ignores, lines) -> list[Finding]:
+    """Positioned, de-duplicated findings; ``lines`` (the source's) carry the ``# noqa`` comments."""
     raw = check_module(module, selection, options, extra_ignores)
     if not raw:
         return []
-    suppressions = Suppressions(module.code.splitlines() if honour_noqa else [])
+    suppressions = Suppressions(lines)
     positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
     seen = set()
     findings = []

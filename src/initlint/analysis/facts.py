@@ -115,9 +115,16 @@ class FileFacts:
     early_apply_calls: list[tuple[cst.CSTNode, Scope, cst.CSTNode]]  # (call stmt, scope, last assignment stmt)
     imports: object
     may_init_elsewhere: bool = False
+    _sites_by_layer: Optional[dict] = field(default=None, init=False, repr=False)
 
     def sites_for(self, layer: Layer, param: str) -> list[InitSite]:
-        return [s for s in self.sites if s.param == param and any(r is layer for r in s.reach)]
+        """The sites reaching this layer's parameter, in source order (indexed once per file)."""
+        if self._sites_by_layer is None:
+            self._sites_by_layer = {}
+            for site in self.sites:
+                for reached in {id(r) for r in site.reach}:
+                    self._sites_by_layer.setdefault((reached, site.param), []).append(site)
+        return self._sites_by_layer.get((id(layer), param), [])
 
     def effective_sites(self, layer: Layer, param: str) -> list[InitSite]:
         """Sites not overridden by a later init of the same parameter."""
