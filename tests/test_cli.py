@@ -112,11 +112,15 @@ def test_bad_paths_and_files_do_not_stop_the_others(tmp_path):
     binary.write_bytes(b"import torch\x00\xff\xfe")
     bad_cookie = tmp_path / "cookie.py"
     bad_cookie.write_bytes(b"# -*- coding: klingon -*-\nimport torch\n")
-    result = run_cli("--no-cache", "-q", str(tmp_path / "missing.py"), str(binary), str(bad_cookie), MLP)
+    bad_utf8 = tmp_path / "utf8.py"
+    bad_utf8.write_bytes(b"import torch\nname = '\xe9t\xe9'\n")
+    result = run_cli("--no-cache", "-q", str(tmp_path / "missing.py"), str(binary), str(bad_cookie),
+                     str(bad_utf8), MLP)
     assert result.returncode == 2
     assert f"initlint: {tmp_path / 'missing.py'}: no such file or directory" in result.stderr
     assert f"{binary}:1:1: INI900 could not parse" in result.stdout
     assert f"{bad_cookie}:1:1: INI900 could not parse" in result.stdout
+    assert f"{bad_utf8}:2:" in result.stdout and "INI900 could not parse" in result.stdout
     assert f"{MLP}:12:9: INI001" in result.stdout
     assert "Traceback" not in result.stderr
 
