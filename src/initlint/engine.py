@@ -19,7 +19,6 @@ from .rules.rewrite import Rewriter
 class Selection:
     select: tuple = ("INI",)
     ignore: tuple = ()
-    per_file_ignores: tuple = ()  # (glob, codes)
 
     def enabled(self, code: str, extra_ignores: tuple = ()) -> bool:
         def longest(prefixes):

@@ -7,6 +7,7 @@ from typing import Iterable, Optional
 
 import libcst as cst
 
+from .analysis.syntax import walk
 from .findings import Finding, Fix
 
 
@@ -58,15 +59,10 @@ def _with_imports(module: cst.Module, needs: set) -> cst.Module:
         elif index == 0 and smalls and isinstance(smalls[0], cst.Expr) \
                 and isinstance(smalls[0].value, (cst.SimpleString, cst.ConcatenatedString)):
             position = 1
-        elif smalls and isinstance(smalls[0], cst.ImportFrom) and dotted_module(smalls[0]) == "__future__":
-            position = index + 1
+        else:
+            break  # the first code: new imports go before it, so module-level code can use them
     new = [cst.parse_statement(line + "\n") for line in sorted(needs)]
     return module.with_changes(body=body[:position] + new + body[position:])
-
-
-def dotted_module(node: cst.ImportFrom) -> Optional[str]:
-    from .analysis.syntax import dotted
-    return dotted(node.module) if node.module is not None else None
 
 
 def fixed_source(module: cst.Module, findings: list[Finding]) -> tuple[Optional[bytes], list[Finding]]:
@@ -109,17 +105,12 @@ def _non_overlapping(findings: list[Finding]) -> list[Finding]:
     for finding in findings:
         fix = finding.fix
         targets = list(fix.replace) + [s for s, _ in fix.move_after]
-        subtree = {id(n) for node in targets for n in _subtree(node)}
+        subtree = {id(n) for node in targets for n in walk(node)}
         if subtree & rewritten:
             continue
         rewritten |= subtree
         chosen.append(finding)
     return chosen
-
-
-def _subtree(node):
-    from .analysis.syntax import walk
-    return walk(node)
 
 
 class ChangedOnDisk(Exception):

@@ -807,7 +807,7 @@ class Analyzer:
                 matcher = self._type_test(test, var, ctx) if mentions else None
                 if matcher is not None and positive:
                     matchers.append(matcher)
-                elif not _is_bias_test(test):
+                elif not _mentions_bias(test):
                     exact = False
         if not matchers:
             return None, False
@@ -1094,10 +1094,6 @@ def _mentions_bias(test) -> bool:
         if isinstance(node, cst.SimpleString) and "bias" in node.value:
             return True
     return False
-
-
-def _is_bias_test(test) -> bool:
-    return _mentions_bias(test)
 
 
 def _truth_tested(test):

@@ -1,4 +1,3 @@
-from ..analysis.syntax import number
 from .base import Rule, constant_value, effective_reach, layer_names, nonlinear_next
 from ..findings import RawFinding
 
