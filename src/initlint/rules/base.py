@@ -23,6 +23,15 @@ class Rule:
     summary: str = ""
     docs: str = ""        # Markdown: what it does, why it is bad, example, use instead, fix, references
     fixable: bool = False
+    # "error": crashes, does nothing, or leaves the net untrainable; "warning": slows or stalls training;
+    # "advice": harmless but worth knowing. Advice rules run only when selected.
+    severity: str = "warning"
+    # "safe": only initial values or a crash guard change; "unsafe": parameters, names or shapes change.
+    fix_safety: str = "safe"
+
+    @property
+    def default_enabled(self) -> bool:
+        return self.severity != "advice"
 
     def check(self, facts: FileFacts, options: Options, fixer) -> Iterable[RawFinding]:
         raise NotImplementedError

@@ -4,6 +4,7 @@ from ..findings import RawFinding
 
 class ConstantHiddenWeight(Rule):
     code = "INI001"
+    severity = "error"
     name = "constant-hidden-weight"
     summary = "Linear/Conv weight of a hidden layer set to a constant"
     fixable = True

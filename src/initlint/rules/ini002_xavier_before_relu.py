@@ -27,6 +27,7 @@ def literal_gain(expr, imports):
 
 class XavierBeforeRelu(Rule):
     code = "INI002"
+    severity = "warning"
     name = "xavier-before-relu"
     summary = "Xavier/Glorot or unit-gain orthogonal init on a layer followed by ReLU"
     fixable = True

@@ -5,6 +5,7 @@ from ..findings import Fix, RawFinding
 
 class MissingHeInit(Rule):
     code = "INI003"
+    severity = "warning"
     name = "missing-he-init"
     summary = "stacked ReLU layers keep PyTorch's default init"
     fixable = True

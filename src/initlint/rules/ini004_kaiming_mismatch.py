@@ -8,6 +8,7 @@ _TOLERANCE = 0.1  # a gain more than 10% off changes the signal's scale per laye
 
 class KaimingMismatch(Rule):
     code = "INI004"
+    severity = "warning"
     name = "kaiming-nonlinearity-mismatch"
     summary = "Kaiming init whose nonlinearity or slope contradicts the activation that follows"
     fixable = True

@@ -4,6 +4,7 @@ from ..findings import RawFinding
 
 class UnscaledRandomInit(Rule):
     code = "INI005"
+    severity = "error"
     name = "unscaled-random-init"
     summary = "normal_/uniform_ with default scale on a Linear/Conv weight"
     fixable = True

@@ -6,6 +6,7 @@ from ..findings import Fix, RawFinding
 
 class BiasInitWithoutBias(Rule):
     code = "INI101"
+    severity = "error"
     name = "bias-init-on-bias-free-layer"
     summary = "bias init on a layer that may be built with bias=False"
     fixable = True

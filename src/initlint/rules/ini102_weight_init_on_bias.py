@@ -5,6 +5,7 @@ from ..findings import RawFinding
 
 class WeightInitOnBias(Rule):
     code = "INI102"
+    severity = "error"
     name = "weight-init-on-bias"
     summary = "a weight-style init (xavier, kaiming, orthogonal, ...) applied to a bias"
     fixable = True

@@ -9,6 +9,7 @@ _WEIGHT_INITS = frozenset({"xavier_uniform_", "xavier_normal_", "kaiming_uniform
 
 class DefaultBiasKept(Rule):
     code = "INI103"
+    severity = "advice"
     name = "default-bias-kept"
     summary = "weight re-initialised, bias left at PyTorch's default"
     fixable = True

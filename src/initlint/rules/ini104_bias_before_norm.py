@@ -8,6 +8,8 @@ from ..findings import Fix, RawFinding
 
 class BiasBeforeNorm(Rule):
     code = "INI104"
+    severity = "advice"
+    fix_safety = "unsafe"  # removes a parameter: state_dict keys change
     name = "bias-before-batchnorm"
     summary = "Linear/Conv with a bias directly followed by BatchNorm/InstanceNorm"
     fixable = True

@@ -4,6 +4,7 @@ from ..findings import RawFinding
 
 class NegativeBiasBeforeRelu(Rule):
     code = "INI105"
+    severity = "warning"
     name = "negative-bias-before-relu"
     summary = "negative constant bias on a layer followed by ReLU"
     fixable = True

@@ -6,6 +6,7 @@ from ..findings import Fix, RawFinding
 
 class BiasTruthTest(Rule):
     code = "INI106"
+    severity = "error"
     name = "bias-truth-test"
     summary = "a bias guard that tests a tensor's truth value"
     fixable = True

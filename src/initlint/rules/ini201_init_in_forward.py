@@ -4,6 +4,7 @@ from ..findings import RawFinding
 
 class InitInForward(Rule):
     code = "INI201"
+    severity = "error"
     name = "init-in-forward"
     summary = "an init call inside forward()"
     docs = """\

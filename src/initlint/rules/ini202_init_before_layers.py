@@ -4,6 +4,7 @@ from ..findings import Fix, RawFinding
 
 class InitBeforeLayers(Rule):
     code = "INI202"
+    severity = "error"
     name = "init-before-layers"
     summary = "apply()/init method called in __init__ before the layers it should reach exist"
     fixable = True

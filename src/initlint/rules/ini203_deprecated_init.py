@@ -6,6 +6,7 @@ from ..findings import Fix, RawFinding
 
 class DeprecatedInit(Rule):
     code = "INI203"
+    severity = "warning"
     name = "deprecated-init-function"
     summary = "deprecated torch.nn.init function without the trailing underscore"
     fixable = True

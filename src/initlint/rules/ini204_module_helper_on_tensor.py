@@ -4,6 +4,7 @@ from ..findings import RawFinding
 
 class ModuleHelperOnTensor(Rule):
     code = "INI204"
+    severity = "error"
     name = "module-init-helper-on-tensor"
     summary = "an mmcv/mmengine/fvcore module init helper handed a tensor"
     docs = """\
