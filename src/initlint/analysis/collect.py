@@ -63,6 +63,7 @@ class Analyzer:
         self.builder_depth: dict[int, int] = {}  # id(local list part) -> branch depth where it was bound
         self.init_call_index: dict[int, dict] = {}
         self.sites: list[InitSite] = []
+        self.init_calls: list[tuple[cst.Call, str]] = []  # every torch.nn.init call, canonical name
         self.truth_tests: list[tuple] = []  # (node to rewrite, the ``.bias`` expression)
         self.visitor_functions: dict[int, tuple[cst.FunctionDef, Scope, str]] = {}
         self.applied: dict[int, list[Optional[Scope]]] = {}  # visitor function id -> where applied
@@ -104,7 +105,7 @@ class Analyzer:
         self._mark_unresolved_inits()
         early = self._early_init_calls()
         return FileFacts(self.module, self.scopes, self.layers, self.sites, self.truth_tests, early,
-                         self.imports, self.may_init_elsewhere)
+                         self.imports, self.may_init_elsewhere, init_calls=self.init_calls)
 
     def _find_scopes(self, statements, scope: Scope, in_class: bool) -> None:
         for statement in statements:
@@ -670,6 +671,7 @@ class Analyzer:
             canonical = vocab.DEPRECATED_INIT_FUNCTIONS.get(name, name)
             if canonical not in vocab.INIT_FUNCTIONS:
                 return
+            self.init_calls.append((call, canonical))
             target = argument(call, 0, "tensor")
             parsed = _param_target(target) if target is not None else None
             if parsed is None and self._is_parameter_loop_var(target, ctx):

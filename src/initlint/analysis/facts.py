@@ -115,6 +115,7 @@ class FileFacts:
     early_apply_calls: list[tuple[cst.CSTNode, Scope, cst.CSTNode]]  # (call stmt, scope, last assignment stmt)
     imports: object
     may_init_elsewhere: bool = False
+    init_calls: list = field(default_factory=list)  # (call, canonical name) for every torch.nn.init call
     _sites_by_layer: Optional[dict] = field(default=None, init=False, repr=False)
 
     def sites_for(self, layer: Layer, param: str) -> list[InitSite]:
