@@ -13,6 +13,7 @@ from .ini103_default_bias_kept import DefaultBiasKept
 from .ini104_bias_before_norm import BiasBeforeNorm
 from .ini105_negative_bias_before_relu import NegativeBiasBeforeRelu
 from .ini106_bias_truth_test import BiasTruthTest
+from .ini107_invalid_init_arguments import InvalidInitArguments
 from .ini201_init_in_forward import InitInForward
 from .ini202_init_before_layers import InitBeforeLayers
 from .ini203_deprecated_init import DeprecatedInit
@@ -21,8 +22,8 @@ from .ini204_module_helper_on_tensor import ModuleHelperOnTensor
 ALL_RULES: tuple[Rule, ...] = (
     ConstantHiddenWeight(), XavierBeforeRelu(), MissingHeInit(), KaimingMismatch(), UnscaledRandomInit(),
     BiasInitWithoutBias(), WeightInitOnBias(), DefaultBiasKept(), BiasBeforeNorm(),
-    NegativeBiasBeforeRelu(), BiasTruthTest(), InitInForward(), InitBeforeLayers(), DeprecatedInit(),
-    ModuleHelperOnTensor(),
+    NegativeBiasBeforeRelu(), BiasTruthTest(), InvalidInitArguments(), InitInForward(), InitBeforeLayers(),
+    DeprecatedInit(), ModuleHelperOnTensor(),
 )
 RULES_BY_CODE = {rule.code: rule for rule in ALL_RULES}
 RULES_BY_NAME = {rule.name: rule for rule in ALL_RULES}
