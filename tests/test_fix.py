@@ -228,7 +228,7 @@ def test_each_fix(tmp_path, code):
     before, after = EXPECTED_FIXES[code]
     source = CASES[code]
     assert before in source
-    path, result = fix_once(tmp_path, "case.py", source)
+    path, result = fix_once(tmp_path, "case.py", source, "--select", "ALL", "--unsafe-fixes")
     assert path.read_bytes() == source.replace(before, after), result.stdout + result.stderr
     assert result.returncode == 0, result.stdout
 

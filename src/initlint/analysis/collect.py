@@ -51,7 +51,7 @@ class Analyzer:
         self.module = module
         self.extra_relu = extra_relu
         self._index_module()
-        self.module_scope = Scope("<module>", module, is_class=False)
+        self.module_scope = Scope("<module>", module, is_class=False, ordered=True)
         self.scopes: list[Scope] = [self.module_scope]
         self.class_scopes: dict[str, Scope] = {}
         self.layer_classes: dict[str, str] = {}      # user subclass name -> torch kind
@@ -70,7 +70,14 @@ class Analyzer:
         self.functions: list[tuple[cst.FunctionDef, Scope, bool]] = []  # (def, scope, is_method)
         self.may_init_elsewhere = False
         self.counter = itertools.count()
-        self.locals_by_function: dict[int, dict[str, Part]] = {}
+        # Statement order: every statement gets a number as parts are collected; names bound in a
+        # function or at module level are looked up as bound at the statement being scanned (``self.at``).
+        self.seq = itertools.count()
+        self.statement_seq: dict[int, int] = {}
+        self.at: Optional[int] = None
+        self.namespaces: dict[int, Scope] = {}   # id(function) -> its local names
+        self.collecting: Optional[cst.FunctionDef] = None
+        self.standalone_kinds: tuple = ()   # layer kinds the site being added dispatches to, unapplied
         self.submodule_assignments: dict[int, list] = {}  # scope id -> [(index, stmt, part)]
         self.init_method_calls: dict[int, list] = {}      # scope id -> [(index, stmt, kind, target)]
 
@@ -82,10 +89,12 @@ class Analyzer:
         self._collect_parts(self.module.body, self.module_scope, None, None, {})
         for function, scope, is_method in self.functions:
             self_name = self._self_name(function) if is_method else None
-            locals_ = {}
-            self.locals_by_function[id(function)] = locals_
-            self._collect_parts(block_statements(function.body), scope, function, self_name, locals_,
+            self.namespaces[id(function)] = Scope(function.name.value, function, is_class=False,
+                                                  ordered=True, is_method=is_method)
+            self.collecting = function
+            self._collect_parts(block_statements(function.body), scope, function, self_name, {},
                                 top_level_init=is_method and function.name.value == "__init__")
+        self.collecting = None
         self._find_visitor_functions()
         order = 0
         for function, scope, is_method in self.functions:
@@ -95,7 +104,7 @@ class Analyzer:
             ctx.order_prefix = self._order_prefix(function, scope, is_method, order)
             visitor = self.visitor_functions.get(id(function))
             if visitor is not None:
-                ctx = ctx.with_binding(visitor[2], ("modules", self._visitor_reach_scope(function)))
+                ctx = ctx.with_binding(visitor[2], self._visitor_binding(function))
             ctx.class_name_vars = self.class_name_vars.get(id(function), {})
             self._scan_block(block_statements(function.body), ctx)
         module_ctx = Context(self.module_scope, None, None, order_prefix=(3,))
@@ -169,6 +178,7 @@ class Analyzer:
         for index, statement in enumerate(statements):
             if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
                 continue
+            self.statement_seq[id(statement)] = next(self.seq)
             if not isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
                 looping = isinstance(statement, (cst.For, cst.While))
                 branching = not looping and not isinstance(statement, cst.With)
@@ -239,24 +249,29 @@ class Analyzer:
             self._describe(child, statement, scope, locals_)
 
     def _bind(self, target, part, scope, self_name, locals_, statement, init_index):
-        if isinstance(target, cst.Name) and (self_name is not None or scope is not self.module_scope):
+        if isinstance(target, cst.Name):
             locals_[target.value] = part
             self.builder_depth[id(part)] = self.branch_depth
-            if scope is self.module_scope:
-                self._register(target.value, part, scope, statement)
+            self._register(target.value, part, self._namespace(), statement)
             return
         path = self._path(target, self_name, scope)
         if path is None:
             return
-        self._register(path, part, scope, statement)
+        self._register(path, part, scope if path.startswith("self") else self._namespace(), statement)
         if init_index is not None and path.startswith("self."):
             self.submodule_assignments.setdefault(id(scope), []).append((init_index, statement, part))
+
+    def _namespace(self) -> Scope:
+        """Where plain names bound by the statement being collected live."""
+        return self.module_scope if self.collecting is None else self.namespaces[id(self.collecting)]
 
     def _register(self, path: str, part: Part, scope: Scope, statement=None, nested: bool = True) -> None:
         """File ``part`` under ``path``; container elements under ``path[i]`` (and, not nested further,
         under ``path[i - n]`` and ``path.name``: nesting every alias would cost 2**depth)."""
         scope.parts.setdefault(path, []).append(part)
-        if part.kind == "layer" and part.layer is not None:
+        if scope.ordered:
+            scope.part_seqs.setdefault(path, []).append(self.statement_seq.get(id(statement), -1))
+        if part.kind == "layer" and part.layer is not None and not scope.is_method:
             part.layer.paths.append(path)
             if part.layer.path_statement is None:
                 part.layer.path_statement = statement
@@ -292,10 +307,17 @@ class Analyzer:
             self.loop_depth += 1
             element = self._describe(expr.elt, statement, scope, locals_, wrapped)
             self.loop_depth -= 1
+            if element.kind == "layer" and not expr.for_in.inner_for_in and not expr.for_in.ifs:
+                element.layer.comprehension = True
             return Part("list", elements=[element], element_names=[None], repeated=True)
         if not isinstance(expr, cst.Call):
             self._describe_loose(expr, statement, scope, locals_)
             return Part("other")
+        if isinstance(expr.func, cst.Attribute) and expr.func.attr.value in _RETURNS_SELF:
+            # ``Net().to(device)``, ``nn.Linear(4, 4).cuda()``: the same module
+            for arg in expr.args:
+                self._describe_loose(arg.value, statement, scope, locals_)
+            return self._describe(expr.func.value, statement, scope, locals_, wrapped)
         qualified = torch_name(self.imports.resolve(expr.func))
         short = qualified[len("torch.nn."):] if qualified and qualified.startswith("torch.nn.") else None
         local_class = dotted(expr.func)
@@ -449,23 +471,53 @@ class Analyzer:
             else:
                 return None
 
-    def lookup(self, path: str, scope: Scope) -> Optional[list[Part]]:
-        home = scope if path.startswith("self") else self.module_scope
-        found = home.parts.get(path)
-        if found is None and "[" in path:
-            found = home.parts.get(_ANY_INDEX.sub("[*]", path))
-        return found
+    def lookup(self, path: str, scope: Scope, function=None, at: Optional[int] = None) -> Optional[list[Part]]:
+        """What ``path`` holds: ``self...`` in the class; a plain name as bound before statement ``at``
+        in the function, else at module level; ``net.fc`` through the class ``net`` is an instance of."""
+        if path.startswith("self"):
+            return _parts_at(scope, path, None)
+        head = _HEAD.match(path).group(0)
+        homes = (self.namespaces.get(id(function)), self.module_scope) if function is not None \
+            else (self.module_scope,)
+        for home in homes:
+            bound = _parts_at(home, head, at) if home is not None else None
+            if not bound:
+                continue
+            found = _parts_at(home, path, at)
+            if found or path == head:
+                return found
+            return self._inside(bound, path[len(head):])
+        if function is not None and id(function) not in self.visitor_functions:
+            given = self._param_parts(function, head)  # a helper's parameter: what its callers hand it
+            if given:
+                return self._inside(given, path[len(head):])
+        return None
+
+    def _inside(self, parts: list[Part], rest: str) -> Optional[list[Part]]:
+        """``rest`` (``.fc``, ``.features[0]``) inside each part that is an instance of a class here."""
+        if not rest:
+            return parts
+        inside = [p for part in parts if part.instance_of
+                  for p in self._class_lookup(part.instance_of, "self" + rest)]
+        return inside or None
+
+    def _class_lookup(self, class_name: str, path: str) -> list[Part]:
+        """``self.fc`` of a class of this file, or of its ancestors here."""
+        return [part for name in self.class_ancestors.get(class_name, ())
+                for part in _parts_at(self.class_scopes[name], path, None) or ()]
 
     # ------------------------------------------------------------------ init sites
     def _index_module(self) -> None:
         """One walk over the whole file for what later steps look up: imports, ``.apply(...)`` calls,
         and per function the names it type-tests (``isinstance(m, ...)``, ``m.__class__.__name__``)."""
         imports, self.apply_calls = [], []
+        self.calls_by_name: dict[str, list] = {}       # f(...) / self.f(...) -> [(call, caller, statement)]
+        self.name_uses: dict[str, int] = {}
         self.type_tested: dict[int, set] = {}          # id(function) -> names tested
         self.class_name_vars: dict = {}                # id(function) or None -> {var: subject}
-        stack = [(self.module, None)]
+        stack = [(self.module, None, None)]
         while stack:
-            node, function = stack.pop()
+            node, function, statement = stack.pop()
             kind = type(node)
             if kind is cst.Import or kind is cst.ImportFrom:
                 imports.append(node)
@@ -476,7 +528,13 @@ class Analyzer:
                     self.type_tested.setdefault(id(function), set()).add(node.args[0].value.value)
                 elif isinstance(node.func, cst.Attribute) and node.func.attr.value == "apply" \
                         and len(node.args) == 1:
-                    self.apply_calls.append((node, function))
+                    self.apply_calls.append((node, function, statement))
+                elif node.args and (isinstance(node.func, cst.Name) or (
+                        isinstance(node.func, cst.Attribute) and isinstance(node.func.value, cst.Name))):
+                    name = node.func.value if isinstance(node.func, cst.Name) else node.func.attr.value
+                    self.calls_by_name.setdefault(name, []).append((node, function, statement))
+            elif kind is cst.Name:
+                self.name_uses[node.value] = self.name_uses.get(node.value, 0) + 1
             elif kind is cst.Attribute and node.attr.value == "__name__":
                 subject = _class_name_subject(node)
                 if subject:
@@ -488,11 +546,14 @@ class Analyzer:
                     key = id(function) if function is not None else None
                     self.class_name_vars.setdefault(key, {})[node.targets[0].target.value] = subject
             inner = node if kind is cst.FunctionDef else function
-            stack.extend((child, inner) for child in children(node))
+            if isinstance(node, cst.BaseStatement):
+                statement = node
+            stack.extend((child, inner, statement) for child in children(node))
         self.imports = ImportTable.from_nodes(imports)
 
     def _find_visitor_functions(self) -> None:
         """Functions that receive a module and dispatch on its type (``apply`` targets)."""
+        self.method_scopes = {id(f): scope for f, scope, is_method in self.functions if is_method}
         by_name: dict[str, list] = {}
         for function, scope, is_method in self.functions:
             by_name.setdefault(function.name.value, []).append((function, scope, is_method))
@@ -503,18 +564,17 @@ class Analyzer:
                 continue
             if params[0] in self.type_tested.get(id(function), ()):
                 self.visitor_functions[id(function)] = (function, scope, params[0])
-        # Where each visitor is applied: ``self.apply(self._init)`` in a class, ``model.apply(f)``.
-        method_scopes = {id(f): scope for f, scope, is_method in self.functions if is_method}
-        for node, caller in self.apply_calls:
+        # Where each visitor is applied: ``self.apply(self._init)`` in a class, ``net.apply(f)`` in a script.
+        for node, caller, statement in self.apply_calls:
             fn = node.args[0].value
             if isinstance(fn, cst.Call) and fn.args:  # functools.partial(fn, ...)
                 fn = fn.args[0].value
             name = fn.attr.value if isinstance(fn, cst.Attribute) else (
                 fn.value if isinstance(fn, cst.Name) else None)
-            owner = dotted(node.func.value)
+            given = self.modules_given(node.func.value, caller, self.statement_seq.get(id(statement)))
             candidates = by_name.get(name, [])
-            if not candidates:
-                self.may_init_elsewhere = True
+            if not candidates:  # a function initlint cannot see initialises what it is applied to
+                self._may_be_initialised(given)
                 continue
             for function, scope, _ in candidates:
                 if id(function) not in self.visitor_functions:
@@ -523,19 +583,66 @@ class Analyzer:
                         params = params[1:]
                     if params:
                         self.visitor_functions[id(function)] = (function, scope, params[0])
-                applying_class = method_scopes.get(id(caller)) if owner == "self" else None
-                self.applied.setdefault(id(function), []).append(applying_class)
+                self.applied.setdefault(id(function), []).append(given)
 
-    def _visitor_reach_scope(self, function):
-        """What an ``apply`` visitor reaches: the applying class, the layers of every applying class when
-        several apply it, or None (anything in the file) when it is applied from outside a class or never."""
-        applied = self.applied.get(id(function))
-        if not applied or any(s is None for s in applied):
+    def _visitor_binding(self, function) -> tuple:
+        """What an ``apply`` visitor's module parameter reaches: the layers of the models it is applied to
+        here, or nothing initlint can name (``standalone``) when it is applied nowhere it can see."""
+        applied = self.applied.get(id(function), ())
+        given = [part for parts in applied if parts is not None for part in parts]
+        if not given:
+            return ("opaque", None) if self._called(function) else ("standalone", None)
+        layers = {id(layer): layer for part in given for layer in self._layers_of_part(part)}
+        return ("modules", list(layers.values()))
+
+    def modules_given(self, expr, caller, at) -> Optional[list[Part]]:
+        """What a module expression holds where ``caller`` hands it on (``self``, ``net``, ``self.features``),
+        or None when initlint cannot tell."""
+        scope = self.method_scopes.get(id(caller)) if caller is not None else None
+        self_name = self._self_name(caller) if scope is not None else None
+        if isinstance(expr, cst.Name) and self_name is not None and expr.value == self_name:
+            return [Part("other", instance_of=scope.name)]
+        path = self._path(expr, self_name, scope or self.module_scope)
+        found = self.lookup(path, scope or self.module_scope, caller, at) if path else None
+        if not found or any(part.kind == "other" and not part.instance_of for part in found):
             return None
-        if len({id(s) for s in applied}) == 1:
-            return applied[0]
-        layers = {id(l): l for scope in applied for l in self.reachable_layers(scope)}
-        return list(layers.values())
+        return found
+
+    def _param_parts(self, function, param: str, depth: int = 0) -> Optional[list[Part]]:
+        """What the callers in this file hand a function's parameter; None when it is called nowhere here
+        or handed something initlint cannot tell."""
+        params = [p.name.value for p in function.params.params]
+        is_method = id(function) in self.method_scopes
+        if is_method:
+            params = params[1:]
+        if param not in params or depth > 3:
+            return None
+        position = params.index(param)
+        given = []
+        for call, caller, statement in self.calls_by_name.get(function.name.value, ()):
+            if isinstance(call.func, cst.Attribute) != is_method:
+                continue
+            value = argument(call, position, param)
+            if value is None:
+                continue
+            parts = self.modules_given(value, caller, self.statement_seq.get(id(statement)))
+            if parts is None:
+                return None
+            given.extend(parts)
+        return given or None
+
+    def _called(self, function) -> bool:
+        """Whether this file names the function anywhere but in its ``def`` (calls, applies or hands it
+        on): a helper named nowhere else is checked on its own, for what it does to any model."""
+        return self.name_uses.get(function.name.value, 0) > 1
+
+    def _may_be_initialised(self, parts: Optional[list[Part]]) -> None:
+        """Code initlint cannot see may initialise these modules' layers."""
+        for part in parts or ():
+            if part.instance_of:
+                self.class_scopes[part.instance_of].may_init_elsewhere = True
+            for layer in self._layers_of_part(part):
+                layer.maybe_init = True
 
     def reachable_layers(self, scope: Optional[Scope]) -> list[Layer]:
         """Layers a ``modules()`` walk from this class can reach (every layer when unknown)."""
@@ -582,6 +689,7 @@ class Analyzer:
         for statement in statements:
             if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
                 continue
+            self.at = self.statement_seq.get(id(statement))
             if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
                 for small in statement.body:
                     self._scan_small(small, statement, ctx)
@@ -626,21 +734,24 @@ class Analyzer:
             if dotted(owner) == "self" and ctx.scope.is_class:
                 return ("modules", ctx.scope)
             path = self._path(owner, ctx.self_name, ctx.scope)
-            found = self.lookup(path, ctx.scope) if path else None
-            if found:  # ``self.mlp.modules()``: the layers built into that submodule
+            found = self.lookup(path, ctx.scope, ctx.function, self.at) if path else None
+            if found:  # ``self.mlp.modules()``, ``net.modules()``: the layers built into that module
                 return ("modules", [layer for part in found for layer in self._layers_of_part(part)])
             if path is not None and path.startswith("self"):
                 return ("modules", [])  # a submodule initlint cannot see into
-            return ("modules", None)  # a model variable: it may hold any class of this file
+            if isinstance(owner, cst.Name) and ctx.function is not None and not self._called(ctx.function) \
+                    and owner.value in [p.name.value for p in ctx.function.params.params]:
+                return ("standalone", None)  # a helper's model parameter, and the helper is called nowhere
+            return ("opaque", None)  # a model initlint cannot name
         if isinstance(iterable, (cst.List, cst.Tuple)):
             parts = []
             for element in iterable.elements:
                 path = self._path(element.value, ctx.self_name, ctx.scope)
-                found = self.lookup(path, ctx.scope) if path else None
+                found = self.lookup(path, ctx.scope, ctx.function, self.at) if path else None
                 parts.extend(found or [Part("other")])
             return ("parts", parts)
         path = self._path(iterable, ctx.self_name, ctx.scope)
-        found = self.lookup(path, ctx.scope) if path else None
+        found = self.lookup(path, ctx.scope, ctx.function, self.at) if path else None
         if found:
             elements = [el for part in found if part.kind in ("seq", "list") for el in part.elements]
             if elements:
@@ -728,6 +839,18 @@ class Analyzer:
                                                reach=reach, loop=loop, exact_filter=exact,
                                                in_forward=ctx.in_forward, order=self._next_order(ctx)))
 
+    def _mark_same_path(self, owner, ctx: Context) -> None:
+        path = self._path(owner, None, ctx.scope)
+        if path is None or "." not in path:  # a bare name: it may be any layer
+            for layer in self.layers:
+                layer.maybe_init = True
+            return
+        rest = path[_HEAD.match(path).end():]
+        for scope in self.class_scopes.values():
+            for part in _parts_at(scope, "self" + rest, None) or ():
+                for layer in self._layers_of_part(part):
+                    layer.maybe_init = True
+
     def _is_parameter_loop_var(self, expr, ctx: Context) -> bool:
         while isinstance(expr, cst.Attribute) and expr.attr.value == "data":
             expr = expr.value
@@ -747,17 +870,20 @@ class Analyzer:
         if parsed is None:
             return None
         owner, param = parsed
+        self.standalone_kinds = ()
         reach, known, loop, exact = self._resolve_owner(owner, ctx)
         if not reach and known is False and not loop:
-            # An init of something initlint cannot name: from outside any class it may reach any model.
-            if not ctx.scope.is_class or ctx.self_name is None:
-                self.may_init_elsewhere = True
-            else:
+            # An init of something initlint cannot name may reach, from elsewhere, the layers of this
+            # file found at the same path (``model.fc`` -> any class's ``self.fc``).
+            if ctx.scope.is_class and ctx.self_name is not None:
                 ctx.scope.may_init_elsewhere = True
+            else:
+                self._mark_same_path(owner, ctx)
         site = InitSite(node, statement, ctx.function, func, via, param, owner, reach=reach,
                         reach_known=known, loop=loop, exact_filter=exact,
                         guarded=self._guarded(ctx), in_forward=ctx.in_forward, deprecated=deprecated,
-                        order=self._next_order(ctx), args=call)
+                        order=self._next_order(ctx), args=call, standalone_kinds=self.standalone_kinds)
+        self.standalone_kinds = ()
         self.sites.append(site)
         return site
 
@@ -769,6 +895,14 @@ class Analyzer:
                 layers = [p.layer for p in value if p.kind == "layer"]
                 return layers, all(p.kind == "layer" for p in value), True, True
             matcher, exact = self._type_filter(owner.value, ctx)
+            if kind in ("standalone", "opaque"):
+                # Applied to no model initlint can see: it may initialise any layer it matches, elsewhere.
+                for layer in self.layers:
+                    if matcher is None or matcher(layer):
+                        layer.maybe_init = True
+                if kind == "standalone" and matcher is not None:
+                    self.standalone_kinds = tuple(sorted(p.kind for p in _PROBES if matcher(p)))
+                return [], True, True, exact
             if isinstance(value, list):
                 candidates = value
                 if not value:  # an opaque submodule: whatever it initialises, initlint cannot name
@@ -786,14 +920,10 @@ class Analyzer:
                     self.may_init_elsewhere = True
                 return [], False, True, False
             return [l for l in candidates if matcher(l)], True, True, exact
-        if isinstance(owner, cst.Name) and ctx.function is not None:
-            local = self.locals_by_function.get(id(ctx.function), {}).get(owner.value)
-            if local is not None:
-                return ([local.layer], True, False, True) if local.kind == "layer" else ([], False, False, True)
         path = self._path(owner, ctx.self_name, ctx.scope)
         if path is None:
             return [], False, False, True
-        found = self.lookup(path, ctx.scope)
+        found = self.lookup(path, ctx.scope, ctx.function, self.at)
         if not found:
             return [], False, False, True
         layers = [p.layer for p in found if p.kind == "layer"]
@@ -989,6 +1119,34 @@ class Analyzer:
         if part.kind == "other" and part.instance_of:
             return self.reachable_layers(self.class_scopes[part.instance_of])
         return []
+
+
+# Module methods that return the module itself.
+_RETURNS_SELF = frozenset({"to", "cuda", "cpu", "train", "eval", "float", "double", "half", "bfloat16",
+                           "requires_grad_", "to_empty", "apply", "share_memory"})
+_HEAD = re.compile(r"[^.\[]+")
+
+
+# One layer of each kind, to ask which kinds a type test admits.
+_PROBES = tuple(Layer(kind, kind, None, None, None, "true") for kind in sorted(vocab.ALL_KINDS))
+
+
+def _parts_at(home: Scope, path: str, at: Optional[int]) -> Optional[list]:
+    """The parts filed under ``path`` (or its ``[*]`` form); in an ordered namespace, only those of the
+    last binding at or before statement ``at``."""
+    key = path
+    found = home.parts.get(key)
+    if found is None and "[" in path:
+        key = _ANY_INDEX.sub("[*]", path)
+        found = home.parts.get(key)
+    if found is None or at is None or not home.ordered:
+        return found
+    seqs = home.part_seqs[key]
+    earlier = [seq for seq in seqs if seq <= at]
+    if not earlier:
+        return None
+    latest = max(earlier)
+    return [part for part, seq in zip(found, seqs) if seq == latest]
 
 
 # ``apply`` is followed where its function is found (and marks an init elsewhere where it is not).

@@ -17,6 +17,7 @@ class Follower:
     # What consumes the norm's or activation's own output. Not part of equality: two layers before the
     # same activation count as followed alike whatever comes after it.
     then: Optional["Follower"] = field(default=None, compare=False)
+    layer: Optional["Layer"] = field(default=None, compare=False)  # kind "layer": which one, when known
 
     def describe(self) -> str:
         if self.kind == "act":
@@ -43,11 +44,16 @@ class Layer:
     paths: list[str] = field(default_factory=list)   # "self.fc", "self.mlp[0]", "model[2]"
     path_statement: Optional[cst.CSTNode] = None     # the statement that gave it its first path
     repeated: bool = False           # built in a loop or comprehension: stands for several layers
+    maybe_init: bool = False         # code initlint cannot follow may initialise it
+    comprehension: bool = False      # the element of a comprehension (every element is such a layer)
     follower: Follower = UNKNOWN
 
     @property
     def name(self) -> str:
-        return self.paths[0] if self.paths else self.class_name
+        """Its first path, preferring a name (``self.mlp.fc1``) to a negative index (``self.mlp[-4]``)."""
+        plain = [p for p in self.paths if "[-" not in p]
+        named = [p for p in plain if not p.endswith("]")]
+        return (named or plain or self.paths or [self.class_name])[0]
 
 
 @dataclass(eq=False)
@@ -85,6 +91,9 @@ class InitSite:
     deprecated: bool = False
     order: tuple = ()
     args: Optional[cst.Call] = None    # the call whose arguments configure the init
+    # In a helper applied to no model initlint can see: the layer kinds its type tests admit. Such a site
+    # reaches no layer, but what it does to every layer of these kinds can still be wrong.
+    standalone_kinds: tuple = ()
 
     def argument(self, position: int, keyword: str):
         from .syntax import argument
@@ -103,6 +112,9 @@ class Scope:
     layers: list[Layer] = field(default_factory=list)
     may_init_elsewhere: bool = False  # an init initlint cannot follow may reach these layers
     uses_classes: set[str] = field(default_factory=set)
+    ordered: bool = False             # a function's or the module's names: bindings follow statement order
+    is_method: bool = False           # the local names of a method (not paths that name its layers)
+    part_seqs: dict[str, list[int]] = field(default_factory=dict)  # path -> statement numbers, as parts
 
 
 @dataclass(eq=False)

@@ -35,11 +35,11 @@ def analyzer_part_of(analyzer, layer) -> Optional[Part]:
 
 
 def _merge(followers: list[Follower]) -> Follower:
-    known = [f for f in followers if f.kind != "unknown"]
-    if not known:
+    """One follower when every consumer of the output agrees; a use initlint cannot read may disagree."""
+    if not followers or any(f.kind == "unknown" for f in followers):
         return UNKNOWN
-    first = known[0]
-    return first if all(f == first for f in known[1:]) else UNKNOWN
+    first = followers[0]
+    return first if all(f == first for f in followers[1:]) else UNKNOWN
 
 
 class _Resolver:
@@ -71,7 +71,7 @@ class _Resolver:
         if part.kind == "norm":
             return Follower("norm", norm=part.norm, then=after())
         if part.kind == "layer":
-            return Follower("layer")
+            return Follower("layer", layer=part.layer)
         if part.kind == "seq":
             if part.conditional:
                 return UNKNOWN
@@ -131,7 +131,7 @@ class _FunctionFlow:
         if not isinstance(target, cst.Name):
             return
         path = self.analyzer._path(iterable, self.self_name, self.scope)
-        found = self.analyzer.lookup(path, self.scope) if path else None
+        found = self.analyzer.lookup(path, self.scope, self.function) if path else None
         elements = [el for part in found or [] if part.kind in ("seq", "list") for el in part.elements]
         if elements:
             self.loop_parts[target.value] = elements
@@ -142,7 +142,7 @@ class _FunctionFlow:
         path = self.analyzer._path(func, self.self_name, self.scope)
         if path is None or not path.startswith("self"):
             return []
-        return self.analyzer.lookup(path, self.scope) or []
+        return self.analyzer.lookup(path, self.scope, self.function) or []
 
     def consumer(self, node: cst.CSTNode, depth: int) -> Follower:
         if depth > _MAX_DEPTH:
@@ -196,36 +196,45 @@ class _FunctionFlow:
             if parts[0].kind != "pass" else self.consumer(call, depth + 1)
 
     def _next_use(self, name: str, statement, depth: int) -> Follower:
+        """What consumes a variable: every use until it is bound again, merged (a value read by two
+        different consumers has no single follower)."""
+        uses: list[Follower] = []
         place = self.statement_place.get(id(statement))
         while place is not None:
             block, index, enclosing = place
             for later in block[index + 1:]:
-                found = self._use_in(later, name, depth)
-                if found is not None:
-                    return found
-            if enclosing is None or isinstance(enclosing, (cst.For, cst.While)):
+                if self._uses_in(later, name, depth, uses):
+                    return _merge(uses)
+            if enclosing is None:
+                return _merge(uses)
+            if isinstance(enclosing, (cst.For, cst.While)):
                 return UNKNOWN
             place = self.statement_place.get(id(enclosing))
         return UNKNOWN
 
-    def _use_in(self, statement, name: str, depth: int) -> Optional[Follower]:
+    def _uses_in(self, statement, name: str, depth: int, uses: list) -> bool:
+        """Add the consumers of ``name`` in this statement to ``uses``; True when it rebinds the name
+        (or is a compound statement using it: the uses stop being readable there)."""
         smalls = small_statements(statement)
         if not smalls:
-            mentioned = any(isinstance(n, cst.Name) and n.value == name for n in walk(statement))
-            return UNKNOWN if mentioned else None
+            if any(isinstance(n, cst.Name) and n.value == name for n in walk(statement)):
+                uses.append(UNKNOWN)
+                return True
+            return False
         for small in smalls:
             value_side = small.value if isinstance(small, (cst.Assign, cst.AugAssign, cst.AnnAssign)) else small
             if value_side is not None:
                 for node in walk(value_side, into_defs=False):
                     if isinstance(node, cst.Name) and node.value == name and not self._is_attribute_name(node):
-                        return self.consumer(node, depth + 1)
+                        uses.append(self.consumer(node, depth + 1))
             if isinstance(small, cst.Assign) and any(
                     isinstance(t.target, cst.Name) and t.target.value == name for t in small.targets):
-                return UNKNOWN
+                return True
             if isinstance(small, cst.AugAssign) and isinstance(small.target, cst.Name) \
                     and small.target.value == name:
-                return Follower("residual") if isinstance(small.operator, cst.AddAssign) else UNKNOWN
-        return None
+                uses.append(Follower("residual") if isinstance(small.operator, cst.AddAssign) else UNKNOWN)
+                return True
+        return False
 
     def _is_attribute_name(self, node) -> bool:
         parent = self.parents.get(id(node))

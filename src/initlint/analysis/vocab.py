@@ -84,7 +84,7 @@ PASS_THROUGH_FUNCTIONS = frozenset({
     "torch.nn.functional.interpolate", "torch.nn.functional.pad", "torch.flatten",
     "torch.reshape", "torch.nn.functional.pixel_shuffle"})
 PASS_THROUGH_METHODS = frozenset({"view", "reshape", "flatten", "permute", "transpose", "contiguous",
-                                  "squeeze", "unsqueeze", "view_as", "reshape_as"})
+                                  "squeeze", "unsqueeze", "view_as", "reshape_as", "mean"})
 
 CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict"})
 

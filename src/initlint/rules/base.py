@@ -69,6 +69,11 @@ def effective_reach(facts: FileFacts, site: InitSite) -> list[Layer]:
     return [layer for layer in site.reach if facts.is_effective(site, layer)]
 
 
+def layer_label(layer: Layer) -> str:
+    """A layer's name for messages: its path, else its class."""
+    return layer.name if layer.paths else f"a {layer.class_name}"
+
+
 def layer_names(layers: list[Layer], limit: int = 3) -> str:
     names = []
     for layer in layers:

@@ -12,7 +12,9 @@ class ConstantHiddenWeight(Rule):
 ## What it does
 Flags `zeros_`, `ones_`, `constant_`, `.zero_()` and `.fill_(c)` on the weight of a Linear/Conv layer
 whose output goes through a nonlinearity into the rest of the network, and `self.modules()` loops or
-`apply` functions that set every Linear/Conv weight to a constant.
+`apply` functions that set every Linear/Conv weight to a constant. A helper that this file never applies
+(a `weights_init(m)` in a `utils.py`, applied from elsewhere) is checked on its own: if it sets every
+Linear/Conv weight it is handed to a constant, any network with two such layers has a hidden one.
 
 ## Why is this bad?
 Every unit of a layer with a constant weight computes the same thing and receives the same gradient,
@@ -56,10 +58,17 @@ Replaces the constant init with the init that fits what follows the layer: `kaim
             is_constant, value = constant_value(site)
             if not is_constant:
                 continue
+            what = "zero" if value == 0 else "a constant"
+            if site.standalone_kinds and site.loop and site.exact_filter:
+                kinds = "/".join(site.standalone_kinds)
+                yield RawFinding(self.code, site.call,
+                                 f"this helper sets every {kinds} weight it meets to {what}: in a network "
+                                 f"with two such layers the hidden one's units stay identical",
+                                 self._default_init(site, rewriter))
+                continue
             reach = effective_reach(facts, site)
             if not reach:
                 continue
-            what = "zero" if value == 0 else "a constant"
             if site.loop:
                 if not site.exact_filter:
                     continue
@@ -84,3 +93,9 @@ Replaces the constant init with the init that fits what follows the layer: `kaim
                              f"{layer.follower.describe()}: its units stay identical{dead}",
                              rewriter.fitting_init(site, layer.follower if layer.follower.kind == "act"
                                                    else layer.follower.then, "scaled random init"))
+
+    @staticmethod
+    def _default_init(site, rewriter):
+        """What follows the layers a helper will meet is unknown: PyTorch's own default init."""
+        return rewriter.replace_call(site, "kaiming_uniform_", f"{rewriter.parameter(site)}, a=5 ** 0.5",
+                                     "use PyTorch's default init (kaiming_uniform_, a=sqrt(5))")

@@ -1,5 +1,7 @@
 from ..analysis.facts import Layer
-from .base import Rule, relu_like
+import math
+
+from .base import Rule, layer_label, relu_like
 from ..findings import Fix, RawFinding
 
 
@@ -11,10 +13,14 @@ class MissingHeInit(Rule):
     fixable = True
     docs = """\
 ## What it does
-Flags Linear/Conv layers followed by a ReLU-family activation (no norm between) that keep PyTorch's
-default init, in a module that stacks at least 2 such layers (the number is the `relu-stack-depth`
-option). Stays silent when anything initlint cannot follow may initialise the layers: an `apply` or
-init method it cannot find, a base class other than `nn.Module`, a custom layer subclass.
+Flags a stack of Linear/Conv layers that keep PyTorch's default init and feed each other through
+ReLU-family activations: each layer's output goes through the activation (no norm between) into the
+next layer of the stack, in `nn.Sequential` order or along `forward()`'s data flow. A stack needs at
+least 2 layers (the `relu-stack-depth` option); layers built in a loop or comprehension count as
+several. One finding per stack, at its first layer, naming every layer in it (`# noqa` on that line
+silences the whole stack). Stays silent when anything initlint cannot follow may initialise the layers:
+an `apply` or init method it cannot find, an init helper that this file never applies, a base class
+other than `nn.Module`, a custom layer subclass.
 
 ## Why is this bad?
 PyTorch's default Linear/Conv init is `kaiming_uniform_(w, a=sqrt(5))`: U(-1/sqrt(fan_in),
@@ -36,8 +42,10 @@ for layer in (self.net[0], self.net[2]):
 
 ## Fix
 Inserts `kaiming_normal_(<layer>.weight, nonlinearity="relu")` (and `zeros_(<layer>.bias)` for layers
-with a bias) right after the statement that creates the layer. Layers built in a comprehension get no
-fix.
+with a bias) right after the statement that creates each layer of the stack; for the layers of a
+`ModuleList`/`Sequential` built by a comprehension, a loop over the container
+(`for layer in self.hidden: ...`). A stack with a layer that has no name to write the init against
+(built in a loop with `append`, or by a call initlint cannot see into) gets no fix.
 
 ## References
 - He et al. 2015, "Delving Deep into Rectifiers".
@@ -47,42 +55,89 @@ fix.
     def check(self, facts, options, rewriter):
         if facts.may_init_elsewhere:
             return
-        for scope in facts.scopes:
-            if scope.may_init_elsewhere:
+        bare = [layer for layer in facts.layers if self._keeps_default(facts, layer)]
+        bare_ids = {id(layer) for layer in bare}
+        feeds = {}  # id(layer) -> the default-init layer its activation's output goes into
+        for layer in bare:
+            then = layer.follower.then
+            if then is not None and then.kind == "layer" and id(then.layer) in bare_ids and then.layer is not layer:
+                feeds[id(layer)] = then.layer
+        fed = {id(layer) for layer in feeds.values()}
+        for first in bare:
+            if id(first) in fed:
                 continue
-            bare = [layer for layer in scope.layers if self._keeps_default(facts, layer)]
-            if sum(2 if layer.repeated else 1 for layer in bare) < options.relu_stack_depth:
-                continue
-            for layer in bare:
-                yield RawFinding(self.code, layer.call,
-                                 f"{layer.kind} {layer.name} is followed by {layer.follower.describe()} "
-                                 f"but keeps PyTorch's default init, which shrinks the signal at "
-                                 f"every layer of this stack: use He (kaiming) init",
-                                 self._fix(layer, rewriter))
+            stack = [first]
+            while id(stack[-1]) in feeds and feeds[id(stack[-1])] not in stack:
+                stack.append(feeds[id(stack[-1])])
+            if sum(2 if layer.repeated else 1 for layer in stack) >= options.relu_stack_depth:
+                yield RawFinding(self.code, first.call, self._message(stack), self._fix(stack, rewriter))
 
     @staticmethod
     def _keeps_default(facts, layer: Layer) -> bool:
-        if layer.wrapped or layer.custom_class or not relu_like(layer.follower):
+        if layer.wrapped or layer.custom_class or layer.maybe_init or layer.scope.may_init_elsewhere \
+                or not relu_like(layer.follower):
             return False
         return not facts.sites_for(layer, "weight")
 
     @staticmethod
-    def _fix(layer: Layer, rewriter):
-        paths = [p for p in layer.paths if "[*]" not in p and "[-" not in p]
-        if not paths or layer.repeated or layer.path_statement is None:
-            return None
-        path = paths[0]
-        follower = layer.follower
-        if follower.act in ("relu", "relu6"):
-            weight_args = f'{path}.weight, nonlinearity="relu"'
+    def _message(stack: list) -> str:
+        names = ", ".join(layer_label(layer) for layer in stack)
+        acts = sorted({layer.follower.describe() for layer in stack})
+        what = f"{len(stack)} layers ({names}) keep" if len(stack) > 1 else f"{names} keeps"
+        if any(layer.repeated for layer in stack):
+            effect = "the activations shrink at every layer"
+            if len(stack) == 1:
+                what = f"the {stack[0].kind} layers built in a loop ({names}) keep"
         else:
-            slope = 0.01 if follower.slope is None else follower.slope
-            weight_args = f'{path}.weight, a={slope:g}, nonlinearity="leaky_relu"'
+            # Default init: Var(w) = 1/(3 fan_in); the activation keeps (1 + slope^2)/2 of the second
+            # moment, so each layer scales it by (1 + slope^2)/6 whatever the width.
+            shrink = 1.0
+            for layer in stack:
+                slope = layer.follower.slope or 0.0
+                shrink *= 6 / (1 + slope * slope)
+            effect = f"the activations shrink about {math.sqrt(shrink):.0f}x by {layer_label(stack[-1])}"
+        return f"{what} PyTorch's default init before {' / '.join(acts)}: {effect}; use He (kaiming) init"
+
+    @staticmethod
+    def _fix(stack: list, rewriter):
         kaiming, needs = rewriter.init_function("kaiming_normal_")
-        lines = [f"{kaiming}({weight_args})\n"]
-        if layer.bias == "true":
-            zeros, more = rewriter.init_function("zeros_")
-            needs = needs | more
-            lines.append(f"{zeros}({path}.bias)\n")
-        return Fix("insert He init", insert_after=[(layer.path_statement, rewriter.statements("".join(lines)))],
-                   needs=needs)
+        zeros, more = rewriter.init_function("zeros_")
+        inserts, containers = [], set()
+        for layer in stack:
+            follower = layer.follower
+            if follower.act in ("relu", "relu6"):
+                nonlinearity = 'nonlinearity="relu"'
+            else:
+                nonlinearity = f'a={0.01 if follower.slope is None else follower.slope:g}, nonlinearity="leaky_relu"'
+            target = _fix_target(layer)
+            if target is None:
+                return None
+            path, loop = target
+            if loop:
+                if path in containers:
+                    continue
+                containers.add(path)
+                lines = [f"for layer in {path}:\n", f"    {kaiming}(layer.weight, {nonlinearity})\n"]
+                if layer.bias == "true":
+                    lines.append(f"    {zeros}(layer.bias)\n")
+            else:
+                lines = [f"{kaiming}({path}.weight, {nonlinearity})\n"]
+                if layer.bias == "true":
+                    lines.append(f"{zeros}({path}.bias)\n")
+            inserts.append((layer.path_statement, rewriter.statements("".join(lines))))
+        uses_zeros = any(layer.bias == "true" for layer in stack)
+        return Fix("insert He init", insert_after=inserts, needs=needs | (more if uses_zeros else frozenset()))
+
+
+def _fix_target(layer: Layer):
+    """``(path, False)`` to init the layer by name, ``(container, True)`` to init every element of a
+    container built by a comprehension of this layer, or None."""
+    if layer.path_statement is None:
+        return None
+    if not layer.repeated:
+        paths = [p for p in layer.paths if "[*]" not in p and "[-" not in p]
+        return (paths[0], False) if paths else None
+    for path in layer.paths:
+        if path.endswith("[*]") and "[*]" not in path[:-3] and layer.comprehension:
+            return path[:-3], True
+    return None

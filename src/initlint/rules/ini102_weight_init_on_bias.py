@@ -38,8 +38,9 @@ Replaces the call with `zeros_(<layer>.bias)`.
     def check(self, facts, options, rewriter):
         for site in facts.sites:
             if site.param == "bias" and site.via == "torch" and site.func in vocab.WEIGHT_STYLE_INITS \
-                    and site.reach:
+                    and (site.reach or site.standalone_kinds):
+                owners = layer_names(site.reach) if site.reach else "every " + "/".join(site.standalone_kinds)
                 yield RawFinding(self.code, site.call,
-                                 f"{site.func} on the bias of {layer_names(site.reach)}: a 1-D tensor "
+                                 f"{site.func} on the bias of {owners}: a 1-D tensor "
                                  f"has no fan-in/fan-out and this raises ValueError",
                                  rewriter.replace_call(site, "zeros_", rewriter.parameter(site), "use zeros_"))
