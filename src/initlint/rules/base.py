@@ -69,15 +69,23 @@ def effective_reach(facts: FileFacts, site: InitSite) -> list[Layer]:
     return [layer for layer in site.reach if facts.is_effective(site, layer)]
 
 
-def layer_label(layer: Layer) -> str:
-    """A layer's name for messages: its path, else its class."""
-    return layer.name if layer.paths else f"a {layer.class_name}"
+def layer_label(layer: Layer, site: Optional[InitSite] = None) -> str:
+    """A layer's name for messages: its path (``Net.fc1`` when the site is outside the layer's class),
+    else its class."""
+    if not layer.paths:
+        return f"a {layer.class_name}"
+    name = layer.name
+    if site is not None and name.startswith("self") and layer.scope is not None and layer.scope.is_class \
+            and not any(site.function is method for method in layer.scope.methods.values()):
+        return layer.scope.name + name[4:]
+    return name
 
 
-def layer_names(layers: list[Layer], limit: int = 3) -> str:
+def layer_names(layers: list[Layer], limit: int = 3, site: Optional[InitSite] = None) -> str:
     names = []
     for layer in layers:
-        if layer.name not in names:
-            names.append(layer.name)
+        label = layer_label(layer, site)
+        if label not in names:
+            names.append(label)
     shown = ", ".join(names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")

@@ -1,4 +1,4 @@
-from .base import Rule, constant_value, effective_reach, layer_names, nonlinear_next
+from .base import Rule, layer_label, constant_value, effective_reach, layer_names, nonlinear_next
 from ..findings import RawFinding
 
 
@@ -80,7 +80,7 @@ Replaces the constant init with the init that fits what follows the layer: `kaim
                     if len(followers) == 1 else None
                 yield RawFinding(self.code, site.call,
                                  f"every {reach[0].kind} weight reached here is set to {what} "
-                                 f"({layer_names(reach)}): all units stay identical", fix)
+                                 f"({layer_names(reach, site=site)}): all units stay identical", fix)
                 continue
             hidden = [layer for layer in reach if nonlinear_next(layer.follower)]
             if not hidden:
@@ -89,7 +89,7 @@ Replaces the constant init with the init that fits what follows the layer: `kaim
             dead = " and dead under ReLU" if value == 0 and layer.follower.kind == "act" \
                 and layer.follower.act in ("relu", "relu6") else ""
             yield RawFinding(self.code, site.call,
-                             f"hidden layer {layer.name} weight set to {what} before "
+                             f"hidden layer {layer_label(layer, site)} weight set to {what} before "
                              f"{layer.follower.describe()}: its units stay identical{dead}",
                              rewriter.fitting_init(site, layer.follower if layer.follower.kind == "act"
                                                    else layer.follower.then, "scaled random init"))

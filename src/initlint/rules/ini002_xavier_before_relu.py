@@ -78,7 +78,7 @@ distribution), with `nonlinearity` (and `a`) matching the activation. `orthogona
                 continue
             follower = reach[0].follower
             yield RawFinding(self.code, site.call,
-                             f"{site.func} on {layer_names(reach)} followed by {follower.describe()}: "
+                             f"{site.func} on {layer_names(reach, site=site)} followed by {follower.describe()}: "
                              f"use He (kaiming) init", self._fix(site, follower, rewriter))
 
     @staticmethod

@@ -71,7 +71,7 @@ Rewrites `nonlinearity` (and `a`) to the activation's own: `"linear"` before SEL
             follower = wrong[0].follower
             yield RawFinding(self.code, site.call,
                              f"{site.func}(nonlinearity=\"{nonlinearity}\""
-                             f"{'' if a_expr is None else f', a={a:g}'}) on {layer_names(wrong)}, "
+                             f"{'' if a_expr is None else f', a={a:g}'}) on {layer_names(wrong, site=site)}, "
                              f"which is followed by {follower.describe()}",
                              self._fix(site, follower, rewriter))
 

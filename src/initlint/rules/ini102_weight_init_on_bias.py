@@ -39,7 +39,7 @@ Replaces the call with `zeros_(<layer>.bias)`.
         for site in facts.sites:
             if site.param == "bias" and site.via == "torch" and site.func in vocab.WEIGHT_STYLE_INITS \
                     and (site.reach or site.standalone_kinds):
-                owners = layer_names(site.reach) if site.reach else "every " + "/".join(site.standalone_kinds)
+                owners = layer_names(site.reach, site=site) if site.reach else "every " + "/".join(site.standalone_kinds)
                 yield RawFinding(self.code, site.call,
                                  f"{site.func} on the bias of {owners}: a 1-D tensor "
                                  f"has no fan-in/fan-out and this raises ValueError",

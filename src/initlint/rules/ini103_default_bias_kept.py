@@ -52,11 +52,12 @@ when the layer may be bias-free.
             if not isinstance(site.statement, cst.SimpleStatementLine):
                 continue
             bare = [layer for layer in site.reach if layer.bias == "true" and not layer.scope.may_init_elsewhere
+                    and not layer.maybe_init
                     and not layer.custom_class and not facts.sites_for(layer, "bias")]
             if not bare:
                 continue
             yield RawFinding(self.code, site.call,
-                             f"the weight of {layer_names(bare)} is re-initialised but its bias keeps "
+                             f"the weight of {layer_names(bare, site=site)} is re-initialised but its bias keeps "
                              f"PyTorch's default U(-1/sqrt(fan_in), 1/sqrt(fan_in)): zero it",
                              self._fix(site, bare, rewriter))
 

@@ -49,6 +49,6 @@ Replaces the call with `zeros_(<layer>.bias)`.
             if not reach:
                 continue
             yield RawFinding(self.code, site.call,
-                             f"bias of {layer_names(reach)} set to {value:g} before "
+                             f"bias of {layer_names(reach, site=site)} set to {value:g} before "
                              f"{reach[0].follower.describe()}: units start dead",
                              rewriter.replace_call(site, "zeros_", rewriter.parameter(site), "use zeros_"))
