@@ -1,5 +1,16 @@
+import re
+
+import libcst as cst
+
+from ..analysis.syntax import dotted, walk
 from .base import Rule, effective_reach, layer_names
+from .init_signatures import INIT_SIGNATURES, TENSOR_METHOD_SIGNATURES, binding_problems
 from ..findings import RawFinding
+
+# Calls that rescale a layer's weight at run time (equalized learning rate) or normalise it by its
+# spectral norm: the weight's initial scale then does not reach the signal.
+_RESCALING_WRAPPER = re.compile(r"equal_?lr|equali[sz]ed|spectral_?norm", re.IGNORECASE)
+_EQUALIZED_CLASS = re.compile(r"^Equal")
 
 
 class UnscaledRandomInit(Rule):
@@ -10,9 +21,21 @@ class UnscaledRandomInit(Rule):
     fixable = True
     docs = """\
 ## What it does
-Flags `normal_(w)` with the default `std=1` and `uniform_(w)` with the default range [0, 1) (the
-`nn.init` functions and the tensor methods alike) on a Linear/Conv weight. Embedding weights and other
-tensors are not checked: N(0, 1) is the usual embedding init.
+Flags `normal_(w)` and `trunc_normal_(w)` with the default `std=1` (also when the only number given is
+the mean: `trunc_normal_(w, 0.02)`) and `uniform_(w)` with the default range [0, 1) (the `nn.init`
+functions and the tensor methods alike) on a Linear/Conv weight. Embedding weights and other tensors
+are not checked: N(0, 1) is the usual embedding init.
+
+N(0, 1) on purpose stays silent where something rescales the weight at run time, as StyleGAN/ProGAN's
+equalized learning rate does: the layer is handed to a wrapper named like `equal_lr`/`EqualLR.apply`/
+`equalized...` or to `spectral_norm` (which divides the weight by its largest singular value, so its
+initial scale never matters); its class's run-time methods multiply or divide its weight
+(`F.linear(x, self.fc.weight * self.w_mul)`); it is the only layer of a class whose run-time methods
+scale its input or output by an attribute computed with a square root or a power
+(`self.scale = (2 / fan_in) ** 0.5` ... `self.conv(x * self.scale)`); or the class holding it is
+named `Equal...` (`EqualConv2d`, `EqualLinear`). `weight_norm` is no such rescaling: it keeps the
+weight's initial norm. A call that cannot run (`normal_(w, stddev=0.01)` raises TypeError) is INI107,
+not this rule.
 
 ## Why is this bad?
 A weight of standard deviation 1 multiplies the signal's variance by fan_in at every layer: with
@@ -39,25 +62,120 @@ As INI001: the scaled init that fits what follows the layer.
 """
 
     def check(self, facts, options, rewriter):
+        rescaled = _RunTimeRescaling(rewriter)
         for site in facts.sites:
             if site.param != "weight" or site.via not in ("torch", "method") or not self._unscaled(site):
                 continue
-            reach = effective_reach(facts, site)
-            if not reach or (site.loop and not site.exact_filter):
+            if site.loop and not site.exact_filter:
+                continue
+            reach = [layer for layer in effective_reach(facts, site) if not rescaled.applies(layer, site)]
+            if not reach:
                 continue
             followers = {layer.follower for layer in reach}
             fix = rewriter.fitting_init(site, reach[0].follower, "scaled init") if len(followers) == 1 else None
-            default = "std=1" if site.func == "normal_" else "range [0, 1)"
+            default = "range [0, 1)" if site.func == "uniform_" else "std=1"
+            offset = 1 if site.via == "torch" else 0
+            mean = site.argument(offset, "mean") if site.func != "uniform_" else None
+            given = f" ({rewriter.code(mean)} is the mean)" if mean is not None and \
+                site.argument(offset, None) is mean else ""
             yield RawFinding(self.code, site.call,
-                             f"{site.func} with the default {default} on {layer_names(reach)}: "
+                             f"{site.func} with the default {default}{given} on {layer_names(reach)}: "
                              f"the signal's scale grows with fan_in at every layer", fix)
 
     @staticmethod
     def _unscaled(site) -> bool:
         offset = 1 if site.via == "torch" else 0  # nn.init takes the tensor first
-        if site.func == "normal_":
+        signatures = INIT_SIGNATURES if site.via == "torch" else TENSOR_METHOD_SIGNATURES
+        if site.args is None or site.func not in signatures or binding_problems(site.args, signatures[site.func]):
+            return False  # a call that cannot bind raises (INI107): it sets no scale at all
+        if site.func == "normal_" or (site.func == "trunc_normal_" and site.via == "torch"):
             return site.argument(offset + 1, "std") is None
         if site.func == "uniform_":
             return site.argument(offset, "a") is None and site.argument(offset + 1, "b") is None \
                 and site.argument(offset, "from") is None and site.argument(offset + 1, "to") is None
         return False
+
+
+class _RunTimeRescaling:
+    """Whether a layer's N(0, 1) weight is deliberate because something rescales it at run time:
+    StyleGAN/ProGAN's equalized learning rate, or a spectral norm."""
+
+    def __init__(self, rewriter) -> None:
+        self.rewriter = rewriter
+        self.by_scope: dict[int, tuple] = {}
+
+    def applies(self, layer, site) -> bool:
+        scope = layer.scope
+        if _EQUALIZED_CLASS.match(layer.class_name) or (scope.is_class and _EQUALIZED_CLASS.match(scope.name)):
+            return True
+        if self._wrapped(layer.statement, lambda arg: arg is layer.call):
+            return True
+        if not site.loop:
+            owner = self.rewriter.code(site.owner)
+            if self._wrapped(site.function or self.rewriter.module,
+                             lambda arg: self.rewriter.code(arg) == owner):
+                return True
+        if not scope.is_class:
+            return False
+        scaled_weights, scaled_calls = self._scaled_in_methods(scope)
+        return any(f"{path}.weight" in scaled_weights for path in layer.paths) \
+            or (len(scope.layers) == 1 and any(path in scaled_calls for path in layer.paths))
+
+    def _wrapped(self, where, is_layer) -> bool:
+        """A rescaling wrapper in ``where`` is handed the layer: ``equal_lr(conv)``,
+        ``spectral_norm(nn.Conv2d(...))``."""
+        if where is None:
+            return False
+        for node in walk(where):
+            if type(node) is cst.Call and _RESCALING_WRAPPER.search(dotted(node.func) or "") \
+                    and any(is_layer(arg.value) for arg in node.args):
+                return True
+        return False
+
+    def _scaled_in_methods(self, scope) -> tuple:
+        """What the class's run-time methods multiply or divide: ``self.x.weight`` texts, and the layers
+        whose input or output is scaled by an attribute computed with a square root or a power
+        (``self.scale = (2 / fan_in) ** 0.5``; ``self.conv(x * self.scale)``)."""
+        cached = self.by_scope.get(id(scope))
+        if cached is not None:
+            return cached
+        scale_names = set()
+        for function in scope.methods.values():
+            for node in walk(function):
+                if type(node) is cst.Assign and len(node.targets) == 1 and _is_root_of_scale(node.value):
+                    target = dotted(node.targets[0].target) or ""
+                    if target.startswith("self."):
+                        scale_names.add(target)
+        weights, calls = set(), set()
+        for name, function in scope.methods.items():
+            if name == "__init__":
+                continue
+            for node in walk(function):
+                if type(node) is cst.BinaryOperation and isinstance(node.operator, (cst.Multiply, cst.Divide)):
+                    operands = [self.rewriter.code(node.left), self.rewriter.code(node.right)]
+                    weights.update(text for text in operands if text.endswith(".weight"))
+                    if scale_names & set(operands):
+                        calls.update(_layer_called_on(node, function))
+        self.by_scope[id(scope)] = (weights, calls)
+        return weights, calls
+
+
+def _is_root_of_scale(expr) -> bool:
+    for node in walk(expr):
+        if type(node) is cst.BinaryOperation and isinstance(node.operator, cst.Power):
+            return True
+        if type(node) is cst.Call and (dotted(node.func) or "").rsplit(".", 1)[-1] in ("sqrt", "rsqrt"):
+            return True
+    return False
+
+
+def _layer_called_on(product, function) -> set:
+    """``self.conv`` for ``self.conv(x * s)`` and ``self.conv(x) * s``."""
+    called = set()
+    for node in walk(function):
+        if type(node) is cst.Call and (any(arg.value is product for arg in node.args)
+                                       or node is product.left or node is product.right):
+            name = dotted(node.func)
+            if name is not None:
+                called.add(name)
+    return called
