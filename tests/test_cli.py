@@ -6,8 +6,10 @@ import textwrap
 import pytest
 
 from conftest import ROOT, fixture_path, run_cli
+from initlint.rules import ALL_RULES
 
 MLP = os.path.join(ROOT, "examples", "mlp_zero_init.py")
+SHOWN = "examples/mlp_zero_init.py"  # how the CLI (run in ROOT) prints MLP: relative, as Ruff does
 
 
 def lines(stdout):
@@ -18,42 +20,45 @@ def test_text_output_and_exit_status():
     result = run_cli("--no-cache", MLP)
     assert result.returncode == 1
     assert result.stdout.splitlines()[0] == (
-        f"{MLP}:12:9: INI001 [*] hidden layer self.fc1 weight set to zero before relu: "
+        f"{SHOWN}:12:9: INI001 [*] hidden layer self.fc1 weight set to zero before relu: "
         "its units stay identical and dead under ReLU")
-    assert "Found 3 findings in 1 of 1 files." in result.stderr
+    assert result.stderr == "Found 2 findings in 1 of 1 file.\n[*] 2 fixable with --fix.\n"
     clean = run_cli("--no-cache", fixture_path("misc", "not_torch.py"))
     assert clean.returncode == 0 and clean.stdout == ""
 
 
 def test_select_and_ignore_by_prefix():
     assert lines(run_cli("--no-cache", "-q", "--select", "INI00", "--ignore", "INI001", MLP).stdout) == [
-        f"{MLP}:14:9: INI002"]
-    assert lines(run_cli("--no-cache", "-q", "--select", "INI1", MLP).stdout) == [f"{MLP}:14:9: INI103"]
+        f"{SHOWN}:14:9: INI002"]
+    assert lines(run_cli("--no-cache", "-q", "--select", "INI1", MLP).stdout) == [f"{SHOWN}:14:9: INI103"]
     assert run_cli("--no-cache", "-q", "--ignore", "INI", MLP).returncode == 0
     bad = run_cli("--no-cache", "--select", "XYZ1", MLP)
     assert bad.returncode == 2 and "'XYZ1' matches no initlint rule code" in bad.stderr
 
 
 def test_json_output_shape():
-    rows = json.loads(run_cli("--no-cache", "--output-format", "json", MLP).stdout)
-    assert [r["code"] for r in rows] == ["INI001", "INI002", "INI103"]
+    rows = json.loads(run_cli("--no-cache", "--output-format", "json", "--select", "ALL", MLP).stdout)
+    assert [(r["code"], r["severity"]) for r in rows] == [("INI001", "error"), ("INI002", "warning"),
+                                                          ("INI103", "advice")]
     first = rows[0]
     assert first["location"] == {"row": 12, "column": 9}
     assert first["end_location"] == {"row": 12, "column": 40}
-    assert first["filename"] == MLP
-    assert first["fix"]["applicability"] == "safe"
+    assert first["filename"] == SHOWN
+    assert first["fix"] == {"applicability": "safe", "message": "scaled random init: use kaiming_normal_"}
     assert first["url"].endswith("docs/rules/INI001.md")
-    assert set(first) == {"cell", "code", "end_location", "filename", "fix", "location", "message", "noqa_row", "url"}
+    assert set(first) == {"cell", "code", "end_location", "filename", "fix", "location", "message", "noqa_row",
+                          "severity", "url"}
 
 
 def test_github_annotations_are_escaped(tmp_path):
     path = tmp_path / "a,b:c.py"
     path.write_bytes(open(MLP, "rb").read())
-    out = run_cli("--no-cache", "--output-format", "github", str(path)).stdout.splitlines()
+    out = run_cli("--no-cache", "--output-format", "github", "--select", "ALL", str(path)).stdout.splitlines()
     escaped = str(path).replace(",", "%2C").replace(":", "%3A")
-    assert out[0] == (f"::warning file={escaped},line=12,col=9,endLine=12,endColumn=40,title=INI001::"
+    assert out[0] == (f"::error file={escaped},line=12,col=9,endLine=12,endColumn=40,title=INI001::"
                       "INI001 hidden layer self.fc1 weight set to zero before relu: its units stay identical "
                       "and dead under ReLU")
+    assert [line.split(" ")[0] for line in out] == ["::error", "::warning", "::notice"]  # INI001, INI002, INI103
 
 
 def test_sarif_validates_against_the_official_schema():
@@ -61,13 +66,20 @@ def test_sarif_validates_against_the_official_schema():
     schema_path = os.path.join(ROOT, "..", "shared", "schemas", "sarif-schema-2.1.0.json")
     if not os.path.exists(schema_path):
         pytest.skip("../shared/schemas is absent")
-    log = json.loads(run_cli("--no-cache", "--output-format", "sarif", MLP,
+    log = json.loads(run_cli("--no-cache", "--output-format", "sarif", "--select", "ALL", MLP,
                              fixture_path("misc", "syntax_error.py")).stdout)
     with open(schema_path) as handle:
         jsonschema.validate(log, json.load(handle))
     run = log["runs"][0]
-    assert [r["ruleId"] for r in run["results"]] == ["INI001", "INI002", "INI103", "INI900"]
+    assert [(r["ruleId"], r["level"]) for r in run["results"]] == [
+        ("INI001", "error"), ("INI002", "warning"), ("INI103", "note"), ("INI900", "error")]
+    assert run["results"][0]["properties"] == {
+        "severity": "error", "fix": {"applicability": "safe", "message": "scaled random init: use kaiming_normal_"}}
+    assert "fix" not in run["results"][3]["properties"]
     rules = run["tool"]["driver"]["rules"]
+    ini104 = next(rule for rule in rules if rule["id"] == "INI104")
+    assert ini104["defaultConfiguration"] == {"level": "note", "enabled": False}
+    assert ini104["properties"] == {"fixable": True, "severity": "advice", "fixSafety": "unsafe"}
     assert rules[run["results"][0]["ruleIndex"]]["id"] == "INI001"
     assert "## Why is this bad?" in rules[0]["help"]["markdown"]
 
@@ -76,7 +88,7 @@ def test_full_format_shows_source_and_fix():
     out = run_cli("--no-cache", "--output-format", "full", "--select", "INI001", MLP).stdout
     assert "12 |         nn.init.zeros_(self.fc1.weight)\n" in out
     assert "   |         " + "^" * 31 + "\n" in out
-    assert "  = fix: scaled random init: use kaiming_normal_\n" in out
+    assert "  = severity: error\n  = fix: scaled random init: use kaiming_normal_\n" in out
 
 
 def test_console_script_and_show_fixes(tmp_path):
@@ -89,7 +101,7 @@ def test_console_script_and_show_fixes(tmp_path):
     assert script, "the initlint console script is not installed"
     path = tmp_path / "m.py"
     path.write_bytes(open(MLP, "rb").read())
-    result = subprocess.run([script, "--fix", "--show-fixes", "--no-cache", "-q", str(path)],
+    result = subprocess.run([script, "--fix", "--show-fixes", "--no-cache", "-q", "--select", "ALL", str(path)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines() == [
@@ -100,11 +112,11 @@ def test_console_script_and_show_fixes(tmp_path):
 
 
 def test_statistics_and_exit_zero():
-    result = run_cli("--no-cache", "-q", "--statistics", "--exit-zero", MLP)
+    result = run_cli("--no-cache", "-q", "--statistics", "--exit-zero", "--select", "ALL", MLP)
     assert result.returncode == 0
-    assert result.stdout.splitlines()[-3:] == ["    1 INI001 [*] constant-hidden-weight",
-                                              "    1 INI002 [*] xavier-before-relu",
-                                              "    1 INI103 [*] default-bias-kept"]
+    assert result.stdout.splitlines() == ["    1 INI001 [*] constant-hidden-weight",
+                                          "    1 INI002 [*] xavier-before-relu",
+                                          "    1 INI103 [*] default-bias-kept"]
 
 
 def test_bad_paths_and_files_do_not_stop_the_others(tmp_path):
@@ -121,7 +133,7 @@ def test_bad_paths_and_files_do_not_stop_the_others(tmp_path):
     assert f"{binary}:1:1: INI900 could not parse" in result.stdout
     assert f"{bad_cookie}:1:1: INI900 could not parse" in result.stdout
     assert f"{bad_utf8}:2:" in result.stdout and "INI900 could not parse" in result.stdout
-    assert f"{MLP}:12:9: INI001" in result.stdout
+    assert f"{SHOWN}:12:9: INI001" in result.stdout
     assert "Traceback" not in result.stderr
 
 
@@ -207,7 +219,7 @@ def test_rule_command():
     assert "## Why is this bad?" in out and "## Fix" in out
     assert run_cli("rule", "missing-he-init").stdout.startswith("# missing-he-init (INI003)")
     listing = run_cli("rule", "--all").stdout.splitlines()
-    assert len(listing) == 15 and listing[0].startswith("INI001  constant-hidden-weight")
+    assert len(listing) == len(ALL_RULES) and listing[0].startswith("INI001  constant-hidden-weight")
     assert run_cli("rule", "INI999").returncode == 2
 
 

@@ -1,5 +1,7 @@
 """docs/rules/ is generated from the rules: it must never drift from them."""
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -20,3 +22,44 @@ def test_rule_docs_are_complete_and_in_sync(rule):
     with open(path, encoding="utf-8") as handle:
         assert handle.read() == rule_markdown(rule), \
             f"{path} is stale: run python -m initlint.docs to regenerate"
+
+
+def test_the_generator_writes_exactly_docs_rules(tmp_path):
+    from initlint.docs import write_docs
+    write_docs(str(tmp_path))
+    folder = os.path.join(ROOT, "docs", "rules")
+    assert sorted(os.listdir(tmp_path)) == sorted(os.listdir(folder))
+    for name in os.listdir(tmp_path):
+        with open(os.path.join(folder, name), encoding="utf-8") as handle:
+            assert (tmp_path / name).read_text(encoding="utf-8") == handle.read(), \
+                f"docs/rules/{name} is stale: run python -m initlint.docs to regenerate"
+
+
+def test_index_and_rule_pages_show_severity_default_and_fix_safety():
+    with open(os.path.join(ROOT, "docs", "rules", "README.md"), encoding="utf-8") as handle:
+        index = handle.read()
+    assert "| [INI104](INI104.md) | bias-before-batchnorm | advice | off | unsafe |" in index
+    assert "| [INI001](INI001.md) | constant-hidden-weight | error | on | safe |" in index
+    assert "| [INI201](INI201.md) | init-in-forward | error | on | no |" in index
+    page = rule_markdown(next(rule for rule in ALL_RULES if rule.code == "INI104"))
+    assert "Severity: advice, off by default" in page and "only with `--unsafe-fixes`" in page
+
+
+@pytest.mark.parametrize("args, status", [(["--help"], 0), (["--bogus"], 2), (["a", "b"], 2)])
+def test_docs_command_line_writes_nothing_on_help_or_bad_arguments(tmp_path, args, status):
+    result = subprocess.run([sys.executable, "-m", "initlint.docs", *args], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == status, result.stderr
+    assert ("usage: python -m initlint.docs" in result.stdout + result.stderr)
+    assert os.listdir(tmp_path) == []
+
+
+def test_readme_rules_table_matches_the_rules():
+    """The README's table: one row per rule with its name, severity, default and fix safety."""
+    from initlint.docs import fix_column
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as handle:
+        rows = [line for line in handle if line.startswith("| INI")]
+    expected = [f"| {rule.code} | {rule.name} | {rule.severity} | {'on' if rule.default_enabled else 'off'} "
+                f"| {fix_column(rule)} |" for rule in ALL_RULES]
+    assert [row[:len(prefix)] for row, prefix in zip(rows, expected)] == expected
+    assert len(rows) == len(ALL_RULES)

@@ -25,6 +25,8 @@ MODELS = [
     "models.py:20:9: INI201",
     "models.py:27:5: INI101",
 ]
+# Without a select naming INI codes: the default set (INI103 is advice).
+MODELS_DEFAULT = [row for row in MODELS if ": INI103" not in row]
 _ROW = re.compile(r"^(?P<where>[^:\s]+:\d+:\d+): (?P<code>[A-Z]+\d+) (?:\[\*\] )?(?P<message>.*)$")
 
 
@@ -87,11 +89,14 @@ def test_models_findings_exact(work):
 @pytest.mark.parametrize("name", ["models.py", "relu_net.py", "stack.py", "noqa_variants.py", "latin1.py",
                                   "utf8_bom.py"])
 def test_same_lines_as_the_cli(work, name):
-    cli = initlint_cli(work, name)
+    cli = initlint_cli(work, "--select", "INI", name)
     ours = flake8(work, "--isolated", "--select", "INI", name)
     assert cli.returncode == ours.returncode == 1, (cli.stderr, ours.stderr)
     assert rows(ours.stdout) == rows(cli.stdout)
     assert rows(ours.stdout)  # every one of these fixtures has findings
+    default_cli = initlint_cli(work, name)
+    default_flake8 = flake8(work, "--isolated", name)
+    assert [r for r in rows(default_flake8.stdout) if r[1].startswith("INI")] == rows(default_cli.stdout)
 
 
 def test_columns_after_non_ascii_text_match_the_cli(work):
@@ -106,8 +111,7 @@ def test_project_settings_change_the_analysis_as_for_the_cli(work):
     (work / "deep").mkdir()
     shutil.copyfile(work / "stack.py", work / "deep" / "stack.py")
     (work / "deep" / "pyproject.toml").write_text("[tool.initlint]\nrelu-stack-depth = 3\n")
-    assert heads(flake8(work, "--isolated", "--select", "INI", "stack.py").stdout) == [
-        "stack.py:7:34: INI003", "stack.py:7:62: INI003"]
+    assert heads(flake8(work, "--isolated", "--select", "INI", "stack.py").stdout) == ["stack.py:7:34: INI003"]
     deep = flake8(work, "--isolated", "--select", "INI", "deep/stack.py")
     assert (deep.returncode, deep.stdout) == (0, "")
     assert initlint_cli(work, "deep/stack.py").stdout == ""
@@ -119,14 +123,38 @@ def test_bad_project_settings_warn_once_and_use_the_defaults(work):
     assert result.stderr.count(WARNING) == 1
     assert "'relu-stack-depth' must be a whole number >= 1; the flake8 plugin uses the default settings" \
         in result.stderr
-    assert heads(result.stdout) == ["relu_net.py:9:9: INI002", "relu_net.py:9:9: INI103",
-                                    "stack.py:7:34: INI003", "stack.py:7:62: INI003"]
+    assert heads(result.stdout) == ["relu_net.py:9:9: INI002", "relu_net.py:9:9: INI103", "stack.py:7:34: INI003"]
 
 
 # ---------------------------------------------------------------------- selection
-def test_default_selection_includes_ini(work):
+def test_default_selection_is_the_default_set(work):
     result = flake8(work, "--isolated", "models.py")
-    assert [h for h in heads(result.stdout) if ": INI" in h] == MODELS
+    assert [h for h in heads(result.stdout) if ": INI" in h] == MODELS_DEFAULT
+
+
+@pytest.mark.parametrize("args, reported", [
+    (["--select", "INI103"], ["models.py:17:13: INI103"]),
+    (["--select", "INI1"], ["models.py:17:13: INI103", "models.py:27:5: INI101"]),
+    (["--extend-select", "INI103"], MODELS),
+    (["--select", "I"], []),   # a one-letter entry is not read as naming INI codes: no advice, and I
+])
+def test_advice_rules_only_when_a_select_entry_names_them(work, args, reported):
+    result = flake8(work, "--isolated", *args, "models.py")
+    assert [h for h in heads(result.stdout) if ": INI" in h] == (
+        reported if args != ["--select", "I"] else MODELS_DEFAULT)
+
+
+def test_test_files_get_only_error_rules(work):
+    (work / "tests").mkdir()
+    shutil.copyfile(work / "models.py", work / "tests" / "models.py")
+    shutil.copyfile(work / "models.py", work / "test_models.py")
+    errors = ["INI001", "INI201", "INI101"]
+    for name in ("tests/models.py", "test_models.py"):
+        result = flake8(work, "--isolated", "--select", "INI", name)
+        assert [h.split(": ")[1] for h in heads(result.stdout)] == errors, name
+    (work / "pyproject.toml").write_text('[tool.initlint]\ntest-files = "all"\n')
+    result = flake8(work, "--isolated", "--select", "INI", "test_models.py")
+    assert heads(result.stdout) == [h.replace("models.py", "test_models.py") for h in MODELS]
 
 
 def test_select_without_ini_reports_none_and_extend_select_brings_them_back(work):
@@ -195,7 +223,7 @@ def test_yields_flake8_tuples_with_zero_based_columns(tmp_path):
     lines = (FIXTURES / "relu_net.py").read_text().splitlines(keepends=True)
     found = _run_checker(lines, str(tmp_path / "relu_net.py"))
     assert [(line, col, text.split()[0], kind) for line, col, text, kind in found] == [
-        (9, 8, "INI002", plugin.InitLintChecker), (9, 8, "INI103", plugin.InitLintChecker)]
+        (9, 8, "INI002", plugin.InitLintChecker)]
 
 
 def test_libcst_parse_failure_yields_nothing(tmp_path):
@@ -211,8 +239,8 @@ def test_internal_error_yields_nothing(monkeypatch, tmp_path):
 
 
 # ---------------------------------------------------------------------- ignore entries that shadow INI
-RELU_NET = ["relu_net.py:9:9: INI002", "relu_net.py:9:9: INI103"]
-STACK = ["stack.py:7:34: INI003", "stack.py:7:62: INI003"]
+RELU_NET = ["relu_net.py:9:9: INI002"]  # and INI103, advice: not in the default set
+STACK = ["stack.py:7:34: INI003"]
 
 
 @pytest.mark.parametrize("args, entry, reported", [
@@ -248,8 +276,10 @@ def test_no_warning_when_ini_is_not_shadowed(work, args):
     assert WARNING not in result.stderr
     reported = [h for h in heads(result.stdout) if ": INI" in h]
     if args == ["--ignore", "INI003"]:
-        assert reported == MODELS
+        assert reported == MODELS_DEFAULT
     elif args == ["--extend-ignore", "INI"]:
         assert reported == []
+    elif "--extend-select" in args:
+        assert reported == MODELS + STACK  # INI names the codes: advice rules too
     else:
-        assert reported == MODELS + STACK
+        assert reported == MODELS_DEFAULT + STACK

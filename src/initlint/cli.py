@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections import Counter
 from typing import Optional
 
 from . import __version__
-from .config import ConfigError, Settings, check_code_prefix, find_config, load_settings
+from .config import CACHE_FOLDER, ConfigError, Settings, check_code_prefix, find_config, load_settings, project_root
 from .report import FORMATS, render
 from .rules import ALL_RULES, find_rule
 
@@ -30,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("paths", nargs="*", default=None, metavar="PATH", help="files or folders (default: .)")
     parser.add_argument("--fix", action="store_true", help="apply fixes in place")
     parser.add_argument("--diff", action="store_true", help="print the fixes as a unified diff, write nothing")
+    parser.add_argument("--unsafe-fixes", action="store_true",
+                        help="with --fix/--diff, also apply fixes that change parameters (INI104 removes a bias)")
     parser.add_argument("--select", type=_codes, help="codes or prefixes to check (INI1 = all INI1xx)")
     parser.add_argument("--extend-select", type=_codes, default=[], help="codes to add to the selection")
     parser.add_argument("--ignore", type=_codes, help="codes or prefixes to skip")
@@ -39,13 +42,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-notebooks", action="store_true", help="skip .ipynb files in folders")
     parser.add_argument("--output-format", choices=FORMATS, default="text")
     parser.add_argument("--config", help="a pyproject.toml (or initlint TOML) file to read settings from")
-    parser.add_argument("--statistics", action="store_true", help="print a count per code")
+    parser.add_argument("--statistics", action="store_true",
+                        help="print only a count per code (as JSON with --output-format json)")
     parser.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
     parser.add_argument("--show-fixes", action="store_true", help="list the fixes applied")
     parser.add_argument("-q", "--quiet", action="store_true", help="print findings only, no summary")
     parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, help="processes (default: CPUs)")
     parser.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
-    parser.add_argument("--cache-dir", help="cache folder (default: .initlint_cache in the project root)")
+    parser.add_argument("--cache-dir", help="cache folder (default: $INITLINT_CACHE_DIR, else .initlint_cache in "
+                        "the project root: the folder of the pyproject.toml or .git above the first path)")
     parser.add_argument("--version", action="version", version=f"initlint {__version__}")
     return parser
 
@@ -62,9 +67,37 @@ def main(argv: Optional[list[str]] = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("initlint: interrupted\n")
         return 130
+    except BrokenPipeError:  # the reader of the output went away (``| head``): a normal end
+        _silence_stdout()
+        return EXIT_CLEAN
     except Exception as error:  # an initlint bug: say so in one line, never a traceback
         sys.stderr.write(f"initlint: internal error: {type(error).__name__}: {error}\n")
         return EXIT_ERROR
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit cannot raise a second BrokenPipeError."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+class _Output:
+    """stdout for findings: a closed pipe ends the output, while the run goes on to its exit status."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.closed = False
+
+    def write(self, text: str) -> None:
+        if self.closed:
+            return
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except BrokenPipeError:
+            self.closed = True
+            _silence_stdout()
 
 
 def rule_command(argv: list[str]) -> int:
@@ -74,7 +107,9 @@ def rule_command(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.all:
         for rule in ALL_RULES:
-            print(f"{rule.code}  {rule.name:34} {'[*]' if rule.fixable else '   '} {rule.summary}")
+            default = "on " if rule.default_enabled else "off"
+            fix = f"[*] {rule.fix_safety:6}" if rule.fixable else " " * 10
+            print(f"{rule.code}  {rule.name:34} {rule.severity:7} {default} {fix} {rule.summary}")
         return EXIT_CLEAN
     if not args.rule:
         parser.error("name a rule, or use --all")
@@ -87,8 +122,24 @@ def rule_command(argv: list[str]) -> int:
 
 
 def rule_markdown(rule) -> str:
-    fix = "Fix is sometimes available." if rule.fixable else "Fix is not available."
-    return f"# {rule.name} ({rule.code})\n\n{rule.summary[0].upper()}{rule.summary[1:]}.\n\n{fix}\n\n{rule.docs}"
+    if rule.default_enabled:
+        severity = f"Severity: {rule.severity}, on by default."
+    else:
+        severity = (f"Severity: {rule.severity}, off by default: select it to run it (`--select {rule.code}`, "
+                    f"`extend-select`, or `ALL`).")
+    if not rule.fixable:
+        fix = "Fix is not available."
+    elif rule.fix_safety == "safe":
+        fix = "Fix is sometimes available; it is safe (only initial values or a crash guard change)."
+    else:
+        fix = ("Fix is sometimes available; it is unsafe (it changes the model's parameters), so `--fix` "
+               "applies it only with `--unsafe-fixes`.")
+    return (f"# {rule.name} ({rule.code})\n\n{rule.summary[0].upper()}{rule.summary[1:]}.\n\n"
+            f"{severity}\n\n{fix}\n\n{rule.docs}")
+
+
+def _upper_all(codes: list[str]) -> tuple:
+    return tuple("INI" if c == "ALL" else c for c in codes)
 
 
 def settings_from(args) -> Settings:
@@ -101,8 +152,8 @@ def settings_from(args) -> Settings:
     for code in (args.select or []) + (args.ignore or []) + args.extend_select + args.extend_ignore:
         check_code_prefix(code, "command line")
     if args.select is not None:
-        settings.select = tuple("INI" if c == "ALL" else c for c in args.select)
-    settings.select = tuple(settings.select) + tuple(args.extend_select)
+        settings.select = _upper_all(args.select)
+    settings.extend_select = tuple(settings.extend_select) + _upper_all(args.extend_select)
     if args.ignore is not None:
         settings.ignore = tuple(args.ignore)
     settings.ignore = tuple(settings.ignore) + tuple(args.extend_ignore)
@@ -111,18 +162,30 @@ def settings_from(args) -> Settings:
     settings.exclude = tuple(settings.exclude) + tuple(args.extend_exclude)
     if args.no_notebooks:
         settings.notebooks = False
+    settings.unsafe_fixes = args.unsafe_fixes
     return settings
 
 
+def cache_dir_for(args, settings: Settings) -> Optional[str]:
+    """--cache-dir, else $INITLINT_CACHE_DIR, else .initlint_cache in the project root (the folder of the
+    configuration in use, else the nearest folder above the first path with a pyproject.toml or .git,
+    else the working directory), so that running from a subfolder uses the same cache."""
+    if args.no_cache:
+        return None
+    if args.cache_dir or os.environ.get("INITLINT_CACHE_DIR"):
+        return args.cache_dir or os.environ["INITLINT_CACHE_DIR"]
+    if settings.source is not None:
+        return os.path.join(settings.root, CACHE_FOLDER)
+    return os.path.join(project_root(args.paths) or os.getcwd(), CACHE_FOLDER)
+
+
 def lint_command(argv: list[str]) -> int:
-    from .runner import check_files, discover
+    from .runner import check_files, discover, prepare_cache
 
     args = build_parser().parse_args(argv)
-    if args.fix and args.diff:
-        sys.stderr.write("initlint: error: --fix and --diff cannot be used together\n")
-        return EXIT_ERROR
-    if args.jobs < 1:
-        sys.stderr.write("initlint: error: --jobs must be at least 1\n")
+    usage_error = _usage_error(args)
+    if usage_error:
+        sys.stderr.write(f"initlint: error: {usage_error}\n")
         return EXIT_ERROR
     args.paths = args.paths or ["."]
     try:
@@ -131,36 +194,35 @@ def lint_command(argv: list[str]) -> int:
         sys.stderr.write(f"initlint: error: {error}\n")
         return EXIT_ERROR
     errors: list[str] = []
-    files = discover(args.paths, settings, errors)
+    warnings: list[str] = []
+    files = discover(args.paths, settings, errors, warnings)
     mode = "fix" if args.fix else "diff" if args.diff else "check"
-    cache_dir = None
-    if not args.no_cache:
-        cache_dir = args.cache_dir or os.path.join(settings.root, ".initlint_cache")
+    cache_dir = cache_dir_for(args, settings)
+    if cache_dir is not None and mode == "check":
+        cache_dir = prepare_cache(cache_dir)
     reports = check_files(files, settings, mode, args.jobs, cache_dir)
 
     findings = [f for report in reports for f in report.findings]
     fixed = [f for report in reports for f in report.fixed]
     errors.extend(e for report in reports for e in report.errors)
-    out = sys.stdout
-    if args.diff:
+    warnings.extend(w for report in reports for w in report.warnings)
+    out = _Output(sys.stdout)
+    if args.statistics:
+        out.write(statistics(findings, args.output_format, settings.unsafe_fixes))
+    elif args.diff:
         for report in reports:
             out.write(report.diff)
     else:
-        out.write(render(args.output_format, findings, _source_line_reader()))
+        out.write(render(args.output_format, findings, _source_line_reader(), settings.unsafe_fixes))
     if args.show_fixes and fixed and not args.diff:
         for f in fixed:
             out.write(f"fixed {f.path}:{f.line}:{f.column}: {f.code} {f.fix_description}\n")
-    if args.statistics:
-        counts = Counter(f.code for f in findings)
-        fixable = {f.code for f in findings if f.fix_description}
-        for code, count in sorted(counts.items()):
-            rule = find_rule(code)
-            print(f"{count:5} {code} {'[*]' if code in fixable else '   '} {rule.name if rule else 'parse-error'}",
-                  file=out)
-    for message in [w for report in reports for w in report.warnings] + errors:
+    for message in warnings + errors:
         sys.stderr.write(f"initlint: {message}\n")
-    if not args.quiet and args.output_format in ("text", "concise", "full") and not args.diff:
-        _summary(findings, fixed, mode, len(files))
+    if not args.quiet and args.output_format in ("text", "concise", "full"):
+        summary = _summary(reports, mode, len(files), settings.unsafe_fixes, bool(errors))
+        if summary:
+            sys.stderr.write(summary + "\n")
     if errors:
         return EXIT_ERROR
     if args.exit_zero:
@@ -170,19 +232,66 @@ def lint_command(argv: list[str]) -> int:
     return EXIT_FINDINGS if findings else EXIT_CLEAN
 
 
-def _summary(findings, fixed, mode, file_count) -> None:
-    fixable = sum(1 for f in findings if f.fix_description)
-    parts = []
-    if fixed:
-        parts.append(f"Fixed {len(fixed)} finding{'s' if len(fixed) != 1 else ''}.")
-    if findings:
-        parts.append(f"Found {len(findings)} finding{'s' if len(findings) != 1 else ''} "
-                     f"in {len({f.path for f in findings})} of {file_count} files.")
-        if fixable and mode == "check":
-            parts.append(f"[*] {fixable} fixable with --fix.")
-    elif not fixed:
-        parts.append(f"All checks passed ({file_count} files).")
-    sys.stderr.write(" ".join(parts) + "\n")
+def _usage_error(args) -> Optional[str]:
+    if args.fix and args.diff:
+        return "--fix and --diff cannot be used together"
+    if args.jobs < 1:
+        return "--jobs must be at least 1"
+    if args.statistics and args.output_format in ("github", "sarif"):
+        return f"--statistics prints a table (text) or JSON, not {args.output_format}"
+    if args.statistics and args.diff:
+        return "--statistics and --diff cannot be used together"
+    return None
+
+
+def statistics(findings, output_format: str, unsafe_fixes: bool) -> str:
+    """One row per code, most frequent first: count, code, whether --fix can fix some, rule name."""
+    counts = Counter(f.code for f in findings)
+    fixable = {f.code for f in findings if f.fix_enabled(unsafe_fixes)}
+    rows = []
+    for code, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        rule = find_rule(code)
+        rows.append({"code": code, "name": rule.name if rule else "parse-error", "count": count,
+                     "fixable": code in fixable})
+    if output_format == "json":
+        return json.dumps(rows, indent=2) + "\n"
+    return "".join(f"{row['count']:5} {row['code']} {'[*]' if row['fixable'] else '   '} {row['name']}\n"
+                   for row in rows)
+
+
+def _plural(count: int, word: str, plural: Optional[str] = None) -> str:
+    return f"{count} {word if count == 1 else plural or word + 's'}"
+
+
+def _summary(reports, mode: str, file_count: int, unsafe_fixes: bool, had_errors: bool) -> str:
+    """The closing lines: what was found, fixed, and what --fix (or --unsafe-fixes) would still do."""
+    findings = [f for report in reports for f in report.findings]
+    rewrites = sum(len(report.fixed) for report in reports)
+    resolved = sum(report.resolved for report in reports)
+    hidden = sum(1 for f in findings if f.applicability == "unsafe" and not unsafe_fixes)
+    lines = []
+    if not findings and not resolved:
+        if not had_errors and file_count:
+            lines.append(f"All checks passed ({_plural(file_count, 'file')}).")
+    elif mode == "check":
+        files_hit = len({f.path for f in findings})
+        lines.append(f"Found {_plural(len(findings), 'finding')} in {files_hit} of {_plural(file_count, 'file')}.")
+        fixable = sum(1 for f in findings if f.fix_enabled(unsafe_fixes))
+        if fixable:
+            lines.append(f"[*] {fixable} fixable with --fix.")
+    else:
+        files_hit = len({f.path for report in reports for f in report.findings + report.fixed})
+        done = "fixed" if mode == "fix" else "would be fixed"
+        lines.append(f"Found {_plural(len(findings) + resolved, 'finding')} in {files_hit} of "
+                     f"{_plural(file_count, 'file')} ({resolved} {done}, {len(findings)} remaining).")
+        if rewrites < resolved:
+            lines.append(f"{resolved} findings {done} by {_plural(rewrites, 'rewrite')} "
+                         f"(one rewrite can end several findings on the same call).")
+        elif rewrites > resolved:
+            lines.append(f"{_plural(rewrites, 'rewrite')} (some fixes exposed further findings, {done} as well).")
+    if hidden:
+        lines.append(f"{_plural(hidden, 'hidden fix', 'hidden fixes')} can be enabled with --unsafe-fixes.")
+    return "\n".join(lines)
 
 
 def _source_line_reader():

@@ -5,6 +5,7 @@ import fnmatch
 import hashlib
 import json
 import os
+import re
 from dataclasses import asdict, dataclass
 from typing import Optional
 
@@ -14,8 +15,12 @@ except ModuleNotFoundError:  # Python < 3.11
     import tomli as tomllib
 
 from .engine import DEFAULT_TOKENS, Selection
-from .rules import Options
+from .rules import ALL_RULES, Options
 
+TEST_FILE_NAMES = ("test_*.py", "*_test.py", "conftest.py")
+TEST_FOLDERS = ("tests", "test")
+TEST_FILE_POLICIES = ("errors-only", "all")
+CACHE_FOLDER = ".initlint_cache"
 DEFAULT_EXCLUDE = (".git", ".venv", "venv", "build", "dist", "__pycache__", ".tox", "node_modules",
                    "site-packages", ".initlint_cache", ".eggs", ".mypy_cache", ".nox", ".hg", ".svn")
 
@@ -26,7 +31,8 @@ class ConfigError(Exception):
 
 @dataclass
 class Settings:
-    select: tuple = ("INI",)
+    select: Optional[tuple] = None   # None: the default set (every rule that is not advice)
+    extend_select: tuple = ()
     ignore: tuple = ()
     exclude: tuple = DEFAULT_EXCLUDE
     per_file_ignores: tuple = ()   # ((glob, (codes...)), ...)
@@ -34,12 +40,15 @@ class Settings:
     extra_relu_activations: tuple = ()
     torch_tokens: tuple = DEFAULT_TOKENS
     notebooks: bool = True
+    test_files: str = "errors-only"  # in test files only error rules run; "all": no difference
+    unsafe_fixes: bool = False       # --fix/--diff apply fixes whose rule has fix_safety "unsafe"
     root: str = "."
     source: Optional[str] = None   # the file the settings came from
 
     @property
     def selection(self) -> Selection:
-        return Selection(tuple(self.select), tuple(self.ignore))
+        return Selection(None if self.select is None else tuple(self.select), tuple(self.ignore),
+                         tuple(self.extend_select))
 
     @property
     def options(self) -> Options:
@@ -47,8 +56,9 @@ class Settings:
                        extra_relu_activations=frozenset(self.extra_relu_activations))
 
     def ignores_for(self, path: str) -> tuple:
+        """Codes skipped in this file: its per-file ignores, and every rule but the errors in a test file."""
         relative = os.path.relpath(path, self.root)
-        codes = []
+        codes = list(test_file_ignores(path, self.root)) if self.test_files == "errors-only" else []
         for pattern, pattern_codes in self.per_file_ignores:
             if fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(os.path.basename(path), pattern):
                 codes.extend(pattern_codes)
@@ -69,31 +79,87 @@ class Settings:
         data = asdict(self)
         data.pop("root")
         data.pop("source")
+        data.pop("unsafe_fixes")  # changes what is written, not what is found
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=list).encode()).hexdigest()[:16]
+
+
+def is_test_file(path: str, root: str) -> bool:
+    """``test_*.py``, ``*_test.py``, ``conftest.py``, or anything in a ``tests``/``test`` folder
+    (folders counted from ``root``, so a project that itself lives under a ``test`` folder is not all tests)."""
+    name = os.path.basename(path)
+    if any(fnmatch.fnmatch(name, pattern) for pattern in TEST_FILE_NAMES):
+        return True
+    folders = os.path.relpath(os.path.abspath(path), root).replace(os.sep, "/").split("/")[:-1]
+    return any(folder in TEST_FOLDERS for folder in folders)
+
+
+def test_file_ignores(path: str, root: str) -> tuple:
+    """The codes of the rules that are not errors when ``path`` looks like a test file, else ()."""
+    if not is_test_file(path, root):
+        return ()
+    return tuple(rule.code for rule in ALL_RULES if rule.severity != "error")
 
 
 _LIST_KEYS = ("select", "ignore", "extend-select", "extend-ignore", "exclude", "extend-exclude",
               "torch-tokens", "extra-relu-activations")
-_KNOWN_KEYS = set(_LIST_KEYS) | {"per-file-ignores", "relu-stack-depth", "notebooks"}
+_KNOWN_KEYS = set(_LIST_KEYS) | {"per-file-ignores", "relu-stack-depth", "notebooks", "test-files"}
 
 
 def find_config(start_paths: list[str]) -> Optional[str]:
-    """The nearest pyproject.toml with a ``[tool.initlint]`` table, walking up from the first path."""
+    """The nearest pyproject.toml with a ``[tool.initlint]`` table, walking up from the first path.
+
+    A pyproject.toml on the way that is not valid TOML is an error (ConfigError), as with ``--config``:
+    skipping it would silently drop the user's settings."""
+    for folder in _folders_up(start_paths):
+        candidate = os.path.join(folder, "pyproject.toml")
+        if os.path.isfile(candidate) and "initlint" in read_toml(candidate).get("tool", {}):
+            return candidate
+    return None
+
+
+def project_root(start_paths: list[str]) -> Optional[str]:
+    """The nearest folder at or above the first path that holds a pyproject.toml or .git, or None."""
+    for folder in _folders_up(start_paths):
+        if os.path.isfile(os.path.join(folder, "pyproject.toml")) or os.path.exists(os.path.join(folder, ".git")):
+            return folder
+    return None
+
+
+def _folders_up(start_paths: list[str]):
     start = os.path.abspath(start_paths[0] if start_paths else ".")
     folder = start if os.path.isdir(start) else os.path.dirname(start)
     while True:
-        candidate = os.path.join(folder, "pyproject.toml")
-        if os.path.isfile(candidate):
-            try:
-                with open(candidate, "rb") as handle:
-                    if "initlint" in tomllib.load(handle).get("tool", {}):
-                        return candidate
-            except (OSError, tomllib.TOMLDecodeError):
-                pass
+        yield folder
         parent = os.path.dirname(folder)
         if parent == folder:
-            return None
+            return
         folder = parent
+
+
+def read_toml(path: str) -> dict:
+    shown = display_path(path)
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except OSError as error:
+        raise ConfigError(f"{shown}: cannot read: {error.strerror or error}")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{shown}: not valid TOML: not UTF-8 ({error.reason})")
+    except tomllib.TOMLDecodeError as error:
+        message, at = str(error), ""
+        where = re.search(r" \(at line (\d+), column \d+\)$", message)
+        if where:
+            message, at = message[:where.start()], f" (line {where.group(1)})"
+        raise ConfigError(f"{shown}: not valid TOML{at}: {message}")
+
+
+def display_path(path: str) -> str:
+    """``path`` relative to the working directory when it is inside it (as Ruff prints paths), else as given."""
+    absolute = os.path.abspath(path)
+    here = os.getcwd()
+    if absolute.startswith(here.rstrip(os.sep) + os.sep):
+        return os.path.relpath(absolute, here)
+    return path
 
 
 def load_settings(config_path: Optional[str]) -> Settings:
@@ -101,13 +167,7 @@ def load_settings(config_path: Optional[str]) -> Settings:
     if config_path is None:
         settings.root = os.getcwd()
         return settings
-    try:
-        with open(config_path, "rb") as handle:
-            document = tomllib.load(handle)
-    except OSError as error:
-        raise ConfigError(f"cannot read {config_path}: {error.strerror}")
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{config_path} is not valid TOML: {error}")
+    document = read_toml(config_path)
     table = document.get("tool", {}).get("initlint", {}) if config_path.endswith("pyproject.toml") \
         else document.get("tool", {}).get("initlint", document)
     settings.root = os.path.dirname(os.path.abspath(config_path))
@@ -131,7 +191,7 @@ def apply_table(settings: Settings, table: dict, where: str) -> None:
             check_code_prefix(code, f"{where}: '{key}'")
     if "select" in table:
         settings.select = tuple("INI" if c.upper() == "ALL" else c.upper() for c in table["select"])
-    settings.select = tuple(settings.select) + tuple(c.upper() for c in table.get("extend-select", []))
+    settings.extend_select = tuple("INI" if c.upper() == "ALL" else c.upper() for c in table.get("extend-select", []))
     if "ignore" in table:
         settings.ignore = tuple(c.upper() for c in table["ignore"])
     settings.ignore = tuple(settings.ignore) + tuple(c.upper() for c in table.get("extend-ignore", []))
@@ -160,6 +220,10 @@ def apply_table(settings: Settings, table: dict, where: str) -> None:
         if not isinstance(table["notebooks"], bool):
             raise ConfigError(f"{where}: 'notebooks' must be true or false")
         settings.notebooks = table["notebooks"]
+    if "test-files" in table:
+        if table["test-files"] not in TEST_FILE_POLICIES:
+            raise ConfigError(f"{where}: 'test-files' must be one of {', '.join(map(repr, TEST_FILE_POLICIES))}")
+        settings.test_files = table["test-files"]
 
 
 def check_code_prefix(code: str, where: str) -> None:

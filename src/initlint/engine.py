@@ -17,15 +17,26 @@ from .rules.rewrite import Rewriter
 
 @dataclass
 class Selection:
-    select: tuple = ("INI",)
-    ignore: tuple = ()
+    """Which rules run, by code prefix, as in Ruff: the longest matching prefix decides.
 
-    def enabled(self, code: str, extra_ignores: tuple = ()) -> bool:
+    ``select`` None means the default set: the rules whose severity is not "advice". An explicit
+    ``select`` (or ``extend_select``) prefix turns on every rule it matches, advice included.
+    """
+    select: Optional[tuple] = None
+    ignore: tuple = ()
+    extend_select: tuple = ()
+
+    def enabled(self, rule, extra_ignores: tuple = ()) -> bool:
         def longest(prefixes):
-            return max((len(p) for p in prefixes if code.startswith(p)), default=-1)
-        selected = longest(self.select)
+            return max((len(p) for p in prefixes if rule.code.startswith(p)), default=-1)
+        selected = longest(tuple(self.select or ()) + tuple(self.extend_select))
+        if self.select is None and rule.default_enabled:
+            selected = max(selected, 0)  # the default set: weaker than any explicit prefix
         ignored = longest(tuple(self.ignore) + tuple(extra_ignores))
         return selected >= 0 and selected > ignored
+
+
+EVERY_RULE = Selection(select=("INI",))  # lint_source's default: a library caller sees every rule
 
 
 @dataclass
@@ -61,7 +72,7 @@ def python_syntax_problem(source: bytes) -> Optional[tuple[int, int, str]]:
     return None
 
 
-def lint_source(source: bytes, path: str, selection: Selection = Selection(), options: Options = Options(),
+def lint_source(source: bytes, path: str, selection: Selection = EVERY_RULE, options: Options = Options(),
                 extra_ignores: tuple = (), tokens=DEFAULT_TOKENS, keep_module: bool = False,
                 honour_noqa: bool = True) -> FileResult:
     """Findings for one file's bytes. Never raises: bad input becomes an INI900 finding, a failure of
@@ -121,7 +132,7 @@ def _findings(module, path, selection, options, extra_ignores, lines) -> list[Fi
 
 def check_module(module: cst.Module, selection: Selection, options: Options,
                  extra_ignores: tuple = ()) -> list[RawFinding]:
-    rules = [rule for rule in ALL_RULES if selection.enabled(rule.code, extra_ignores)]
+    rules = [rule for rule in ALL_RULES if selection.enabled(rule, extra_ignores)]
     if not rules:
         return []
     facts = analyze(module, options.extra_relu_activations)

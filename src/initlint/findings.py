@@ -43,5 +43,25 @@ class Finding:
             self.fix_description = self.fix.description
 
     @property
+    def severity(self) -> str:
+        """The rule's severity; a file that cannot be read or parsed (INI900) is an error."""
+        from .rules import RULES_BY_CODE  # the rules import this module
+        rule = RULES_BY_CODE.get(self.code)
+        return rule.severity if rule is not None else "error"
+
+    @property
+    def applicability(self) -> Optional[str]:
+        """"safe" or "unsafe" (the rule's fix safety) when the finding has a fix, else None."""
+        from .rules import RULES_BY_CODE
+        if not self.fix_description:
+            return None
+        rule = RULES_BY_CODE.get(self.code)
+        return rule.fix_safety if rule is not None else "safe"
+
+    def fix_enabled(self, unsafe_fixes: bool) -> bool:
+        """Whether ``--fix`` applies this finding's fix (unsafe ones only with ``--unsafe-fixes``)."""
+        return self.applicability == "safe" or (self.applicability == "unsafe" and unsafe_fixes)
+
+    @property
     def sort_key(self):
         return (self.path, self.cell or 0, self.line, self.column, self.code)

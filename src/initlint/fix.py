@@ -1,6 +1,7 @@
 """Apply every fix of a file in one LibCST pass, check the result parses, write atomically."""
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from typing import Iterable, Optional
@@ -65,13 +66,16 @@ def _with_imports(module: cst.Module, needs: set) -> cst.Module:
     return module.with_changes(body=body[:position] + new + body[position:])
 
 
-def fixed_source(module: cst.Module, findings: list[Finding]) -> tuple[Optional[bytes], list[Finding]]:
+def fixed_source(module: cst.Module, findings: list[Finding],
+                 unsafe_fixes: bool = False) -> tuple[Optional[bytes], list[Finding]]:
     """The fixed bytes (None when nothing changes) and the findings whose fixes were applied.
+
+    Only safe fixes apply, unless ``unsafe_fixes`` (the rule's ``fix_safety`` decides, by code).
 
     All fixes go in one pass. Should the result not parse, each fix is tried alone and the ones that
     break the file are dropped (``dropped_fixes`` lists them), so one bad fix never costs the others.
     """
-    fixable = [f for f in findings if f.fix is not None]
+    fixable = [f for f in findings if f.fix is not None and f.fix_enabled(unsafe_fixes)]
     if not fixable:
         return None, []
     fixes = _non_overlapping(fixable)
@@ -118,13 +122,18 @@ class ChangedOnDisk(Exception):
 
 
 def write_atomically(path: str, data: bytes, expected_original: bytes) -> None:
-    """Replace ``path`` with ``data`` via a temp file in the same folder, keeping permission bits.
+    """Replace ``path`` with ``data`` via a temp file in the same folder, keeping permission bits and owner.
 
-    Refuses (ChangedOnDisk) when the file no longer holds ``expected_original``.
+    Refuses with PermissionError when the process may not write the file itself (a writable folder is
+    not enough: replacing a read-only file would bypass its mode), and with ChangedOnDisk when the
+    file no longer holds ``expected_original``. When the temp file cannot be given the file's owner and
+    group, the file is rewritten in place instead, so that who owns it never changes.
     """
     real = os.path.realpath(path)
     folder = os.path.dirname(real) or "."
-    mode = os.stat(real).st_mode & 0o7777
+    info = os.stat(real)
+    if not os.access(real, os.W_OK):
+        raise PermissionError(errno.EACCES, "Permission denied", path)
     with open(real, "rb") as handle:
         if handle.read() != expected_original:
             raise ChangedOnDisk(path)
@@ -134,7 +143,11 @@ def write_atomically(path: str, data: bytes, expected_original: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temp, mode)
+        if not _same_owner(temp, info):
+            os.unlink(temp)
+            _rewrite_in_place(real, data)
+            return
+        os.chmod(temp, info.st_mode & 0o7777)  # after chown, which may clear set-id bits
         os.replace(temp, real)
     except BaseException:
         try:
@@ -142,3 +155,23 @@ def write_atomically(path: str, data: bytes, expected_original: bytes) -> None:
         except OSError:
             pass
         raise
+
+
+def _same_owner(temp: str, original: os.stat_result) -> bool:
+    """Give ``temp`` the original's owner and group; False when the process may not."""
+    created = os.stat(temp)
+    if (created.st_uid, created.st_gid) == (original.st_uid, original.st_gid):
+        return True
+    try:
+        os.chown(temp, original.st_uid, original.st_gid)
+    except OSError:
+        return False
+    return True
+
+
+def _rewrite_in_place(path: str, data: bytes) -> None:
+    with open(path, "r+b") as handle:
+        handle.write(data)
+        handle.truncate()
+        handle.flush()
+        os.fsync(handle.fileno())

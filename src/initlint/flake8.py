@@ -1,10 +1,14 @@
 """The flake8 plugin: ``flake8`` reports initlint's INI codes.
 
-flake8 does the selecting and ignoring, so the plugin runs every rule. ``# noqa`` comments are honoured
-by initlint (line and ``# initlint: noqa`` file comments) and by flake8 alike; under ``flake8
---disable-noqa`` the plugin reports what they would suppress. From the project's ``[tool.initlint]``
-table it reads only what changes the analysis (``relu-stack-depth``, ``torch-tokens``); select, ignore
-and per-file ignores are flake8's own options. A bad table is reported once and the defaults are used.
+flake8 does the selecting and ignoring; the plugin runs initlint's default set (every rule that is not
+advice) and an advice rule only when a flake8 ``--select``/``--extend-select`` entry starting with ``INI``
+matches it (``INI104``, ``INI1``, ``INI``), as the CLI does. In files that look like tests only error
+rules run, unless ``test-files = "all"``. ``# noqa`` comments are honoured by initlint (line and
+``# initlint: noqa`` file comments) and by flake8 alike; under ``flake8 --disable-noqa`` the plugin
+reports what they would suppress. From the project's ``[tool.initlint]`` table it reads only what
+changes the analysis (``relu-stack-depth``, ``torch-tokens``, ``test-files``); select, ignore and
+per-file ignores are flake8's own options. A bad table is reported once and the defaults are used.
+flake8 does not read notebooks (``.ipynb``): check those with the ``initlint`` command.
 """
 from __future__ import annotations
 
@@ -16,13 +20,13 @@ import sys
 from typing import Iterator, Optional
 
 from . import __version__
+from .config import ConfigError, Settings, find_config, load_settings, test_file_ignores
 from .engine import DEFAULT_TOKENS, Selection, lint_source, might_involve_torch
 from .rules import ALL_RULES, PARSE_ERROR_CODE, Options
 
 # Prefixes that look like another plugin's codes (flake8-import-order, flake8-isort, ...) but
 # prefix-match every INI code as well.
 SHADOWING_PREFIXES = ("I", "IN")
-_ALL_CODES = Selection(select=("INI",), ignore=())
 _CODING = re.compile(r"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 _warned = False
 _config_cache: dict = {}
@@ -50,27 +54,26 @@ def _source_bytes(lines: list) -> bytes:
 
 
 def _analysis_settings(filename: str, quiet: bool = False) -> tuple:
-    """``(Options, torch tokens)`` from the nearest ``[tool.initlint]`` table, defaults without one.
+    """``(Options, torch tokens, test-files policy, project root)`` from the nearest ``[tool.initlint]``
+    table, defaults without one.
 
     A bad table is reported once per process, unless ``quiet``: flake8's main process looks at the
     tables above the paths it was given, and its forked workers inherit what it found."""
-    from .config import ConfigError, find_config, load_settings
-
     absolute = os.path.abspath(filename)
     folder = absolute if os.path.isdir(absolute) else os.path.dirname(absolute)
     if folder in _config_cache:
         return _config_cache[folder]
-    path = find_config([folder])
-    value = (Options(), DEFAULT_TOKENS)
-    if path is not None:
-        try:
+    value = (Options(), DEFAULT_TOKENS, Settings.test_files, os.getcwd())
+    try:
+        path = find_config([folder])
+        if path is not None:
             settings = load_settings(path)
-            value = (settings.options, tuple(settings.torch_tokens))
-        except ConfigError as error:
-            if path not in _config_warned:
-                _config_warned.add(path)
-                if not quiet:
-                    _warn(f"{error}; the flake8 plugin uses the default settings")
+            value = (settings.options, tuple(settings.torch_tokens), settings.test_files, settings.root)
+    except ConfigError as error:
+        if str(error) not in _config_warned:
+            _config_warned.add(str(error))
+            if not quiet:
+                _warn(f"{error}; the flake8 plugin uses the default settings")
     _config_cache[folder] = value
     return value
 
@@ -113,10 +116,18 @@ def _without_shadowing(codes: Optional[list]) -> Optional[list]:
     return [c for c in codes if c.strip().upper() not in SHADOWING_PREFIXES]
 
 
+def _explicit_selection(options: argparse.Namespace) -> tuple:
+    """The ``--select``/``--extend-select`` entries that name INI codes (``INI``, ``INI1``, ``INI104``):
+    they turn on the advice rules they match. A shorter entry (``I``) is taken to mean another plugin."""
+    entries = list(getattr(options, "select", None) or []) + list(getattr(options, "extend_select", None) or [])
+    return tuple(e.strip().upper() for e in entries if e.strip().upper().startswith("INI"))
+
+
 class InitLintChecker:
     name = "initlint"
     version = __version__
     disable_noqa = False
+    selection = Selection()
 
     def __init__(self, tree, lines, filename) -> None:
         self.tree = tree
@@ -131,6 +142,7 @@ class InitLintChecker:
     def parse_options(cls, options: argparse.Namespace) -> None:
         global _warned
         cls.disable_noqa = bool(getattr(options, "disable_noqa", False))
+        cls.selection = Selection(extend_select=_explicit_selection(options))
         worker = multiprocessing.parent_process() is not None  # a spawned worker parses the options again
         for path in getattr(options, "filenames", None) or ["."]:
             try:
@@ -160,11 +172,12 @@ class InitLintChecker:
 
     def _rows(self) -> list:
         text = "".join(self.lines)
-        options, tokens = _analysis_settings(self.filename)
+        options, tokens, test_files, root = _analysis_settings(self.filename)
         if tokens and not might_involve_torch(text, tokens):
             return []
-        result = lint_source(_source_bytes(self.lines), self.filename, _ALL_CODES, options, tokens=(),
-                             honour_noqa=not self.disable_noqa)
+        extra_ignores = test_file_ignores(self.filename, root) if test_files == "errors-only" else ()
+        result = lint_source(_source_bytes(self.lines), self.filename, self.selection, options, extra_ignores,
+                             tokens=(), honour_noqa=not self.disable_noqa)
         if result.error is not None:
             return []  # flake8 reports E999 for what Python cannot parse; LibCST-only failures stay quiet
         return [(f.line, f.column - 1, f"{f.code} {f.message}")

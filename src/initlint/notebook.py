@@ -56,7 +56,7 @@ from .engine import lint_source
 from .findings import Finding
 from .fix import fixed_source
 from .rules import PARSE_ERROR_CODE
-from .runner import unified_diff, write_fixes
+from .runner import count_resolved, unified_diff, write_fixes
 
 MAX_FIX_ROUNDS = 8
 PYTHON_CELL_MAGICS = ("time", "timeit", "capture")   # %%magic whose body is Python
@@ -526,7 +526,7 @@ def check_notebook(path: str, source: bytes, settings: Settings, mode: str, repo
 
     current, current_result, fixed = module_source, result, []
     for _ in range(MAX_FIX_ROUNDS):
-        fixed_bytes, applied = fixed_source(current_result.module, current_result.findings)
+        fixed_bytes, applied = fixed_source(current_result.module, current_result.findings, settings.unsafe_fixes)
         if fixed_bytes is None:
             break
         fixed.extend(to_cell(f, line_map(layout, current.decode("utf-8"))) for f in applied)
@@ -549,6 +549,7 @@ def check_notebook(path: str, source: bytes, settings: Settings, mode: str, repo
     new_bytes = new_notebook.encode("utf-8")
     report.fixed = fixed
     report.findings = [to_cell(f, line_map(layout, new_text)) for f in current_result.findings]
+    report.resolved = count_resolved(result.findings, current_result.findings)
     if mode == "diff":
         report.diff = unified_diff(path, source, new_bytes, "utf-8")
         return report

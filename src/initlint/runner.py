@@ -5,14 +5,16 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import multiprocessing
 import os
+import signal
 import stat
-from concurrent.futures import ProcessPoolExecutor
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Optional
 
 from . import __version__
-from .config import Settings
+from .config import Settings, display_path
 from .engine import lint_source
 from .findings import Finding
 from .fix import ChangedOnDisk, fixed_source, write_atomically
@@ -27,6 +29,7 @@ class FileReport:
     findings: list = field(default_factory=list)   # remaining (or, without --fix, all) findings
     fixed: list = field(default_factory=list)      # findings whose fix was applied
     diff: str = ""
+    resolved: int = 0                              # findings the fixes made go away (one rewrite can end two)
     errors: list = field(default_factory=list)     # messages for stderr; they make the exit status 2
     warnings: list = field(default_factory=list)   # messages for stderr only
     written: bool = False
@@ -89,17 +92,19 @@ def write_fixes(path: str, new: bytes, old: bytes, report: FileReport, unfixed: 
         return
     except ChangedOnDisk:
         problem = "changed on disk while initlint was fixing it; left as it is"
+    except PermissionError:
+        problem = "permission denied: the file is not writable; left as it is"
     except OSError as error:
         problem = f"could not write the fixed file: {error.strerror or error}"
     report.errors.append(f"{path}: {problem}")
-    report.findings, report.fixed = unfixed, []
+    report.findings, report.fixed, report.resolved = unfixed, [], 0
 
 
 def _fix_rounds(source, result, path, settings, extra, report) -> Optional[bytes]:
     current, current_result = source, result
     fixed: list = []
     for _ in range(MAX_FIX_ROUNDS):
-        new_source, applied = fixed_source(current_result.module, current_result.findings)
+        new_source, applied = fixed_source(current_result.module, current_result.findings, settings.unsafe_fixes)
         if new_source is None:
             break
         fixed.extend(applied)
@@ -110,11 +115,20 @@ def _fix_rounds(source, result, path, settings, extra, report) -> Optional[bytes
             return None
     report.fixed = [_portable(f) for f in fixed]
     report.findings = [_portable(f) for f in current_result.findings]
+    report.resolved = count_resolved(result.findings, current_result.findings)
     for finding in current_result.findings:
-        if finding.fix is not None:  # every applicable fix was applied: this one broke the file
+        if finding.fix is not None and finding.fix_enabled(settings.unsafe_fixes):
+            # every enabled fix was applied: this one broke the file
             report.warnings.append(f"{path}:{finding.line}:{finding.column}: {finding.code} fix not applied: "
                                    f"the result would not parse")
     return current if current != source else None
+
+
+def count_resolved(before: list, after: list) -> int:
+    """How many of the findings ``before`` the fixes are gone ``after``. Findings are matched by code and
+    message (lines move when a fix inserts some), so a finding that another's rewrite ended counts too."""
+    return sum((Counter((f.code, f.message) for f in before)
+                - Counter((f.code, f.message) for f in after)).values())
 
 
 def unified_diff(path: str, old: bytes, new: bytes, encoding: str) -> str:
@@ -177,9 +191,26 @@ def _cache_store(cache_dir: str, key: str, findings: list) -> None:
         pass  # a cache that cannot be written only costs speed
 
 
+def prepare_cache(cache_dir: str) -> Optional[str]:
+    """Create the cache folder with a ``.gitignore`` of ``*`` in it (as Ruff and pytest do), so that git
+    never picks it up; None (no cache) when it cannot be created."""
+    try:
+        os.makedirs(cache_dir, exist_ok=True)
+        ignore = os.path.join(cache_dir, ".gitignore")
+        if not os.path.exists(ignore):
+            with open(ignore, "w", encoding="utf-8") as handle:
+                handle.write("# Created by initlint: its cache is not for version control.\n*\n")
+    except OSError:
+        return None
+    return cache_dir
+
+
 # ---------------------------------------------------------------------- files and parallelism
-def discover(paths: list[str], settings: Settings, errors: list) -> list[str]:
-    """Files to check, in a stable order; explicitly named files are always checked."""
+def discover(paths: list[str], settings: Settings, errors: list, warnings: Optional[list] = None) -> list[str]:
+    """Files to check, in a stable order; explicitly named files are always checked.
+
+    Paths inside the working directory are given relative to it, without "./" (as Ruff prints them).
+    A folder without a Python file to check adds a message to ``warnings``."""
     files: list[str] = []
     seen: set = set()
     suffixes = (".py", ".pyi", ".ipynb") if settings.notebooks else (".py", ".pyi")
@@ -187,37 +218,45 @@ def discover(paths: list[str], settings: Settings, errors: list) -> list[str]:
         if not os.path.lexists(path):
             errors.append(f"{path}: no such file or directory")
             continue
+        path = display_path(path)
         if os.path.isfile(path):
             _add(path, files, seen)
             continue
         if not os.path.isdir(path):
             errors.append(f"{path}: not a file or directory")
             continue
-        visited_dirs: set = set()
-        root = os.path.realpath(path)
-        for folder, dirnames, filenames in os.walk(path, followlinks=False, onerror=None):
-            try:
-                real = os.stat(folder)
-                marker = (real.st_dev, real.st_ino)
-            except OSError:
-                continue
-            if marker in visited_dirs:
-                dirnames[:] = []
-                continue
-            visited_dirs.add(marker)
-            dirnames[:] = sorted(d for d in dirnames if not settings.is_excluded(os.path.join(folder, d)))
-            for name in sorted(filenames):
-                full = os.path.join(folder, name)
-                if name.endswith(suffixes) and not settings.is_excluded(full):
-                    if os.path.islink(full) and not _inside(os.path.realpath(full), root):
-                        continue  # a link out of the tree: neither read nor written through
-                    try:
-                        if not stat.S_ISREG(os.stat(full).st_mode):
-                            continue
-                    except OSError:
-                        pass  # a broken link: reading it reports the problem
-                    _add(full, files, seen)
+        count = len(files)
+        _walk(path, settings, suffixes, files, seen)
+        if len(files) == count and warnings is not None:
+            warnings.append(f"warning: no Python files found under {path}")
     return files
+
+
+def _walk(path: str, settings: Settings, suffixes: tuple, files: list, seen: set) -> None:
+    visited_dirs: set = set()
+    root = os.path.realpath(path)
+    for folder, dirnames, filenames in os.walk(path, followlinks=False, onerror=None):
+        try:
+            real = os.stat(folder)
+            marker = (real.st_dev, real.st_ino)
+        except OSError:
+            continue
+        if marker in visited_dirs:
+            dirnames[:] = []
+            continue
+        visited_dirs.add(marker)
+        dirnames[:] = sorted(d for d in dirnames if not settings.is_excluded(os.path.join(folder, d)))
+        for name in sorted(filenames):
+            full = os.path.normpath(os.path.join(folder, name))
+            if name.endswith(suffixes) and not settings.is_excluded(full):
+                if os.path.islink(full) and not _inside(os.path.realpath(full), root):
+                    continue  # a link out of the tree: neither read nor written through
+                try:
+                    if not stat.S_ISREG(os.stat(full).st_mode):
+                        continue
+                except OSError:
+                    pass  # a broken link: reading it reports the problem
+                _add(full, files, seen)
 
 
 def _inside(path: str, root: str) -> bool:
@@ -231,19 +270,58 @@ def _add(path, files, seen) -> None:
         files.append(path)
 
 
+_stop = None  # in a worker: the Event the main process sets to say "take no more files"
+
+
+def _worker_start(stop) -> None:
+    global _stop
+    _stop = stop
+    # Ctrl-C reaches the whole process group: only the main process decides what it means.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # terminate() after the grace period: unwind, so a half-written temp file is removed.
+    signal.signal(signal.SIGTERM, _exit_on_term)
+
+
+def _exit_on_term(signum, frame):
+    raise SystemExit(128 + signum)
+
+
 def _check_batch(batch, settings, mode, cache_dir):
-    return [check_file(path, settings, mode, cache_dir) for path in batch]
+    reports = []
+    for path in batch:
+        if _stop is not None and _stop.is_set():
+            break
+        reports.append(check_file(path, settings, mode, cache_dir))
+    return reports
+
+
+STOP_GRACE_SECONDS = 0.5  # after Ctrl-C, how long workers may take to finish the file in hand
 
 
 def check_files(files: list[str], settings: Settings, mode: str, jobs: int,
                 cache_dir: Optional[str]) -> list[FileReport]:
+    """Reports in the order of ``files``. On Ctrl-C (KeyboardInterrupt, raised again to the caller) the
+    workers take no further file, finish or abandon the one in hand within STOP_GRACE_SECONDS (a file is
+    always written whole or not at all), and are gone before this returns."""
     if jobs <= 1 or len(files) < 4:
         return [check_file(path, settings, mode, cache_dir) for path in files]
     size = max(1, min(32, len(files) // (jobs * 4)))
     batches = [files[i:i + size] for i in range(0, len(files), size)]
-    reports: list[FileReport] = []
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        for batch_reports in pool.map(_check_batch, batches, [settings] * len(batches),
-                                      [mode] * len(batches), [cache_dir] * len(batches)):
-            reports.extend(batch_reports)
-    return reports
+    stop = multiprocessing.Event()
+    pool = multiprocessing.Pool(jobs, initializer=_worker_start, initargs=(stop,))
+    pending = None
+    try:
+        pending = pool.starmap_async(_check_batch, [(batch, settings, mode, cache_dir) for batch in batches],
+                                     chunksize=1)
+        results = pending.get()
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the clean-up
+        stop.set()
+        pool.close()
+        if pending is not None:
+            pending.wait(STOP_GRACE_SECONDS)
+        pool.terminate()
+        raise
+    pool.close()
+    pool.join()
+    return [report for batch_reports in results for report in batch_reports]

@@ -19,20 +19,23 @@ def _url(code: str) -> Optional[str]:
     return DOCS_URL.format(code=code) if code in RULES_BY_CODE else None
 
 
-def concise(findings, sources) -> str:
+def _mark(finding, unsafe_fixes: bool) -> str:
+    """``[*]`` when ``--fix`` would apply the finding's fix (an unsafe one only with ``--unsafe-fixes``)."""
+    return "[*] " if finding.fix_enabled(unsafe_fixes) else ""
+
+
+def concise(findings, sources, unsafe_fixes=False) -> str:
     lines = []
     for f in findings:
-        mark = "[*] " if f.fix_description else ""
-        lines.append(f"{_where(f)}: {f.code} {mark}{f.message}")
+        lines.append(f"{_where(f)}: {f.code} {_mark(f, unsafe_fixes)}{f.message}")
     return "".join(line + "\n" for line in lines)
 
 
-def full(findings, sources) -> str:
-    """Each finding with its source line, a caret under the column, and the fix if there is one."""
+def full(findings, sources, unsafe_fixes=False) -> str:
+    """Each finding with its source line, a caret under the column, its severity, and its fix if any."""
     blocks = []
     for f in findings:
-        mark = "[*] " if f.fix_description else ""
-        block = [f"{_where(f)}: {f.code} {mark}{f.message}"]
+        block = [f"{_where(f)}: {f.code} {_mark(f, unsafe_fixes)}{f.message}"]
         text = sources(f)
         if text is not None:
             gutter = str(f.line)
@@ -40,13 +43,17 @@ def full(findings, sources) -> str:
             block.append(f"{gutter} | {text}")
             width = max(1, (f.end_column - f.column) if f.end_line == f.line else len(text) - f.column + 1)
             block.append(f"{' ' * len(gutter)} | {' ' * (f.column - 1)}{'^' * width}")
-        if f.fix_description:
+        block.append(f"  = severity: {f.severity}")
+        if f.applicability == "safe":
             block.append(f"  = fix: {f.fix_description}")
+        elif f.applicability == "unsafe":
+            needs = "" if unsafe_fixes else ", applied only with --unsafe-fixes"
+            block.append(f"  = unsafe fix{needs}: {f.fix_description}")
         blocks.append("\n".join(block) + "\n")
     return "\n".join(blocks)
 
 
-def as_json(findings, sources) -> str:
+def as_json(findings, sources, unsafe_fixes=False) -> str:
     rows = []
     for f in findings:
         rows.append({
@@ -54,10 +61,12 @@ def as_json(findings, sources) -> str:
             "code": f.code,
             "end_location": {"column": f.end_column, "row": f.end_line},
             "filename": f.path,
-            "fix": None if not f.fix_description else {"applicability": "safe", "message": f.fix_description},
+            "fix": None if not f.fix_description else {"applicability": f.applicability,
+                                                       "message": f.fix_description},
             "location": {"column": f.column, "row": f.line},
             "message": f.message,
             "noqa_row": f.line,
+            "severity": f.severity,
             "url": _url(f.code),
         })
     return json.dumps(rows, indent=2) + "\n"
@@ -70,16 +79,20 @@ def _github_escape(text: str, property_value: bool = False) -> str:
     return text
 
 
-def github(findings, sources) -> str:
+_GITHUB_COMMANDS = {"error": "error", "warning": "warning", "advice": "notice"}
+_SARIF_LEVELS = {"error": "error", "warning": "warning", "advice": "note"}
+
+
+def github(findings, sources, unsafe_fixes=False) -> str:
     lines = []
     for f in findings:
         props = (f"file={_github_escape(f.path, True)},line={f.line},col={f.column},"
                  f"endLine={f.end_line},endColumn={f.end_column},title={_github_escape(f.code, True)}")
-        lines.append(f"::warning {props}::{_github_escape(f'{f.code} {f.message}')}")
+        lines.append(f"::{_GITHUB_COMMANDS[f.severity]} {props}::{_github_escape(f'{f.code} {f.message}')}")
     return "".join(line + "\n" for line in lines)
 
 
-def sarif(findings, sources) -> str:
+def sarif(findings, sources, unsafe_fixes=False) -> str:
     rules = [{
         "id": rule.code,
         "name": rule.name,
@@ -87,23 +100,29 @@ def sarif(findings, sources) -> str:
         "fullDescription": {"text": rule.summary},
         "help": {"text": rule.docs, "markdown": rule.docs},
         "helpUri": _url(rule.code),
-        "properties": {"fixable": rule.fixable},
+        "defaultConfiguration": {"level": _SARIF_LEVELS[rule.severity], "enabled": rule.default_enabled},
+        "properties": {"fixable": rule.fixable, "severity": rule.severity, "fixSafety": rule.fix_safety},
     } for rule in ALL_RULES]
     rules.append({"id": PARSE_ERROR_CODE, "name": "parse-error",
-                  "shortDescription": {"text": "the file could not be read or parsed"}})
+                  "shortDescription": {"text": "the file could not be read or parsed"},
+                  "defaultConfiguration": {"level": "error"}})
     index = {rule["id"]: i for i, rule in enumerate(rules)}
     results = []
     for f in findings:
         region = {"startLine": f.line, "startColumn": f.column, "endLine": f.end_line, "endColumn": f.end_column}
-        results.append({
+        result = {
             "ruleId": f.code,
             "ruleIndex": index[f.code],
-            "level": "error" if f.code == PARSE_ERROR_CODE else "warning",
+            "level": _SARIF_LEVELS[f.severity],
             "message": {"text": f.message},
             "locations": [{"physicalLocation": {
                 "artifactLocation": {"uri": f.path.replace("\\", "/")},
                 "region": region}}],
-        })
+            "properties": {"severity": f.severity},
+        }
+        if f.fix_description:
+            result["properties"]["fix"] = {"applicability": f.applicability, "message": f.fix_description}
+        results.append(result)
     log = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
@@ -120,5 +139,5 @@ _RENDERERS = {"text": concise, "concise": concise, "full": full, "json": as_json
               "sarif": sarif}
 
 
-def render(fmt: str, findings, sources=lambda finding: None) -> str:
-    return _RENDERERS[fmt](findings, sources)
+def render(fmt: str, findings, sources=lambda finding: None, unsafe_fixes: bool = False) -> str:
+    return _RENDERERS[fmt](findings, sources, unsafe_fixes)
