@@ -140,3 +140,14 @@ def test_notebook_class_in_one_cell_initialised_in_another(tmp_path):
     result = run_cli("--no-cache", "--output-format", "concise", str(path))
     assert "nb.ipynb:cell 4:1:1: INI001" in result.stdout, result.stdout + result.stderr
     assert "Net.fc2" in result.stdout
+
+
+def test_framework_idioms():
+    """Lightning modules are analysed like nn.Module; vendored mmcv helpers handed tensors do nothing;
+    timm's trunc_normal_ has std=1 by default; ``**dd`` of known keys leaves ``bias=`` readable; timm's
+    named_apply reaches the module it is given; loaded weights replace the init; fvcore's fills."""
+    with open(fixture_path("frameworks", "frameworks.py"), "rb") as handle:
+        found = lint_source(handle.read(), "frameworks.py", Selection()).findings
+    assert [(f.code, f.line, f.column) for f in found] == [
+        ("INI003", 14, 19), ("INI204", 33, 17), ("INI204", 34, 9), ("INI005", 35, 9), ("INI101", 60, 9),
+        ("INI204", 90, 9)]

@@ -11,7 +11,7 @@ import libcst as cst
 from . import vocab
 from .facts import FileFacts, InitSite, Layer, Part, Scope
 from .flow import resolve_followers
-from .names import ImportTable, torch_name
+from .names import ImportTable, torch_name, vendored
 from .syntax import (argument, block_statements, boolean, children, dotted, has_star_args, names_in,
                      number, small_statements, string, walk)
 
@@ -312,7 +312,7 @@ class Analyzer:
             return Part("list", elements=[element], element_names=[None], repeated=True)
         if not isinstance(expr, cst.Call):
             self._describe_loose(expr, statement, scope, locals_)
-            return Part("other")
+            return Part("other", keys=_literal_dict_keys(expr))
         if isinstance(expr.func, cst.Attribute) and expr.func.attr.value in _RETURNS_SELF:
             # ``Net().to(device)``, ``nn.Linear(4, 4).cuda()``: the same module
             for arg in expr.args:
@@ -324,7 +324,7 @@ class Analyzer:
         if short in vocab.LAYER_KINDS or (qualified is None and local_class in self.layer_classes):
             kind = vocab.LAYER_KINDS.get(short) or self.layer_classes[local_class]
             layer = Layer(kind, short or local_class, expr, statement, scope,
-                          bias=self._bias_state(expr, kind) if short else "unknown",
+                          bias=self._bias_state(expr, kind, locals_) if short else "unknown",
                           wrapped=wrapped, custom_class=short is None, repeated=self.loop_depth > 0)
             self.layers.append(layer)
             scope.layers.append(layer)
@@ -363,7 +363,8 @@ class Analyzer:
             self._describe(arg.value, statement, scope, locals_, wrapped=True)
         if isinstance(expr.func, cst.Attribute):
             self._describe_loose(expr.func.value, statement, scope, locals_)
-        return Part("other", instance_of=local_class if local_class in self.class_scopes else None)
+        return Part("other", instance_of=local_class if local_class in self.class_scopes else None,
+                    keys=_literal_dict_keys(expr))
 
     def _describe_container_arg(self, expr, statement, scope, locals_, wrapped) -> Part:
         if isinstance(expr, (cst.Dict, cst.Call)) and not self._is_layer_call(expr):
@@ -422,6 +423,14 @@ class Analyzer:
                 element.parent = (part, index)
         return part
 
+    @staticmethod
+    def _dict_keys(expr, locals_) -> Optional[frozenset]:
+        """The keys of ``{"device": d, "dtype": t}`` / ``dict(device=d)``, directly or through a name."""
+        if isinstance(expr, cst.Name):
+            part = locals_.get(expr.value)
+            return part.keys if part is not None else None
+        return _literal_dict_keys(expr)
+
     def is_extra_relu(self, func, qualified) -> bool:
         """A callable the user's configuration declares ReLU-like (by name, dotted name or qualified name)."""
         if not self.extra_relu:
@@ -432,9 +441,14 @@ class Analyzer:
     def _builds_module(self, expr) -> bool:
         return isinstance(expr, cst.Call) and dotted(expr.func) in self.class_scopes
 
-    def _bias_state(self, call: cst.Call, kind: str) -> str:
-        if has_star_args(call):
-            return "unknown"
+    def _bias_state(self, call: cst.Call, kind: str, locals_) -> str:
+        for arg in call.args:
+            if arg.star == "**":  # ``**dd`` from a dict of known keys leaves ``bias`` as written
+                keys = self._dict_keys(arg.value, locals_)
+                if keys is None or "bias" in keys:
+                    return "unknown"
+            elif arg.star:
+                return "unknown"
         value = argument(call, vocab.BIAS_POSITION[kind], "bias")
         if value is None:
             return "true"
@@ -528,7 +542,10 @@ class Analyzer:
                     self.type_tested.setdefault(id(function), set()).add(node.args[0].value.value)
                 elif isinstance(node.func, cst.Attribute) and node.func.attr.value == "apply" \
                         and len(node.args) == 1:
-                    self.apply_calls.append((node, function, statement))
+                    self.apply_calls.append((node.args[0].value, node.func.value, function, statement))
+                elif (dotted(node.func) or "").rsplit(".", 1)[-1] == "named_apply" and len(node.args) >= 2:
+                    # timm's ``named_apply(fn, module)``
+                    self.apply_calls.append((node.args[0].value, node.args[1].value, function, statement))
                 elif node.args and (isinstance(node.func, cst.Name) or (
                         isinstance(node.func, cst.Attribute) and isinstance(node.func.value, cst.Name))):
                     name = node.func.value if isinstance(node.func, cst.Name) else node.func.attr.value
@@ -565,13 +582,12 @@ class Analyzer:
             if params[0] in self.type_tested.get(id(function), ()):
                 self.visitor_functions[id(function)] = (function, scope, params[0])
         # Where each visitor is applied: ``self.apply(self._init)`` in a class, ``net.apply(f)`` in a script.
-        for node, caller, statement in self.apply_calls:
-            fn = node.args[0].value
+        for fn, owner, caller, statement in self.apply_calls:
             if isinstance(fn, cst.Call) and fn.args:  # functools.partial(fn, ...)
                 fn = fn.args[0].value
             name = fn.attr.value if isinstance(fn, cst.Attribute) else (
                 fn.value if isinstance(fn, cst.Name) else None)
-            given = self.modules_given(node.func.value, caller, self.statement_seq.get(id(statement)))
+            given = self.modules_given(owner, caller, self.statement_seq.get(id(statement)))
             candidates = by_name.get(name, [])
             if not candidates:  # a function initlint cannot see initialises what it is applied to
                 self._may_be_initialised(given)
@@ -776,8 +792,12 @@ class Analyzer:
 
     def _scan_call(self, call: cst.Call, statement, ctx: Context) -> None:
         qualified = torch_name(self.imports.resolve(call.func))
-        if qualified and qualified.startswith(vocab.INIT_MODULE + "."):
-            name = qualified[len(vocab.INIT_MODULE) + 1:]
+        init_name = qualified[len(vocab.INIT_MODULE) + 1:] \
+            if qualified and qualified.startswith(vocab.INIT_MODULE + ".") else None
+        if init_name is None and qualified and qualified.endswith(".trunc_normal_") and vendored(qualified, "timm"):
+            init_name = "trunc_normal_"  # timm's has torch's signature and defaults
+        if init_name is not None:
+            name = init_name
             deprecated = name in vocab.DEPRECATED_INIT_FUNCTIONS
             canonical = vocab.DEPRECATED_INIT_FUNCTIONS.get(name, name)
             if canonical not in vocab.INIT_FUNCTIONS:
@@ -795,8 +815,8 @@ class Analyzer:
                                            target, reach_known=False, in_forward=ctx.in_forward,
                                            deprecated=deprecated, order=self._next_order(ctx), args=call))
             return
-        if qualified and qualified.split(".")[0] in vocab.MODULE_INIT_HELPER_PACKAGES \
-                and qualified.rsplit(".", 1)[-1] in vocab.MODULE_INIT_HELPERS:
+        if qualified and qualified.rsplit(".", 1)[-1] in vocab.MODULE_INIT_HELPERS and any(
+                vendored(qualified, package) for package in vocab.MODULE_INIT_HELPER_PACKAGES):
             target = argument(call, 0, "module")
             parsed = _param_target(target) if target is not None else None
             if parsed is not None:
@@ -807,6 +827,11 @@ class Analyzer:
                 self._note_unknown_call(call, statement, ctx)
             return
         func = call.func
+        if (isinstance(func, cst.Attribute) and func.attr.value == "load_state_dict") or \
+                (qualified and qualified.rsplit(".", 1)[-1] == "load_checkpoint" and call.args):
+            self._note_loaded(func.value if isinstance(func, cst.Attribute) and func.attr.value == "load_state_dict"
+                              else call.args[0].value, ctx)
+            return
         if isinstance(func, cst.Attribute) and func.attr.value in vocab.TENSOR_INIT_METHODS:
             parsed = _param_target(func.value)
             if parsed is not None:
@@ -816,6 +841,14 @@ class Analyzer:
             return
         if qualified is None or not qualified.startswith("torch"):
             self._note_unknown_call(call, statement, ctx)
+
+    def _note_loaded(self, model, ctx: Context) -> None:
+        """Weights loaded into a model of this file, unconditionally, replace whatever init it had."""
+        if ctx.conditions or (ctx.scope.is_class and ctx.self_name is not None):
+            return
+        for part in self.modules_given(model, ctx.function, self.at) or ():
+            for layer in self._layers_of_part(part):
+                layer.values_loaded = True
 
     def _note_unknown_call(self, call: cst.Call, statement, ctx: Context) -> None:
         """A call initlint cannot see into may initialise what it is handed: ``init_weights(self)``,
@@ -1039,7 +1072,7 @@ class Analyzer:
         for scope in self.scopes:
             if not scope.is_class:
                 continue
-            if any(base != "torch.nn.Module" for base in scope.bases):
+            if not all(_plain_module_base(base) for base in scope.bases):
                 scope.may_init_elsewhere = True
             init = scope.methods.get("__init__")
             if init is None:
@@ -1050,7 +1083,7 @@ class Analyzer:
                         and node.func.attr.value not in scope.methods \
                         and node.func.attr.value not in _MODULE_METHODS_THAT_DO_NOT_INIT:
                     scope.may_init_elsewhere = True
-                    if any(base != "torch.nn.Module" for base in scope.bases):
+                    if not all(_plain_module_base(base) for base in scope.bases):
                         # A framework base's init hook (``self.post_init()``) walks the whole model
                         # tree, which may include every module class of this file.
                         self.may_init_elsewhere = True
@@ -1127,6 +1160,16 @@ _RETURNS_SELF = frozenset({"to", "cuda", "cpu", "train", "eval", "float", "doubl
 _HEAD = re.compile(r"[^.\[]+")
 
 
+def _literal_dict_keys(expr) -> Optional[frozenset]:
+    if isinstance(expr, cst.Dict):
+        keys = [string(el.key) if isinstance(el, cst.DictElement) else None for el in expr.elements]
+        return None if None in keys else frozenset(keys)
+    if isinstance(expr, cst.Call) and dotted(expr.func) == "dict" \
+            and all(arg.keyword is not None and not arg.star for arg in expr.args):
+        return frozenset(arg.keyword.value for arg in expr.args)
+    return None
+
+
 # One layer of each kind, to ask which kinds a type test admits.
 _PROBES = tuple(Layer(kind, kind, None, None, None, "true") for kind in sorted(vocab.ALL_KINDS))
 
@@ -1154,7 +1197,16 @@ _MODULE_METHODS_THAT_DO_NOT_INIT = frozenset({"apply",
     "register_buffer", "register_parameter", "add_module", "register_module", "to", "train", "eval",
     "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
     "requires_grad_", "float", "double", "half", "cuda", "cpu", "modules", "named_modules",
-    "parameters", "named_parameters", "children", "named_children", "__setattr__"})
+    "parameters", "named_parameters", "children", "named_children", "__setattr__",
+    "save_hyperparameters", "log", "log_dict"})
+
+
+def _plain_module_base(base: Optional[str]) -> bool:
+    """``nn.Module``, or a framework base that adds no init of its own (Lightning's LightningModule)."""
+    if base == "torch.nn.Module":
+        return True
+    return bool(base) and base.endswith(".LightningModule") and bool(
+        vendored(base, "lightning") or vendored(base, "pytorch_lightning"))
 
 
 # Helpers that initialise what they are handed are named for it: init_weights, kaiming_init,

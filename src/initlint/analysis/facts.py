@@ -46,6 +46,7 @@ class Layer:
     repeated: bool = False           # built in a loop or comprehension: stands for several layers
     maybe_init: bool = False         # code initlint cannot follow may initialise it
     comprehension: bool = False      # the element of a comprehension (every element is such a layer)
+    values_loaded: bool = False      # weights are loaded into it after construction (load_state_dict)
     follower: Follower = UNKNOWN
 
     @property
@@ -70,6 +71,7 @@ class Part:
     repeated: bool = False  # a comprehension: one element stands for many
     conditional: bool = False  # built with appends under an ``if``: the order of elements is uncertain
     parent: Optional[tuple] = None  # (enclosing Sequential part, index) for nested Sequentials
+    keys: Optional[frozenset] = None  # "other": a dict literal with these keys (for ``**kwargs``)
 
 
 @dataclass(eq=False)

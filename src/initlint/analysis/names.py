@@ -41,11 +41,14 @@ class ImportTable:
                 self.local_to_qualified[head] = head
 
     def _add_import_from(self, node: cst.ImportFrom) -> None:
-        if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
+        if node.module is None or isinstance(node.names, cst.ImportStar):
             return
         module = dotted(node.module)
         if module is None:
             return
+        # A relative import keeps its dots: ``.mmcv.cnn`` is nobody's ``torch``, but a vendored copy of
+        # mmcv is still recognised by its package names (see ``vendored``).
+        module = "." * len(node.relative) + module
         for alias in node.names:
             name = dotted(alias.name)
             if name is None:
@@ -72,9 +75,31 @@ class ImportTable:
                       if target == qualified)
 
 
+# mmcv's drop-in layer wrappers (empty-tensor safe) are torch layers with torch's default init.
+_WRAPPED_LAYERS = frozenset({"Linear", "Conv2d", "Conv3d", "ConvTranspose2d", "ConvTranspose3d"})
+
+
+def vendored(qualified: Optional[str], package: str) -> Optional[str]:
+    """``qualified`` from ``package`` on, also where a project vendors it under its own prefix
+    (``annotator.uniformer.mmcv.cnn.constant_init`` -> ``mmcv.cnn.constant_init``), else None."""
+    if qualified is None:
+        return None
+    parts = qualified.lstrip(".").split(".")
+    if package in parts[:-1]:
+        return ".".join(parts[parts.index(package):])
+    return None
+
+
 def torch_name(qualified: Optional[str]) -> Optional[str]:
-    """Normalise torch's public aliases: ``torch.nn.modules.conv.Conv2d`` -> ``torch.nn.Conv2d``."""
-    if qualified is None or not qualified.startswith("torch."):
+    """Normalise torch's public aliases: ``torch.nn.modules.conv.Conv2d`` -> ``torch.nn.Conv2d``;
+    mmcv's layer wrappers (``mmcv.cnn.Conv2d``) are the torch layers."""
+    if qualified is None:
+        return None
+    if not qualified.startswith("torch."):
+        mmcv = vendored(qualified, "mmcv")
+        name = qualified.rsplit(".", 1)[-1]
+        if mmcv is not None and name in _WRAPPED_LAYERS and mmcv.split(".")[1:2] in (["cnn"], ["ops"]):
+            return "torch.nn." + name
         return qualified
     for prefix in ("torch.nn.modules.linear.", "torch.nn.modules.conv.", "torch.nn.modules.activation.",
                    "torch.nn.modules.batchnorm.", "torch.nn.modules.normalization.",

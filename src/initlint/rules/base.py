@@ -65,8 +65,8 @@ def constant_value(site: InitSite) -> tuple[bool, Optional[float]]:
 
 
 def effective_reach(facts: FileFacts, site: InitSite) -> list[Layer]:
-    """The layers this site reaches where no later init overrides it."""
-    return [layer for layer in site.reach if facts.is_effective(site, layer)]
+    """The layers this site reaches where no later init overrides it (loaded weights do too)."""
+    return [layer for layer in site.reach if not layer.values_loaded and facts.is_effective(site, layer)]
 
 
 def layer_label(layer: Layer, site: Optional[InitSite] = None) -> str:

@@ -74,7 +74,8 @@ with a bias) right after the statement that creates each layer of the stack; for
 
     @staticmethod
     def _keeps_default(facts, layer: Layer) -> bool:
-        if layer.wrapped or layer.custom_class or layer.maybe_init or layer.scope.may_init_elsewhere \
+        if layer.wrapped or layer.custom_class or layer.maybe_init or layer.values_loaded \
+                or layer.scope.may_init_elsewhere \
                 or not relu_like(layer.follower):
             return False
         return not facts.sites_for(layer, "weight")
