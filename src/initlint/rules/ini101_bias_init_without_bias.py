@@ -1,6 +1,7 @@
 import libcst as cst
 
 from .base import Rule, layer_names
+from .rewrite import guard_one_line_suite, guard_shared_line
 from ..findings import Fix, RawFinding
 
 
@@ -34,7 +35,11 @@ if self.conv.bias is not None:
 
 ## Fix
 Deletes the call when the layer is literally `bias=False` (and the call is a statement of its own);
-otherwise wraps it in `if <layer>.bias is not None:`.
+otherwise, for a bias that may be False (`bias=qkv_bias`) or a loop that reaches a bias-free layer,
+wraps it in `if <layer>.bias is not None:`, also when it is the body of a one-line `if` (which then
+becomes a block) or when it shares its line with other statements (`a; b` is split, in order).
+None: when it sits in a one-line suite of several statements (`if c: a; b`) or under a compound
+statement initlint does not rewrite.
 
 ## References
 - PyTorch, `torch.nn.Linear` and `torch.nn.Conv2d` (`bias` argument).
@@ -58,11 +63,15 @@ otherwise wraps it in `if <layer>.bias is not None:`.
     @staticmethod
     def _fix(site, risky, rewriter):
         statement = site.statement
+        test = f"{rewriter.code(site.owner)}.bias is not None"
+        if isinstance(statement, cst.SimpleStatementSuite):  # ``if isinstance(m, nn.Linear): init(m.bias)``
+            return guard_one_line_suite(statement, test, "guard with `is not None`")
+        if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) > 1:  # ``a; init(m.bias)``
+            return guard_shared_line(statement, site.call, test, "guard with `is not None`")
         alone = isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 \
-            and isinstance(statement.body[0], (cst.Expr, cst.Assign))
+            and isinstance(statement.body[0], (cst.Expr, cst.Assign, cst.AugAssign))
         if not alone:
             return None
         if not site.loop and len(site.reach) == len(risky) and all(l.bias == "false" for l in risky):
             return Fix("delete the init of a bias that does not exist", replace={statement: None})
-        return rewriter.guard(statement, f"{rewriter.code(site.owner)}.bias is not None",
-                              "guard with `is not None`")
+        return rewriter.guard(statement, test, "guard with `is not None`")

@@ -75,3 +75,48 @@ class Rewriter:
 
     def statements(self, code: str) -> list:
         return list(cst.parse_module(code).body)
+
+
+def guard_one_line_suite(suite: cst.SimpleStatementSuite, test: str, description: str) -> Optional[Fix]:
+    """Wrap the only statement of a one-line suite (``if c: stmt``) in ``if <test>:``, as an indented
+    block; the line's trailing comment stays with the statement."""
+    if not isinstance(suite, cst.SimpleStatementSuite) or len(suite.body) != 1:
+        return None
+    line = cst.SimpleStatementLine(body=[suite.body[0].with_changes(semicolon=cst.MaybeSentinel.DEFAULT)],
+                                   trailing_whitespace=suite.trailing_whitespace)
+    guarded = cst.If(test=cst.parse_expression(test), body=cst.IndentedBlock(body=[line]))
+    return Fix(description, replace={suite: cst.IndentedBlock(body=[guarded])})
+
+
+def guard_shared_line(statement: cst.SimpleStatementLine, node: cst.CSTNode, test: str,
+                      description: str) -> Optional[Fix]:
+    """Wrap the small statement holding ``node`` on a line of several (``a; b``) in ``if <test>:``: the
+    statements before and after it keep their order on lines of their own."""
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) < 2:
+        return None
+    index = next((i for i, small in enumerate(statement.body) if any(n is node for n in _nodes(small))), None)
+    if index is None:
+        return None
+
+    def line(smalls, **changes):
+        last = smalls[-1].with_changes(semicolon=cst.MaybeSentinel.DEFAULT)
+        return cst.SimpleStatementLine(body=[*smalls[:-1], last], **changes)
+
+    before, after = statement.body[:index], statement.body[index + 1:]
+    comment = {} if after else {"trailing_whitespace": statement.trailing_whitespace}
+    guarded = cst.If(test=cst.parse_expression(test),
+                     body=cst.IndentedBlock(body=[line([statement.body[index]], **comment)]))
+    pieces = ([line(before, leading_lines=statement.leading_lines)] if before else
+              [guarded.with_changes(leading_lines=statement.leading_lines)])
+    pieces += [guarded] if before else []
+    if after:
+        pieces.append(line(after, trailing_whitespace=statement.trailing_whitespace))
+    return Fix(description, replace={statement: pieces[0]}, insert_after=[(statement, pieces[1:])])
+
+
+def _nodes(root):
+    stack = [root]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(current.children)
