@@ -6,14 +6,21 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Optional, TextIO
 
-import torch
 import torch.nn as nn
 
 from .fingerprints import Fingerprint, fingerprint
-from .follow import LAYER_TYPES, Follower, eval_mode, find_followers, run_inputs
+from .follow import Follower, find_followers, tensors_in
+from .measure import LayerSignal, duplicate_rows, measure_signals
 
-# Runtime-only finding (no static equivalent): the input-dependent signal collapses.
+# Runtime-only findings (no static equivalent).
 SIGNAL_COLLAPSE = "INI300"
+SIGNAL_EXPLOSION = "INI301"
+DEAD_UNITS = "INI302"
+SYMMETRIC_UNITS = "INI303"
+
+# Below this share of the reference layer's input-dependent share, a layer's output
+# no longer depends on the input (default init: the biases have taken over).
+_INPUT_SHARE_LOST = 1e-6
 
 
 @dataclass(frozen=True)
@@ -28,15 +35,27 @@ class Finding:
 
 @dataclass(frozen=True)
 class LayerAudit:
+    """One Linear/Conv, measured on its first call (see docs/runtime.md)."""
+
     depth: int                     # 1-based order of first execution
     name: str
     layer_type: str
     follower: Follower
     fingerprint: Fingerprint
-    activation_std: float          # std over the batch per unit, averaged over units
-    std_ratio: float               # activation_std / the first layer's
-    dead_fraction: Optional[float]  # units never positive in the batch; ReLU family only
+    pre_moment: float              # per-sample second moment of the layer's output
+    post_moment: Optional[float]   # ... of the activation after it (directly or after a norm)
+    ratio: Optional[float]         # signal / the reference layer's; None if not compared
+    input_share: float             # share of pre_moment that varies across the batch
+    inactive_fraction: Optional[float]   # ReLU family: activation inputs < 0
+    dead_units: Optional[float]          # ReLU family: units never active on the batch
+    saturated_fraction: Optional[float]  # tanh/sigmoid: outputs within 1% of an asymptote
+    duplicate_rows: int            # units whose weight row equals another unit's
     codes: tuple = ()
+
+    @property
+    def signal(self) -> float:
+        """What the layer hands on: the activation's output if one follows, else its own."""
+        return self.pre_moment if self.post_moment is None else self.post_moment
 
 
 @dataclass
@@ -44,6 +63,8 @@ class AuditReport:
     layers: list = field(default_factory=list)
     findings: list = field(default_factory=list)
     strategy: str = ""             # how followers were found: "fx" or "torch_function"
+    collapse_below: float = 0.0
+    explode_above: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -54,14 +75,21 @@ class AuditReport:
         return sorted({finding.code for finding in self.findings})
 
     def format(self) -> str:
-        header = ("#", "layer", "type", "followed by", "init (measured)", "act std", "vs #1", "dead", "codes")
+        header = ("#", "layer", "type", "followed by", "init (measured)", "E[x^2]", "E[act^2]",
+                  "vs ref", "inactive", "saturated", "codes")
         rows = [header]
+
+        def number(value: Optional[float]) -> str:
+            return "" if value is None else f"{value:.3g}"
+
+        def share(value: Optional[float]) -> str:
+            return "" if value is None else f"{value:.0%}"
+
         for layer in self.layers:
             rows.append((
-                str(layer.depth), layer.name, layer.layer_type, str(layer.follower),
-                str(layer.fingerprint), f"{layer.activation_std:.3g}", f"{layer.std_ratio:.3g}",
-                "" if layer.dead_fraction is None else f"{layer.dead_fraction:.0%}",
-                " ".join(layer.codes),
+                str(layer.depth), layer.name, layer.layer_type, str(layer.follower), str(layer.fingerprint),
+                number(layer.pre_moment), number(layer.post_moment), number(layer.ratio),
+                share(layer.inactive_fraction), share(layer.saturated_fraction), " ".join(layer.codes),
             ))
         widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
         lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
@@ -74,121 +102,178 @@ class AuditReport:
         return self.format()
 
 
-def batch_std(output: torch.Tensor) -> float:
-    """Input-dependent spread: std over the batch (dim 0) per unit, averaged over units.
-    A whole-tensor std would count the bias's spread across units as signal."""
-    if output.shape[0] < 2:
-        raise ValueError("audit needs example inputs with a batch of at least 2")
-    return float(output.detach().to(torch.float64).std(dim=0).mean())
+def is_hidden(follower: Follower) -> bool:
+    """Does the layer feed an activation or another layer (rather than an output, a
+    residual add, a norm that resets its scale, attention, ...)?  Only such layers'
+    scale carries on to the next layer, so only they can collapse or explode the signal."""
+    return follower.activation is not None or follower.kind == "layer"
 
 
-def dead_fraction(output: torch.Tensor, is_conv: bool) -> float:
-    """Fraction of units (features, or channels of a conv) never positive in the batch."""
-    values = output.detach()
-    unit_dim = 1 if is_conv else values.dim() - 1
-    per_unit = values.transpose(0, unit_dim).reshape(values.shape[unit_dim], -1)
-    return float((per_unit.amax(dim=1) <= 0).to(torch.float64).mean())
-
-
-def _capture_outputs(model: nn.Module, example_inputs: Any) -> dict[str, torch.Tensor]:
-    """Each layer's output on its first call, in execution order."""
-    outputs: dict[str, torch.Tensor] = {}
-    handles = []
-    for name, module in model.named_modules():
-        if isinstance(module, LAYER_TYPES):
-            def hook(module: nn.Module, args: Any, output: torch.Tensor, name: str = name) -> None:
-                outputs.setdefault(name, output)
-            handles.append(module.register_forward_hook(hook))
-    try:
-        with eval_mode(model):
-            run_inputs(model, example_inputs)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return outputs
-
-
-def _layer_codes(name: str, follower: Follower, guessed: Fingerprint, collapsed: bool) -> list[Finding]:
+def _static_codes(name: str, follower: Follower, guessed: Fingerprint, stacks: dict) -> list[Finding]:
     found = []
-    if guessed.scheme in ("zero", "constant") and follower.activation is not None:
+    if guessed.scheme in ("zero", "constant") and is_hidden(follower):
         found.append(Finding("INI001", name, f"{guessed.scheme} weight followed by {follower}: "
                                              "every unit computes the same thing"))
-    if guessed.scheme in ("xavier", "lecun") and follower.is_relu_family:
-        found.append(Finding("INI002", name, f"{guessed.scheme}-scale weight before {follower.op}: "
-                                             "the signal halves in variance at each such layer; use he_init_"))
-    if guessed.scheme == "default" and follower.is_relu_family and collapsed:
-        found.append(Finding("INI003", name, f"PyTorch default init before {follower.op} in a stack "
-                                             "whose signal collapses; use he_init_ or init_model_"))
+    if name in stacks["INI002"]:
+        found.append(Finding("INI002", name, f"{guessed.scheme}-scale weight before {follower.op} in a stack of "
+                                             "such layers: the signal halves in variance at each; use he_init_"))
+    if name in stacks["INI003"]:
+        found.append(Finding("INI003", name, f"PyTorch default init before {follower.op} in a stack of such "
+                                             "layers: the signal shrinks at each; use he_init_ or init_model_"))
     return found
+
+
+def _relu_stacks(layers: list) -> dict:
+    """INI002/INI003 as the static rules see them: layers directly before a
+    ReLU-family activation whose weight is certainly Xavier/LeCun-scaled (INI002) or
+    PyTorch's default (INI003), with another such layer right before or after them
+    in execution order.  A single such layer only scales the signal once."""
+    tests = {"INI002": lambda schemes: set(schemes) <= {"xavier", "lecun"},
+             "INI003": lambda schemes: schemes == ("default",)}
+    stacks = {}
+    for code, test in tests.items():
+        marked = [item[1].is_relu_family and test(item[2].schemes) for item in layers]
+        stacks[code] = {layers[i][0] for i, flag in enumerate(marked)
+                        if flag and ((i > 0 and marked[i - 1]) or (i + 1 < len(marked) and marked[i + 1]))}
+    return stacks
+
+
+def _dead_message(layer: nn.Module, follower: Follower, signal: LayerSignal) -> str:
+    op = signal.activation
+    message = (f"{op} gets a negative input for {signal.inactive_fraction:.0%} of this layer's outputs "
+               f"({signal.dead_units:.0%} of its units never fire on the batch)")
+    bias = getattr(layer, "bias", None)
+    if bias is not None and follower.kind == "activation":
+        bias_moment = float(bias.detach().float().pow(2).mean())
+        spread = math.sqrt(max(signal.pre_moment - bias_moment, 0.0))
+        message += f"; its bias averages {float(bias.detach().mean()):.3g} against a spread of {spread:.3g} from its weights"
+    return message
 
 
 def audit(model: nn.Module, example_inputs: Any, *, print_table: bool = True,
           file: Optional[TextIO] = None, plot: Optional[str] = None,
-          collapse_below: float = 0.1) -> AuditReport:
+          collapse_below: float = 1e-4, explode_above: float = 1e4, dead_above: float = 0.8) -> AuditReport:
     """Audit every Linear/Conv of ``model`` on ``example_inputs`` (a batch of >= 2).
 
-    The model runs once in eval mode without grad; training flags are restored.
-    A signal collapse (INI300) is reported when some layer's activation std falls
-    below ``collapse_below`` times the first layer's.  Layers whose weight is zero
-    are left out of that comparison: a zeroed residual-branch end is deliberate.
-    ``plot`` is a path to save the std-by-depth chart to (needs matplotlib).
+    The model runs once without grad, in eval mode except that batch/instance
+    norms use the batch's statistics (as in training) without updating their
+    running statistics; every module's mode is restored.  Findings:
+
+    * INI300/INI301: the second moment a hidden layer hands on (its activation's
+      output) falls below ``collapse_below`` / rises above ``explode_above`` times
+      the first hidden layer's; or its output no longer depends on the input;
+    * INI302: a ReLU-family activation gets a non-positive input for more than
+      ``dead_above`` of a layer's outputs (reported at that layer, whose weights or bias cause it);
+    * INI303: hidden units with identical weight rows;
+    * INI001/INI002/INI003 where the weight's fingerprint is certain.
+
+    ``plot`` is a path to save the second moment by depth to (needs matplotlib).
     """
+    if not 0 < collapse_below < 1 < explode_above or not 0 < dead_above < 1:
+        raise ValueError(f"need 0 < collapse_below < 1 < explode_above and 0 < dead_above < 1, got "
+                         f"{collapse_below}, {explode_above} and {dead_above}")
+    first = next(tensors_in(example_inputs), None)
+    if first is None or first.dim() == 0 or first.shape[0] < 2:
+        raise ValueError("audit needs example inputs with a batch of at least 2")
     followers, strategy = find_followers(model, example_inputs)
     modules = dict(model.named_modules())
-    outputs = _capture_outputs(model, example_inputs)
+    signals = measure_signals(model, example_inputs)
 
     measured = []
-    for name, output in outputs.items():
+    for name, signal in signals.items():
         layer, follower = modules[name], followers[name]
-        gain_after = follower.activation.gain if follower.activation is not None else None
-        measured.append((name, layer, follower, fingerprint(layer.weight, layer, gain_after),
-                         batch_std(output), output))
+        activation = follower.activation
+        guessed = fingerprint(layer.weight, layer, activation.gain if activation is not None else None)
+        measured.append((name, follower, guessed, layer, signal))
+    stacks = _relu_stacks(measured)
 
-    reference = measured[0][4] if measured else 0.0
-    compared = [(item[0], item[4]) for item in measured if item[3].scheme != "zero"]
-    lowest_name, lowest_std = min(compared, key=lambda item: item[1]) if compared else ("", reference)
-    collapsed = reference == 0.0 or lowest_std < collapse_below * reference
-
-    report = AuditReport(strategy=strategy)
-    for depth, (name, layer, follower, guessed, std, output) in enumerate(measured, start=1):
-        findings = _layer_codes(name, follower, guessed, collapsed)
-        report.findings += findings
-        dead = dead_fraction(output, isinstance(layer, nn.modules.conv._ConvNd)) if follower.is_relu_family else None
-        report.layers.append(LayerAudit(
-            depth, name, type(layer).__name__, follower, guessed, std,
-            std / reference if reference > 0 else math.nan, dead,
-            tuple(finding.code for finding in findings),
-        ))
-    if collapsed and measured:
-        if reference == 0.0:
-            message = "the first layer's output does not depend on the input at all"
+    hidden = [item for item in measured if is_hidden(item[1])]
+    reference = _signal(hidden[0][4]) if hidden else math.nan
+    reference_share = hidden[0][4].input_share if hidden else math.nan
+    report = AuditReport(strategy=strategy, collapse_below=collapse_below, explode_above=explode_above)
+    collapse = explosion = None
+    for depth, (name, follower, guessed, layer, signal) in enumerate(measured, start=1):
+        findings = _static_codes(name, follower, guessed, stacks)
+        ratio = None
+        if is_hidden(follower):
+            ratio = _signal(signal) / reference if reference > 0 else 0.0
+            if collapse is None and ratio < collapse_below:
+                collapse = Finding(SIGNAL_COLLAPSE, name, _collapse_message(ratio, hidden[0][0], collapse_below))
+                findings.append(collapse)
+            elif collapse is None and signal.input_share < _INPUT_SHARE_LOST * reference_share:
+                collapse = Finding(SIGNAL_COLLAPSE, name, (
+                    f"the output no longer depends on the input: only {signal.input_share:.2g} of its second "
+                    f"moment varies across the batch (against {reference_share:.2g} at the first hidden layer, "
+                    f"{hidden[0][0]})"))
+                findings.append(collapse)
+            if explosion is None and ratio > explode_above:
+                explosion = Finding(SIGNAL_EXPLOSION, name, (
+                    f"second moment grows to {ratio:.3g}x that of the first hidden layer ({hidden[0][0]}) "
+                    f"(threshold {explode_above:g}x)"))
+                findings.append(explosion)
+            if guessed.distribution != "constant":
+                twins = duplicate_rows(layer.weight, getattr(layer, "transposed", False))
+                if twins:
+                    findings.append(Finding(SYMMETRIC_UNITS, name, (
+                        f"{twins} of {_units(layer)} units have the same weights as another unit: "
+                        "they compute the same thing and get the same gradient")))
         else:
-            message = (f"input-dependent activation std falls to {lowest_std / reference:.2g} "
-                       f"of the first layer's by {lowest_name} (threshold {collapse_below:g})")
-        report.findings.append(Finding(SIGNAL_COLLAPSE, "", message))
+            twins = 0
+        if signal.inactive_fraction is not None and signal.inactive_fraction > dead_above:
+            findings.append(Finding(DEAD_UNITS, name, _dead_message(layer, follower, signal)))
+        report.findings += findings
+        report.layers.append(LayerAudit(
+            depth, name, type(layer).__name__, follower, guessed, signal.pre_moment, signal.post_moment,
+            ratio, signal.input_share, signal.inactive_fraction, signal.dead_units, signal.saturated_fraction,
+            twins, tuple(finding.code for finding in findings),
+        ))
 
     if print_table:
         print(report.format(), file=file or sys.stdout)
     if plot is not None:
-        plot_activation_std(report, plot)
+        plot_second_moments(report, plot)
     return report
 
 
-def plot_activation_std(report: AuditReport, path: str) -> None:
-    """Save activation std by depth (log scale) to ``path``."""
+def _signal(signal: LayerSignal) -> float:
+    return signal.pre_moment if signal.post_moment is None else signal.post_moment
+
+
+def _units(layer: nn.Module) -> int:
+    weight = layer.weight
+    return weight.shape[1] * layer.groups if getattr(layer, "transposed", False) else weight.shape[0]
+
+
+def _collapse_message(ratio: float, reference: str, threshold: float) -> str:
+    if ratio == 0.0:
+        return f"the signal is exactly zero here (the first hidden layer is {reference})"
+    return f"second moment falls to {ratio:.2g} of that of the first hidden layer ({reference}) (threshold {threshold:g})"
+
+
+def plot_second_moments(report: AuditReport, path: str) -> None:
+    """Save each layer's second moment relative to the reference by depth (log scale),
+    with the collapse and explosion thresholds, to ``path``."""
     try:
         from matplotlib.figure import Figure  # optional extra: initlint[plot]
     except ImportError as error:
         raise ImportError("plotting needs matplotlib: pip install initlint[plot]") from error
     figure = Figure(figsize=(7, 4))
     axes = figure.subplots()
-    depths = [layer.depth for layer in report.layers]
-    stds = [max(layer.activation_std, 1e-300) for layer in report.layers]  # log axis needs > 0
-    axes.semilogy(depths, stds, marker="o")
+    compared = [layer for layer in report.layers if layer.ratio is not None]
+    floor = 1e-300  # a log axis needs > 0
+    if compared:
+        axes.semilogy([layer.depth for layer in compared], [max(layer.ratio, floor) for layer in compared],
+                      marker="o", label="hidden layers: what they hand on / reference")
+    axes.axhline(report.collapse_below, color="tab:blue", linestyle="--",
+                 label=f"collapse below {report.collapse_below:g}")
+    axes.axhline(report.explode_above, color="tab:red", linestyle="--",
+                 label=f"explosion above {report.explode_above:g}")
+    axes.set_yscale("log")
     axes.set_xlabel("depth (Linear/Conv layers in execution order)")
-    axes.set_ylabel("activation std across the batch")
-    axes.set_title("initlint audit: input-dependent signal by depth")
+    axes.set_ylabel("per-sample second moment / reference")
+    axes.set_title("initlint audit: signal by depth")
     axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize="small")
     figure.tight_layout()
     figure.savefig(path)
 

@@ -38,10 +38,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--input-shape", type=_shape, required=True, metavar="N,C,...",
                         help="shape of the random input batch (batch first, at least 2), e.g. 8,3,32,32")
     parser.add_argument("--seed", type=int, default=0, help="seed for the model factory and the input (default 0)")
-    parser.add_argument("--collapse-below", type=float, default=0.1, metavar="RATIO",
-                        help="report a signal collapse when a layer's activation std falls below "
-                             "RATIO times the first layer's (default 0.1)")
-    parser.add_argument("--plot", metavar="PATH", help="save activation std by depth to PATH (needs matplotlib)")
+    parser.add_argument("--collapse-below", type=float, default=1e-4, metavar="RATIO",
+                        help="report a signal collapse when the second moment a hidden layer hands on falls "
+                             "below RATIO times the first hidden layer's (default 1e-4)")
+    parser.add_argument("--explode-above", type=float, default=1e4, metavar="RATIO",
+                        help="report a signal explosion when it rises above RATIO times (default 1e4)")
+    parser.add_argument("--dead-above", type=float, default=0.8, metavar="FRACTION",
+                        help="report dead units when a ReLU gets a negative input for more than FRACTION "
+                             "of a layer's outputs (default 0.8)")
+    parser.add_argument("--plot", metavar="PATH",
+                        help="save the second moment by depth, with the thresholds, to PATH (needs matplotlib)")
     return parser
 
 
@@ -78,7 +84,8 @@ def main(argv: Optional[list] = None) -> int:
         if not isinstance(model, torch.nn.Module):
             return _fail(f"{args.target}() returned {type(model).__name__}, not a torch.nn.Module")
         inputs = torch.randn(*args.input_shape, generator=torch.Generator().manual_seed(args.seed))
-        report = audit(model, inputs, print_table=True, plot=args.plot, collapse_below=args.collapse_below)
+        report = audit(model, inputs, print_table=True, plot=args.plot, collapse_below=args.collapse_below,
+                       explode_above=args.explode_above, dead_above=args.dead_above)
     except Exception as error:  # the user's model may fail in any way; report it in one line
         return _fail(f"{type(error).__name__}: {error}")
     return 1 if report.findings else 0

@@ -16,8 +16,12 @@ corrected fans of :mod:`.fans` where they differ.  The nearest within tolerance 
 * xavier:  sqrt(2 / (fan_in + fan_out))
 * lecun:   1/sqrt(fan_in)
 
-When two schemes give the same std (a square Linear: Xavier == LeCun) the first in
-that list is reported.
+Schemes that predict the same std for this layer (within 2%) cannot be told apart:
+a square Linear has Xavier == LeCun, a Linear with out = 2 in has He(fan_out) ==
+LeCun.  Such a tie is reported as a tie ("lecun/xavier"), never resolved by a guess.
+
+The statistics are accumulated in float64 over slices of the weight, so no
+float64 copy of a whole weight is made.
 """
 from __future__ import annotations
 
@@ -32,16 +36,35 @@ from .fans import fan_in_out, torch_fan_in_out
 
 _BOUNDED_TAIL = 2.4
 _UNIFORM_KURTOSIS = 2.1
+_TIE = 0.02            # relative difference of predicted stds below which schemes tie
+_SLICE = 1 << 20       # elements converted to float64 at a time
 
 
 @dataclass(frozen=True)
 class Fingerprint:
-    scheme: str        # "default" | "he" | "xavier" | "lecun" | "zero" | "constant" | "custom"
+    scheme: str        # "default" | "he" | "xavier" | "lecun" | "zero" | "constant" | "custom",
+                       # or tied schemes joined by "/" ("lecun/xavier")
     distribution: str  # "uniform" | "normal" | "truncated_normal" | "constant"
     std: float
     gain: float        # std * sqrt(fan_in): the scale in units of 1/sqrt(fan_in)
     kurtosis: float
     max_over_std: float
+    mean: float = 0.0  # 0 when indistinguishable from 0 at this sample size
+
+    @property
+    def schemes(self) -> tuple:
+        """The scheme, or every scheme of a tie."""
+        return tuple(self.scheme.split("/"))
+
+    def describe(self) -> str:
+        """The distribution in the usual notation: N(0, 0.02), U(-0.1, 0.1), zeros, ..."""
+        if self.distribution == "constant":
+            return "zeros" if self.scheme == "zero" else f"constant {self.mean:.3g}"
+        if self.distribution == "uniform":
+            half_width = math.sqrt(3.0) * self.std
+            return f"U({self.mean - half_width:.3g}, {self.mean + half_width:.3g})"
+        letter = "N" if self.distribution == "normal" else "TN"
+        return f"{letter}({self.mean:.3g}, {self.std:.3g})"
 
     def __str__(self) -> str:
         if self.distribution == "constant":
@@ -68,26 +91,46 @@ def _candidates(weight: torch.Tensor, layer: Optional[nn.Module],
     return found
 
 
+def _moments(weight: torch.Tensor) -> tuple[float, float, float, float, bool]:
+    """mean, second and fourth central moments, max |w - mean|, and whether every value is 0."""
+    flat = weight.detach().reshape(-1)
+    count = flat.numel()
+    mean = sum(float(part.sum(dtype=torch.float64)) for part in flat.split(_SLICE)) / count
+    second = fourth = largest = 0.0
+    all_zero = True
+    for part in flat.split(_SLICE):
+        centred = part.to(torch.float64) - mean
+        squared = centred * centred
+        second += float(squared.sum())
+        fourth += float((squared * squared).sum())
+        largest = max(largest, float(centred.abs().max()))
+        all_zero = all_zero and not bool(part.any())
+    return mean, second / count, fourth / count, largest, all_zero
+
+
 def fingerprint(weight: torch.Tensor, layer: Optional[nn.Module] = None,
                 activation_gain: Optional[float] = None) -> Fingerprint:
-    values = weight.detach().to(torch.float64).flatten()
-    torch_in, _ = torch_fan_in_out(weight)
-    centred = values - values.mean()
-    std = float(centred.pow(2).mean().sqrt())
+    mean, variance, fourth, largest, all_zero = _moments(weight)
+    std = math.sqrt(variance)
     if std == 0.0:
-        scheme = "zero" if bool((values == 0).all()) else "constant"
-        return Fingerprint(scheme, "constant", 0.0, 0.0, float("nan"), float("nan"))
-    kurtosis = float(centred.pow(4).mean()) / std**4
-    max_over_std = float(centred.abs().max()) / std
+        scheme = "zero" if all_zero else "constant"
+        return Fingerprint(scheme, "constant", 0.0, 0.0, math.nan, math.nan, mean)
+    torch_in, _ = torch_fan_in_out(weight)
+    kurtosis = fourth / variance**2
+    max_over_std = largest / std
     if max_over_std <= _BOUNDED_TAIL:
         distribution = "uniform" if kurtosis < _UNIFORM_KURTOSIS else "truncated_normal"
     else:
         distribution = "normal"
     # Sampling error of a std estimate is ~sqrt((kurtosis - 1) / (4 n)); allow 4 of them.
-    tolerance = max(0.05, 4.0 * math.sqrt(max(kurtosis - 1.0, 0.5) / (4.0 * values.numel())))
-    scheme, best_error = "custom", tolerance
-    for name, expected, shapes in _candidates(weight, layer, activation_gain):
-        error = abs(math.log(std / expected))
-        if distribution in shapes and error < best_error - 1e-9:
-            scheme, best_error = name, error
-    return Fingerprint(scheme, distribution, std, std * math.sqrt(torch_in), kurtosis, max_over_std)
+    tolerance = max(0.05, 4.0 * math.sqrt(max(kurtosis - 1.0, 0.5) / (4.0 * weight.numel())))
+    fitting = [(name, expected) for name, expected, shapes in _candidates(weight, layer, activation_gain)
+               if distribution in shapes and abs(math.log(std / expected)) < tolerance]
+    scheme = "custom"
+    if fitting:
+        _, best = min(fitting, key=lambda item: abs(math.log(std / item[1])))
+        tied = [name for name, expected in fitting if abs(math.log(expected / best)) < _TIE]
+        scheme = "/".join(dict.fromkeys(tied))  # unique, in tie-break order
+    if abs(mean) < 4.0 * std / math.sqrt(weight.numel()):
+        mean = 0.0
+    return Fingerprint(scheme, distribution, std, std * math.sqrt(torch_in), kurtosis, max_over_std, mean)

@@ -12,6 +12,8 @@ A norm or residual add is recorded with what comes after it (``Follower.then``).
 """
 from __future__ import annotations
 
+import functools
+import weakref
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional
 
@@ -202,15 +204,15 @@ def _fx_followers(model: nn.Module) -> dict[str, Follower]:
 
 # ----------------------------------------------------- TorchFunctionMode strategy
 
-def _tensors(value: Any) -> Iterable[torch.Tensor]:
+def tensors_in(value: Any) -> Iterable[torch.Tensor]:
     if isinstance(value, torch.Tensor):
         yield value
     elif isinstance(value, (list, tuple)):
         for item in value:
-            yield from _tensors(item)
+            yield from tensors_in(item)
     elif isinstance(value, dict):
         for item in value.values():
-            yield from _tensors(item)
+            yield from tensors_in(item)
 
 
 @dataclass
@@ -219,23 +221,49 @@ class _Tag:
     pending: Optional[Follower] = None  # a norm/add already seen, waiting for its "then"
 
 
-class _FollowMode(TorchFunctionMode):
-    """Tags layer outputs and records the first real op that consumes each tag."""
+class FollowMode(TorchFunctionMode):
+    """Tags each layer's first output and records the first real op that consumes it.
+
+    A layer's output is tagged by a forward hook on the layer (see :func:`hooked`),
+    which also covers parametrized weights, and by the weight's identity when a
+    functional ``F.linear(x, layer.weight)`` uses it outside the module.
+    Subclasses measure tensors through the ``on_*`` methods; ``paused`` lets them
+    run tensor code of their own without it being followed.
+    """
 
     def __init__(self, layer_of_weight: dict[int, str]):
         super().__init__()
         self.layer_of_weight = layer_of_weight
-        # id -> (tensor, tag); the tensor is kept alive so its id cannot be reused.
-        self.tags: dict[int, tuple[torch.Tensor, _Tag]] = {}
+        # id -> (weak reference, tag): tags never keep a tensor alive, and a reused
+        # id is recognised because its reference no longer points at the tensor.
+        self.tags: dict[int, tuple[weakref.ref, _Tag]] = {}
         self.followers: dict[str, Follower] = {}
+        self.started: set = set()
+        self.paused = False
 
     def tag_of(self, tensor: torch.Tensor) -> Optional[_Tag]:
         entry = self.tags.get(id(tensor))
-        return entry[1] if entry is not None and entry[0] is tensor else None
+        return entry[1] if entry is not None and entry[0]() is tensor else None
 
     def tag(self, value: Any, tag: _Tag) -> None:
-        for tensor in _tensors(value):
-            self.tags[id(tensor)] = (tensor, tag)
+        for tensor in tensors_in(value):
+            self.tags[id(tensor)] = (weakref.ref(tensor), tag)
+
+    def layer_output(self, name: str, output: Any) -> None:
+        """A layer produced ``output``; only its first call counts."""
+        if name in self.started:
+            return
+        self.started.add(name)
+        self.on_layer_output(name, output)
+        self.tag(output, _Tag(name))
+
+    def on_layer_output(self, name: str, output: Any) -> None:
+        """Called once per layer with its first output, before anything consumes it."""
+
+    def on_activation(self, name: str, step: Follower, before: torch.Tensor, call: Callable) -> Any:
+        """The activation ``step`` is applied to layer ``name``'s signal ``before``;
+        ``call()`` applies it and returns the result."""
+        return call()
 
     def resolve(self, tag: _Tag, step: Follower) -> Optional[_Tag]:
         """Record ``step`` for the tag's layer; return a tag to carry on, if any."""
@@ -251,19 +279,54 @@ class _FollowMode(TorchFunctionMode):
 
     def __torch_function__(self, func: Callable, types: Any, args: tuple = (), kwargs: Optional[dict] = None):
         kwargs = kwargs or {}
-        result = func(*args, **kwargs)
+        if self.paused:
+            return func(*args, **kwargs)
         step = classify_call(getattr(func, "__name__", ""), args, kwargs)
+        tagged = []
         if step is not _IGNORE:
-            for tensor in list(_tensors((args, kwargs))):
+            for tensor in tensors_in((args, kwargs)):
                 tag = self.tag_of(tensor)
-                if tag is None:
-                    continue
-                carry = tag if step is _PASS else self.resolve(tag, step)
-                if carry is not None:
-                    self.tag(result, carry)
+                if tag is not None:
+                    tagged.append((tensor, tag))
+        activated = next(((tensor, tag) for tensor, tag in tagged
+                          if step.kind == "activation" and tag.layer not in self.followers
+                          and (tag.pending is None or tag.pending.kind == "norm")), None)
+        if activated is not None:
+            result = self.on_activation(activated[1].layer, step, activated[0], lambda: func(*args, **kwargs))
+        else:
+            result = func(*args, **kwargs)
+        for _, tag in tagged:
+            carry = tag if step is _PASS else self.resolve(tag, step)
+            if carry is not None:
+                self.tag(result, carry)
         if step.kind == "layer" and len(args) > 1 and id(args[1]) in self.layer_of_weight:
-            self.tag(result, _Tag(self.layer_of_weight[id(args[1])]))
+            self.layer_output(self.layer_of_weight[id(args[1])], result)
         return result
+
+
+class hooked:
+    """Context manager: forward hooks that hand each Linear/Conv's output to ``mode``."""
+
+    def __init__(self, model: nn.Module, mode: FollowMode):
+        self.model, self.mode = model, mode
+
+    def __enter__(self) -> FollowMode:
+        def hook(module: nn.Module, args: Any, output: Any, name: str) -> None:
+            self.mode.layer_output(name, output)
+
+        self.handles = [module.register_forward_hook(functools.partial(hook, name=name))
+                        for name, module in self.model.named_modules() if isinstance(module, LAYER_TYPES)]
+        return self.mode
+
+    def __exit__(self, *exc: Any) -> None:
+        for handle in self.handles:
+            handle.remove()
+
+
+def plain_weights(model: nn.Module) -> dict[int, str]:
+    """id of each layer's weight tensor -> layer name (parametrized weights have none)."""
+    return {id(m._parameters["weight"]): name for name, m in model.named_modules()
+            if isinstance(m, LAYER_TYPES) and m._parameters.get("weight") is not None}
 
 
 def run_inputs(model: nn.Module, example_inputs: Any) -> Any:
@@ -296,11 +359,11 @@ class eval_mode:
 
 
 def _runtime_followers(model: nn.Module, example_inputs: Any) -> dict[str, Follower]:
-    layers = {name: m for name, m in model.named_modules() if isinstance(m, LAYER_TYPES)}
-    mode = _FollowMode({id(m.weight): name for name, m in layers.items()})
-    with eval_mode(model), mode:
+    layers = [name for name, m in model.named_modules() if isinstance(m, LAYER_TYPES)]
+    mode = FollowMode(plain_weights(model))
+    with eval_mode(model), hooked(model, mode), mode:
         output = run_inputs(model, example_inputs)
-    for tensor in _tensors(output):  # tags that reached the model's output
+    for tensor in tensors_in(output):  # tags that reached the model's output
         tag = mode.tag_of(tensor)
         if tag is not None:
             mode.resolve(tag, OUTPUT)

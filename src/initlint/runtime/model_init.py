@@ -1,6 +1,7 @@
 """``init_model_``: initialise every Linear/Conv by what actually follows it."""
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import hashlib
 import math
@@ -9,19 +10,34 @@ from typing import Any, Iterable, Optional
 
 import torch
 import torch.nn as nn
+from torch.nn.utils import parametrize
 
 from .fans import fan
-from .follow import LAYER_TYPES, find_followers
+from .fingerprints import fingerprint
+from .follow import LAYER_TYPES, Follower, find_followers, run_inputs
 from .helpers import fill_
+from .measure import batch_statistics, second_moment
 from .policy import Decision, InitPolicy
+
+# Norm layers whose weight is a scale (gamma); a zero gamma is a deliberate choice.
+_NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm) + \
+    ((nn.RMSNorm,) if hasattr(nn, "RMSNorm") else ())
+
+# LSUV: stop when the layer's output second moment is within this of 1.
+_CALIBRATION_TOLERANCE = 0.02
+_CALIBRATION_STEPS = 5
 
 
 @dataclass(frozen=True)
 class ParamInit:
     """What one parameter got.
 
-    action: "he" | "lecun" | "xavier" | "zero" | "prior" | "custom" | "kept"
+    action: "he" | "lecun" | "xavier" | "zero" | "prior" | "constant" | "custom" | "kept"
             | "skipped" | "untouched" (not a Linear/Conv parameter)
+    replaced: what the weight held before, when that was not PyTorch's default
+            (someone had initialised it), e.g. "N(0, 0.02)"
+    tied: the other names of this same tensor (initialised once)
+    calibration: the factor LSUV multiplied the weight by (``calibrate=True``)
     """
 
     name: str
@@ -31,15 +47,19 @@ class ParamInit:
     fan: Optional[float] = None
     mode: Optional[str] = None
     distribution: Optional[str] = None
-    value: Optional[float] = None      # constant the bias was filled with
+    value: Optional[float] = None      # constant the tensor was filled with
     seed: Optional[int] = None
     follower: str = ""
     reason: str = ""
+    replaced: str = ""
+    tied: tuple = ()
+    calibration: Optional[float] = None
 
 
 @dataclass
 class InitRecord:
-    """Per-parameter record returned by :func:`init_model_`, in ``named_parameters`` order."""
+    """Per-parameter record returned by :func:`init_model_`: every name of every
+    parameter (tied ones under each of their names), in ``named_parameters`` order."""
 
     params: dict
     strategy: str  # how followers were found: "fx" or "torch_function"
@@ -51,13 +71,18 @@ class InitRecord:
         header = ("parameter", "init", "std", "gain", "follows", "why")
         rows = [header]
         for entry in self.params.values():
+            action = entry.action if entry.distribution is None else f"{entry.action} ({entry.distribution})"
+            notes = [entry.reason]
+            if entry.replaced:
+                notes.append(f"replaced {entry.replaced}")
+            if entry.tied:
+                notes.append(f"tied to {', '.join(entry.tied)}")
             rows.append((
-                entry.name,
-                entry.action if entry.distribution is None else f"{entry.action} ({entry.distribution})",
+                entry.name, action,
                 "" if entry.std is None else f"{entry.std:.4g}",
                 "" if entry.gain is None else f"{entry.gain:.4g}",
                 entry.follower,
-                entry.reason,
+                "; ".join(note for note in notes if note),
             ))
         widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
         lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
@@ -76,36 +101,136 @@ def param_seed(name: str, base_seed: int = 0) -> int:
     return int.from_bytes(digest, "little") & (2**63 - 1)
 
 
-def _matches_any(name: str, patterns: list) -> bool:
-    return any(name == pattern or fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+def clean_name(name: str) -> str:
+    """A name as the bare model has it: without torch.compile's ``_orig_mod.``."""
+    return name.replace("_orig_mod.", "")
 
 
-def _qualified(module_name: str, param: str) -> str:
-    return f"{module_name}.{param}" if module_name else param
+def unwrap(model: nn.Module) -> nn.Module:
+    """The model inside DataParallel / DistributedDataParallel / torch.compile wrappers."""
+    while True:
+        if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
+            model = model.module
+        elif isinstance(getattr(model, "_orig_mod", None), nn.Module):  # torch.compile's OptimizedModule
+            model = model._orig_mod
+        else:
+            return model
 
 
-def _init_weight(layer: nn.Module, name: str, decision: Decision, base_seed: int,
-                 follower: str) -> ParamInit:
-    weight = layer.weight
-    seed = param_seed(name, base_seed)
-    generator = torch.Generator(device=weight.device).manual_seed(seed)
+def _refuse_sharded(model: nn.Module) -> None:
+    if type(model).__name__ == "FullyShardedDataParallel":
+        raise ValueError("init_model_ must run before FSDP wraps the model: its parameters are flattened shards")
+    if not torch.distributed.is_available():
+        return
+    from torch.distributed.tensor import DTensor
+    for name, param in model.named_parameters():
+        if isinstance(param, DTensor):
+            raise ValueError(
+                f"{name} is a sharded DTensor: call init_model_ on the model before fully_shard()/FSDP2 "
+                "(each rank then holds the same, name-seeded values and shards them)")
+
+
+def _materialise_lazy(model: nn.Module, example_inputs: Any) -> None:
+    lazy = [name for name, param in model.named_parameters()
+            if isinstance(param, nn.parameter.UninitializedParameter)]
+    if not lazy:
+        return
+    if example_inputs is None:
+        raise ValueError(
+            f"{', '.join(lazy)} not materialised yet (lazy modules such as LazyLinear): run one forward "
+            "pass first, or pass example_inputs and init_model_ will run it")
+    with batch_statistics(model):
+        run_inputs(model, example_inputs)
+
+
+@dataclass(frozen=True)
+class _Weight:
+    """Where a layer's weight really lives.
+
+    kind "plain": params == (weight,); "weight_norm": (g, v) with weight = g v / |v|
+    (norm over every dim but ``dim``); "spectral_norm": (original,), divided by its
+    largest singular value on every forward.
+    """
+
+    kind: str
+    params: tuple
+    param_names: tuple
+    dim: int = 0
+
+
+def _weight_of(module_name: str, layer: nn.Module) -> _Weight:
+    prefix = f"{module_name}." if module_name else ""
+    if parametrize.is_parametrized(layer, "weight"):
+        chain = layer.parametrizations.weight
+        kinds = [type(step).__name__ for step in chain]
+        base = f"{prefix}parametrizations.weight."
+        if kinds == ["_WeightNorm"]:
+            return _Weight("weight_norm", (chain.original0, chain.original1),
+                           (base + "original0", base + "original1"), chain[0].dim)
+        if kinds == ["_SpectralNorm"]:
+            return _Weight("spectral_norm", (chain.original,), (base + "original",))
+        raise ValueError(
+            f"{prefix}weight is computed by the parametrization(s) {', '.join(kinds)}; init_model_ knows how to "
+            f"initialise weight_norm and spectral_norm only: pass skip=['{prefix}*'] and initialise it yourself")
+    hooks = [hook for hook in layer._forward_pre_hooks.values() if type(hook).__name__ == "WeightNorm"]
+    if hooks:  # the deprecated torch.nn.utils.weight_norm
+        return _Weight("weight_norm", (layer.weight_g, layer.weight_v),
+                       (prefix + "weight_g", prefix + "weight_v"), hooks[0].dim)
+    return _Weight("plain", (layer._parameters["weight"],), (prefix + "weight",))
+
+
+def _matches_any(names: Iterable[str], patterns: list) -> bool:
+    return any(name == pattern or fnmatch.fnmatchcase(name, pattern) for name in names for pattern in patterns)
+
+
+def _deliberate_zero(effective: torch.Tensor, follower: Follower) -> bool:
+    """An exactly-zero weight whose output is the model's output or is added to a
+    skip connection: a zero-init head, residual-branch end or LoRA B."""
+    return follower.kind in ("output", "add") and not bool(effective.detach().any())
+
+
+def _fill_weight(weight: _Weight, std: float, distribution: str, generator: torch.Generator) -> None:
+    if weight.kind == "weight_norm":
+        g, v = weight.params
+        fill_(v, std, distribution, generator)
+        with torch.no_grad():  # g = |v| makes the computed weight exactly v
+            g.copy_(torch.norm_except_dim(v, 2, weight.dim).reshape(g.shape))
+    else:
+        fill_(weight.params[0], std, distribution, generator)
+
+
+def _zero_weight(weight: _Weight, generator: torch.Generator) -> None:
+    with torch.no_grad():
+        if weight.kind == "weight_norm":  # v = 0 would divide 0 by 0
+            g, v = weight.params
+            v.normal_(generator=generator)
+            g.zero_()
+        else:
+            weight.params[0].zero_()
+
+
+def _init_weight(layer: nn.Module, weight: _Weight, name: str, decision: Decision, seed: int,
+                 follower: str, replaced: str) -> ParamInit:
+    generator = torch.Generator(device=weight.params[-1].device).manual_seed(seed)
+    note = {"weight_norm": "weight_norm: g = |v|", "spectral_norm": "spectral_norm then divides it by its "
+            "largest singular value"}.get(weight.kind, "")
+    reason = "; ".join(part for part in (decision.because, note) if part)
     if callable(decision.scheme):
         decision.scheme(layer, generator)
-        return ParamInit(name, "custom", seed=seed, follower=follower, reason=decision.because)
+        return ParamInit(name, "custom", seed=seed, follower=follower, reason=reason, replaced=replaced)
     if decision.scheme == "keep":
-        return ParamInit(name, "kept", follower=follower, reason=decision.because)
+        return ParamInit(name, "kept", follower=follower, reason=reason)
     if decision.scheme == "zero":
-        with torch.no_grad():
-            weight.zero_()
-        return ParamInit(name, "zero", std=0.0, follower=follower, reason=decision.because)
+        _zero_weight(weight, generator)
+        return ParamInit(name, "zero", std=0.0, follower=follower, reason=reason, replaced=replaced)
     mode = {"he": decision.mode, "lecun": "fan_in", "xavier": "fan_avg"}[decision.scheme]
     gain = 1.0 if decision.scheme == "lecun" else decision.gain
-    fan_value = fan(weight, layer, mode)
+    fan_value = fan(layer.weight, layer, mode)
     std = gain / math.sqrt(fan_value)
-    fill_(weight, std, decision.distribution, generator)
+    _fill_weight(weight, std, decision.distribution, generator)
     return ParamInit(name, decision.scheme, std=std, gain=gain, fan=fan_value, mode=mode,
                      distribution=decision.distribution, seed=seed, follower=follower,
-                     reason=decision.because)
+                     reason=reason, replaced=replaced)
 
 
 def _init_bias(bias: torch.Tensor, name: str, decision: Decision, follower: str) -> ParamInit:
@@ -124,47 +249,185 @@ def _init_bias(bias: torch.Tensor, name: str, decision: Decision, follower: str)
     return ParamInit(name, action, value=value, follower=follower, reason=decision.because)
 
 
-def init_model_(model: nn.Module, example_inputs: Any = None, policy: Optional[InitPolicy] = None,
-                *, seed: int = 0, skip: Iterable[str] = ()) -> InitRecord:
+def _describe_replaced(layer: nn.Module) -> str:
+    """What the weight holds now, unless that is PyTorch's default init."""
+    found = fingerprint(layer.weight, layer)
+    return "" if found.schemes == ("default",) else found.describe()
+
+
+class _Stop(BaseException):
+    """Ends a forward pass once the layer being calibrated has run (BaseException so
+    that a model's own ``except Exception`` cannot swallow it)."""
+
+
+def _weight_part_moment(layer: nn.Module, output: torch.Tensor) -> float:
+    bias = getattr(layer, "bias", None)
+    if bias is not None and bool(bias.detach().any()):
+        shape = (-1,) + (1,) * (output.dim() - 2) if isinstance(layer, nn.modules.conv._ConvNd) else (-1,)
+        output = output - bias.detach().reshape(shape)
+    return second_moment(output)
+
+
+def _output_moment(model: nn.Module, example_inputs: Any, layer: nn.Module) -> float:
+    measured = []
+
+    def hook(module: nn.Module, args: Any, output: torch.Tensor) -> None:
+        measured.append(_weight_part_moment(layer, output))
+        raise _Stop
+
+    handle = layer.register_forward_hook(hook)
+    try:
+        with batch_statistics(model):
+            run_inputs(model, example_inputs)
+    except _Stop:
+        pass
+    finally:
+        handle.remove()
+    if not measured:
+        raise ValueError(f"calibration: {type(layer).__name__} never ran on the example inputs")
+    return measured[0]
+
+
+def _execution_order(model: nn.Module, example_inputs: Any, names: list) -> list:
+    modules = dict(model.named_modules())
+    order: list = []
+    handles = [modules[name].register_forward_hook(
+        lambda module, args, output, name=name: order.append(name) if name not in order else None)
+        for name in names]
+    try:
+        with batch_statistics(model):
+            run_inputs(model, example_inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return order
+
+
+def _calibrate(model: nn.Module, example_inputs: Any, weights: dict, entries: dict) -> None:
+    """LSUV (Mishkin & Matas 2016): in execution order, scale each layer's weight so
+    that its output (without the bias) has unit second moment on the batch."""
+    modules = dict(model.named_modules())
+    for module_name in _execution_order(model, example_inputs, list(weights)):
+        weight, key = weights[module_name]
+        layer, total = modules[module_name], 1.0
+        for _ in range(_CALIBRATION_STEPS):
+            moment = _output_moment(model, example_inputs, layer)
+            if not 0.0 < moment < math.inf:
+                raise ValueError(f"calibration: {module_name}'s output has second moment {moment} "
+                                 "on the example inputs; it cannot be scaled to 1")
+            if abs(moment - 1.0) <= _CALIBRATION_TOLERANCE:
+                break
+            factor = 1.0 / math.sqrt(moment)
+            with torch.no_grad():
+                weight.params[0].mul_(factor)  # plain weight, or weight_norm's g
+            total *= factor
+        entry = entries[key]
+        entries[key] = dataclasses.replace(
+            entry, std=entry.std * total, calibration=total, reason=f"{entry.reason}; LSUV x{total:.3g}")
+
+
+def init_model_(model: nn.Module, example_inputs: Any = None, *, policy: Optional[InitPolicy] = None,
+                calibrate: bool = False, overwrite: bool = False, seed: int = 0,
+                skip: Iterable[str] = ()) -> InitRecord:
     """Initialise every Linear/Conv in ``model`` in place by what follows it.
 
-    example_inputs: only needed when ``torch.fx`` cannot trace the model; then the
-        model is run once on them (eval mode, no grad) to see what follows each layer.
+    example_inputs: a batch (tensor, tuple of args or dict of kwargs).  Needed when
+        ``torch.fx`` cannot trace the model, to materialise lazy modules, and for
+        ``calibrate``.
     policy: :class:`InitPolicy` overrides; defaults are described in ``policy.py``.
+    calibrate: after the init, rescale each layer in execution order so that its
+        output has unit second moment on ``example_inputs`` (LSUV).
+    overwrite: also replace deliberate zeros (a zero weight before the output or a
+        residual add, a zero norm gamma), which are otherwise kept.
     seed: base seed; each parameter draws from its own generator seeded by
-        ``param_seed(qualified_name, seed)``.
+        ``param_seed(qualified_name, seed)``, with names as the bare model has them
+        (no DDP ``module.`` or torch.compile ``_orig_mod.``).
     skip: parameter names or fnmatch patterns to leave alone, e.g. the keys of a
         checkpoint you loaded with ``strict=False``.  Meta-device parameters are
         always skipped.
     """
+    model = unwrap(model)
+    _refuse_sharded(model)
+    if calibrate and example_inputs is None:
+        raise ValueError("calibrate=True needs example_inputs: it scales each layer on that batch")
+    _materialise_lazy(model, example_inputs)
     policy = policy or InitPolicy()
     skip_patterns = list(skip)
     followers, strategy = find_followers(model, example_inputs)
-    done: dict[str, ParamInit] = {}
-    seen: set = set()  # ids: a parameter tied between two layers is initialised once
-    for module_name, layer in model.named_modules():
-        if not isinstance(layer, LAYER_TYPES):
+
+    names: dict = {}  # id(tensor) -> every (clean) name it has, first one first
+    for name, param in model.named_parameters(remove_duplicate=False):
+        names.setdefault(id(param), []).append(clean_name(name))
+    done: dict = {}         # id(tensor) -> ParamInit under its first name
+    calibrated: dict = {}   # module name -> (_Weight, id of the tensor whose entry records it)
+
+    for raw_name, module in model.named_modules():
+        module_name = clean_name(raw_name)
+        if isinstance(module, _NORM_TYPES) and isinstance(module.weight, nn.Parameter):
+            _norm_gamma(module.weight, names, done, overwrite, skip_patterns)
+        if not isinstance(module, LAYER_TYPES):
             continue
-        follower = followers[module_name]
-        decision = policy.decide(module_name, layer, follower)
-        for param_name in ("weight", "bias"):
-            param = getattr(layer, param_name)
-            if param is None:
-                continue
-            if id(param) in seen:
-                continue
-            seen.add(id(param))
-            name = _qualified(module_name, param_name)
-            if param.is_meta:
-                done[name] = ParamInit(name, "skipped", follower=str(follower), reason="meta device")
-            elif _matches_any(name, skip_patterns):
-                done[name] = ParamInit(name, "skipped", follower=str(follower), reason="in skip")
-            elif param_name == "weight":
-                done[name] = _init_weight(layer, name, decision, seed, str(follower))
+        follower = followers[raw_name]
+        weight = _weight_of(module_name, module)
+        if any(id(param) in done for param in weight.params):
+            continue  # tied to a layer already initialised
+        all_names = [n for param in weight.params for n in names[id(param)]] + [f"{module_name}.weight"]
+        bias = module.bias if isinstance(module.bias, nn.Parameter) else None
+        bias_names = names[id(bias)] if bias is not None else []
+        label = str(follower)
+        if any(param.is_meta for param in weight.params):
+            for param in weight.params + ((bias,) if bias is not None else ()):
+                done[id(param)] = ParamInit(names[id(param)][0], "skipped", follower=label, reason="meta device")
+            continue
+        weight_skipped = _matches_any(all_names, skip_patterns)
+        rule = policy.matching_rule(module_name, module, follower)
+        if not weight_skipped and rule is None and not overwrite and _deliberate_zero(module.weight, follower):
+            reason = f"zero weight before {follower.kind}: a deliberate zero init (overwrite=True replaces it)"
+            for param in weight.params + ((bias,) if bias is not None else ()):
+                done[id(param)] = ParamInit(names[id(param)][0], "kept", follower=label, reason=reason)
+            continue
+        decision = policy.decide(module_name, module, follower)
+        if weight_skipped:
+            for param in weight.params:
+                done[id(param)] = ParamInit(names[id(param)][0], "skipped", follower=label, reason="in skip")
+        else:
+            key = id(weight.params[-1])
+            primary = names[key][0]
+            entry = _init_weight(module, weight, primary, decision, param_seed(primary, seed), label,
+                                 _describe_replaced(module))
+            done[key] = entry
+            for param in weight.params[:-1]:  # weight_norm's g: set from v
+                done[id(param)] = dataclasses.replace(entry, name=names[id(param)][0], seed=None)
+            tied = len(names[key]) > 1
+            if calibrate and entry.std and weight.kind != "spectral_norm" and not tied:
+                calibrated[raw_name] = (weight, key)
+        if bias is not None and id(bias) not in done:
+            if _matches_any(bias_names, skip_patterns):
+                done[id(bias)] = ParamInit(bias_names[0], "skipped", follower=label, reason="in skip")
             else:
-                done[name] = _init_bias(param, name, decision, str(follower))
-    params = {
-        name: done.get(name, ParamInit(name, "untouched", reason="not a Linear/Conv parameter"))
-        for name, _ in model.named_parameters()
-    }
-    return InitRecord(params, strategy)
+                done[id(bias)] = _init_bias(bias, bias_names[0], decision, label)
+
+    if calibrated:
+        _calibrate(model, example_inputs, calibrated, done)
+    params = {}
+    for key, all_names in names.items():
+        entry = done.get(key) or ParamInit(all_names[0], "untouched", reason="not a Linear/Conv parameter")
+        for name in all_names:
+            params[name] = dataclasses.replace(entry, name=name, tied=tuple(n for n in all_names if n != name))
+    order = [clean_name(name) for name, _ in model.named_parameters(remove_duplicate=False)]
+    return InitRecord({name: params[name] for name in order}, strategy)
+
+
+def _norm_gamma(gamma: nn.Parameter, names: dict, done: dict, overwrite: bool, skip_patterns: list) -> None:
+    """A zero norm scale (zero-init residual) is kept, or set to 1 with ``overwrite``."""
+    key = id(gamma)
+    if key in done or gamma.is_meta or bool(gamma.detach().any()) or _matches_any(names[key], skip_patterns):
+        return
+    name = names[key][0]
+    if not overwrite:
+        done[key] = ParamInit(name, "kept", reason="zero norm scale: a deliberate zero init "
+                                                   "(overwrite=True sets it to 1)")
+        return
+    with torch.no_grad():
+        gamma.fill_(1.0)
+    done[key] = ParamInit(name, "constant", value=1.0, reason="zero norm scale set to 1 (overwrite=True)")

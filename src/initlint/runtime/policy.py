@@ -4,7 +4,9 @@ Defaults (see docs/runtime.md for the reasoning):
 
 * an activation follows (directly or after a norm): He, std = gain(act) / sqrt(fan_in),
   normal; for the ReLU family that is Kaiming He, for GELU/SiLU/Mish the numeric
-  gain, for tanh/sigmoid/SELU torch's ``calculate_gain``;
+  gain, for tanh/sigmoid torch's ``calculate_gain``;
+* SELU: LeCun (gain 1), the scale its self-normalisation is derived for
+  (torch's 3/4 gain makes deep SELU stacks settle at a lower second moment);
 * anything else (output, residual add, another layer, a norm with no activation,
   attention matmuls, unknown): LeCun, std = 1 / sqrt(fan_in), i.e. gain 1;
 * biases: zero.
@@ -103,16 +105,20 @@ class InitPolicy:
         self.rules.append(Rule(init, **criteria))
         return self
 
+    def matching_rule(self, name: str, layer: nn.Module, follower: Follower) -> Optional[Rule]:
+        return next((rule for rule in self.rules if rule.matches(name, layer, follower)), None)
+
     def decide(self, name: str, layer: nn.Module, follower: Follower) -> Decision:
         activation = follower.activation
-        for rule in self.rules:
-            if rule.matches(name, layer, follower):
-                if rule.activation is not None:
-                    rule_gain = gain(rule.activation)
-                else:
-                    rule_gain = activation.gain if activation is not None else 1.0
-                return Decision(rule.init, rule_gain, rule.mode, rule.distribution,
-                                rule.bias, rule.describe())
+        rule = self.matching_rule(name, layer, follower)
+        if rule is not None:
+            if rule.activation is not None:
+                rule_gain = gain(rule.activation)
+            else:
+                rule_gain = activation.gain if activation is not None else 1.0
+            return Decision(rule.init, rule_gain, rule.mode, rule.distribution, rule.bias, rule.describe())
+        if activation is not None and activation.op == "selu":
+            return Decision("lecun", 1.0, because="followed by selu (self-normalising: LeCun)")
         if activation is not None:
             return Decision("he", activation.gain, because=f"followed by {activation.op}")
         return Decision("lecun", 1.0, because=f"followed by {follower}")

@@ -1,0 +1,170 @@
+"""Run a model once and measure what each Linear/Conv hands on.
+
+Everything is reduced to a few numbers as soon as it is produced: no layer
+output is kept, so the run costs little more memory than a plain forward.
+Statistics of a layer's output are taken in its forward hook, before anything
+(an in-place ``relu_``, ``x += ...``) can change it.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import torch
+import torch.nn as nn
+
+from .follow import LAYER_TYPES, Follower, FollowMode, hooked, plain_weights, run_inputs
+from .gains import RELU_FAMILY
+
+# Outputs this close to an asymptote have a derivative below ~2-4% of its peak.
+_TANH_SATURATED = 0.99
+_SIGMOID_SATURATED = 0.01
+
+
+@dataclass
+class LayerSignal:
+    """What one layer's first call produced on the batch (see docs/runtime.md)."""
+
+    pre_moment: float                     # per-sample second moment of the layer's output
+    input_share: float                    # part of it that varies across the batch
+    activation: str = ""                  # the activation measured after it, if any
+    post_moment: Optional[float] = None   # per-sample second moment of that activation's output
+    inactive_fraction: Optional[float] = None   # ReLU family: inputs < 0
+    dead_units: Optional[float] = None          # ReLU family: units never > 0 on the batch
+    saturated_fraction: Optional[float] = None  # tanh/sigmoid: outputs near an asymptote
+
+
+def second_moment(tensor: torch.Tensor) -> float:
+    """mean(x^2) over every element: the per-sample second moment averaged over the batch."""
+    values = tensor.detach()
+    if values.numel() == 0:
+        return math.nan
+    wide = None if values.dtype in (torch.float32, torch.float64) else torch.float32
+    return float(torch.linalg.vector_norm(values, dtype=wide)) ** 2 / values.numel()
+
+
+def _unit_dim(tensor: torch.Tensor, is_conv: bool) -> int:
+    return 1 if is_conv and tensor.dim() >= 2 else tensor.dim() - 1
+
+
+class batch_statistics:
+    """Context manager for measuring: no grad, eval mode (no dropout) except that
+    batch and instance norms normalise with the batch's own statistics, as in
+    training, without updating any running statistic.  Every flag is restored."""
+
+    def __init__(self, model: nn.Module):
+        self.model = model
+
+    def __enter__(self) -> nn.Module:
+        self.flags = [(module, module.training) for module in self.model.modules()]
+        norms = [m for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._NormBase)]
+        self.tracking = [(norm, norm.track_running_stats) for norm in norms]
+        self.no_grad = torch.no_grad()
+        self.no_grad.__enter__()
+        self.model.eval()
+        for norm in norms:
+            norm.training = True
+            norm.track_running_stats = False  # batch statistics, nothing recorded
+        return self.model
+
+    def __exit__(self, *exc: Any) -> None:
+        self.no_grad.__exit__(*exc)
+        for norm, tracking in self.tracking:
+            norm.track_running_stats = tracking
+        for module, flag in self.flags:
+            module.training = flag
+
+
+class _SignalMode(FollowMode):
+    def __init__(self, model: nn.Module):
+        super().__init__(plain_weights(model))
+        self.conv_layers = {name for name, m in model.named_modules() if isinstance(m, nn.modules.conv._ConvNd)}
+        self.signals: dict[str, LayerSignal] = {}  # in execution order
+
+    def _paused(self, compute: Callable[[], Any]) -> Any:
+        self.paused = True  # our own tensor code must not count as consuming the signal
+        try:
+            return compute()
+        finally:
+            self.paused = False
+
+    def on_layer_output(self, name: str, output: Any) -> None:
+        if not isinstance(output, torch.Tensor) or output.dim() == 0:
+            return
+
+        def measure() -> LayerSignal:
+            moment = second_moment(output)
+            spread = float(output.detach().var(dim=0, unbiased=False).mean()) if output.shape[0] > 1 else 0.0
+            return LayerSignal(moment, spread / moment if moment > 0 else 0.0)
+
+        self.signals[name] = self._paused(measure)
+
+    def on_activation(self, name: str, step: Follower, before: torch.Tensor, call: Callable) -> Any:
+        signal = self.signals.get(name)
+        if signal is None or signal.activation:
+            return call()
+        signal.activation = step.op
+        if step.op in RELU_FAMILY:
+            def inactive() -> None:
+                values = before.detach()
+                # Strictly negative: an exactly-zero input comes from upstream (a zero input
+                # vector), not from this layer's weights or bias.
+                signal.inactive_fraction = int(torch.count_nonzero(values < 0)) / max(values.numel(), 1)
+                unit_dim = _unit_dim(values, name in self.conv_layers)
+                other = [d for d in range(values.dim()) if d != unit_dim]
+                per_unit = values.amax(dim=other) if other else values
+                signal.dead_units = float((per_unit <= 0).float().mean())
+            self._paused(inactive)  # before the call: an in-place ReLU overwrites its input
+        result = call()
+        if isinstance(result, torch.Tensor):
+            def after() -> None:
+                signal.post_moment = second_moment(result)
+                values = result.detach()
+                if step.op == "tanh":
+                    saturated = values.abs() > _TANH_SATURATED
+                elif step.op == "sigmoid":
+                    saturated = (values < _SIGMOID_SATURATED) | (values > 1.0 - _SIGMOID_SATURATED)
+                else:
+                    return
+                signal.saturated_fraction = int(torch.count_nonzero(saturated)) / max(values.numel(), 1)
+            self._paused(after)
+        return result
+
+
+def measure_signals(model: nn.Module, example_inputs: Any) -> dict[str, LayerSignal]:
+    """Each executed Linear/Conv's :class:`LayerSignal`, in order of first execution."""
+    mode = _SignalMode(model)
+    with batch_statistics(model), hooked(model, mode), mode:
+        run_inputs(model, example_inputs)
+    return mode.signals
+
+
+def _project(rows: torch.Tensor, probe: torch.Tensor) -> torch.Tensor:
+    """rows @ probe in float64, a slice of rows at a time (no float64 copy of the weight)."""
+    per_slice = max(1, (1 << 20) // max(rows.shape[1], 1))
+    return torch.cat([part.to(torch.float64) @ probe for part in rows.split(per_slice)])
+
+
+def duplicate_rows(weight: torch.Tensor, transposed: bool = False) -> int:
+    """How many output units have a weight row identical to another unit's.
+
+    Rows are compared through one random projection each (equal rows project
+    equally); only near-equal projections are then compared exactly.
+    """
+    values = weight.detach()
+    rows = values.transpose(0, 1).flatten(1) if transposed else values.flatten(1)
+    if rows.shape[0] < 2:
+        return 0
+    probe = torch.randn(rows.shape[1], generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    keys = _project(rows, probe)
+    order = keys.argsort()
+    ordered = keys[order]
+    scale = float(ordered.abs().max()) or 1.0
+    close = torch.nonzero((ordered[1:] - ordered[:-1]).abs() <= 1e-6 * scale).flatten().tolist()
+    twins = set()
+    for index in close:
+        first, second = int(order[index]), int(order[index + 1])
+        if torch.equal(rows[first], rows[second]):
+            twins.update((first, second))
+    return len(twins)
