@@ -345,7 +345,7 @@ class Analyzer:
         if short in vocab.NORM_MODULES:
             return Part("norm", norm=short)
         if short in vocab.PASS_THROUGH_MODULES:
-            return Part("pass")
+            return Part("pass", op=short)
         if short == "Sequential":
             return self._describe_sequential(expr, statement, scope, locals_, wrapped)
         if short in ("ModuleList", "ModuleDict"):

@@ -18,6 +18,9 @@ class Follower:
     # same activation count as followed alike whatever comes after it.
     then: Optional["Follower"] = field(default=None, compare=False)
     layer: Optional["Layer"] = field(default=None, compare=False)  # kind "layer": which one, when known
+    # Something between the layer and this follower does not keep a per-channel constant per channel
+    # (a reshape, dropout, zero padding): what a norm here removes is not the layer's bias.
+    reshaped: bool = field(default=False, compare=False)
 
     def describe(self) -> str:
         if self.kind == "act":
@@ -72,6 +75,7 @@ class Part:
     conditional: bool = False  # built with appends under an ``if``: the order of elements is uncertain
     parent: Optional[tuple] = None  # (enclosing Sequential part, index) for nested Sequentials
     keys: Optional[frozenset] = None  # "other": a dict literal with these keys (for ``**kwargs``)
+    op: Optional[str] = None          # "pass": the module class (``Dropout``, ``Flatten``)
 
 
 @dataclass(eq=False)

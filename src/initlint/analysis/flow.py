@@ -1,6 +1,7 @@
 """What follows each layer: ``nn.Sequential`` order and data flow through methods like ``forward``."""
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Optional
 
 import libcst as cst
@@ -34,6 +35,13 @@ def analyzer_part_of(analyzer, layer) -> Optional[Part]:
     return analyzer.layer_parts.get(id(layer))
 
 
+def _through(follower: Follower, ops: list) -> Follower:
+    """``follower`` as reached through these pass-through ops."""
+    if follower.reshaped or all(op in vocab.PER_CHANNEL_PRESERVING for op in ops):
+        return follower
+    return dataclasses.replace(follower, reshaped=True)
+
+
 def _merge(followers: list[Follower]) -> Follower:
     """One follower when every consumer of the output agrees; a use initlint cannot read may disagree."""
     if not followers or any(f.kind == "unknown" for f in followers):
@@ -55,12 +63,16 @@ class _Resolver:
     def element_follower(self, seq: Part, index: int, depth=0) -> Follower:
         if seq.conditional:
             return UNKNOWN
+        passed = []
         for position in range(index + 1, len(seq.elements)):
             element = seq.elements[position]
             if element.kind == "pass":
+                passed.append(element.op)
                 continue
-            return self.entry(element, lambda: self.element_follower(seq, position, depth + 1), depth)
-        return self.seq_end(seq, depth + 1) if seq.kind == "seq" else UNKNOWN
+            found = self.entry(element, lambda: self.element_follower(seq, position, depth + 1), depth)
+            return _through(found, passed)
+        found = self.seq_end(seq, depth + 1) if seq.kind == "seq" else UNKNOWN
+        return _through(found, passed)
 
     def entry(self, part: Part, after, depth=0) -> Follower:
         """What a value meets on entering ``part``; ``after`` gives what follows ``part`` itself."""
@@ -160,7 +172,7 @@ class _FunctionFlow:
                 if method in vocab.ACTIVATION_METHODS:
                     return Follower("act", act=vocab.ACTIVATION_METHODS[method], then=self.consumer(call, depth + 1))
                 if method in vocab.PASS_THROUGH_METHODS:
-                    return self.consumer(call, depth + 1)
+                    return _through(self.consumer(call, depth + 1), [method])
             return UNKNOWN
         if isinstance(parent, cst.BinaryOperation) and isinstance(parent.operator, cst.Add):
             return Follower("residual")
@@ -187,13 +199,13 @@ class _FunctionFlow:
         if qualified in vocab.NORM_FUNCTIONS:
             return Follower("norm", norm=vocab.NORM_FUNCTIONS[qualified], then=self.consumer(call, depth + 1))
         if qualified in vocab.PASS_THROUGH_FUNCTIONS:
-            return self.consumer(call, depth + 1)
+            return _through(self.consumer(call, depth + 1), [qualified])
         parts = self._parts_called(call.func)
         if len(parts) != 1:
             return UNKNOWN
         resolver = _Resolver(self.consumers)
         return resolver.entry(parts[0], lambda: self.consumer(call, depth + 1), depth) \
-            if parts[0].kind != "pass" else self.consumer(call, depth + 1)
+            if parts[0].kind != "pass" else _through(self.consumer(call, depth + 1), [parts[0].op])
 
     def _next_use(self, name: str, statement, depth: int) -> Follower:
         """What consumes a variable: every use until it is bound again, merged (a value read by two

@@ -154,3 +154,11 @@ def nonlinearity_for(name: str) -> tuple[str, Optional[float]]:
     if name in ("selu", "softmax"):
         return "linear", None
     return name, None
+
+
+# Pass-through ops that keep a per-channel constant a per-channel constant (max pooling, resizing).
+PER_CHANNEL_PRESERVING = frozenset({
+    "MaxPool1d", "MaxPool2d", "MaxPool3d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d",
+    "Identity", "Upsample", "ReflectionPad2d", "ReplicationPad2d", "contiguous",
+    "torch.nn.functional.max_pool1d", "torch.nn.functional.max_pool2d", "torch.nn.functional.max_pool3d",
+    "torch.nn.functional.adaptive_max_pool2d", "torch.nn.functional.interpolate"})

@@ -2,7 +2,7 @@ import libcst as cst
 
 from ..analysis import vocab
 from ..analysis.syntax import argument
-from .base import Rule
+from .base import Rule, layer_label
 from ..findings import Fix, RawFinding
 
 
@@ -15,13 +15,17 @@ class BiasBeforeNorm(Rule):
     fixable = True
     docs = """\
 ## What it does
-Flags a Linear/Conv layer built with a bias (the default) whose output goes straight into BatchNorm or
-InstanceNorm (pooling and dropout between are passed through).
+Flags a Linear/Conv layer built with a bias (the default) whose output has one consumer and goes
+straight into BatchNorm or InstanceNorm, with nothing between that moves values across channels or
+positions (max pooling and resizing are fine; a `view`/`reshape`/`flatten`/`permute`, dropout, zero
+padding, average pooling or PixelShuffle between make the bias something the norm does not remove).
+Advice: off by default (`--select INI104`). Its fix removes a parameter, so it is unsafe.
 
 ## Why is this bad?
 These norms subtract the per-channel mean, which removes any per-channel constant, the bias included:
 the bias gets no useful gradient and only costs memory and time. GroupNorm and LayerNorm do not cancel
-it exactly and are not flagged.
+it exactly and are not flagged; nor is FrozenBatchNorm (its shift is a buffer, so the layer's bias is the
+only learnable shift).
 
 ## Example
 ```python
@@ -34,7 +38,9 @@ nn.Sequential(nn.Conv2d(64, 128, 3, bias=False), nn.BatchNorm2d(128), nn.ReLU())
 ```
 
 ## Fix
-Adds `bias=False` to the layer's construction (or turns `bias=True` into `bias=False`).
+Adds `bias=False` to the layer's construction (or turns `bias=True` into `bias=False`). Unsafe
+(`--unsafe-fixes`): the layer loses its `bias` parameter, so `state_dict` keys change (checkpoints stop
+loading with `strict=True`) and code that writes `m.bias.data` without a guard crashes.
 
 ## References
 - Ioffe and Szegedy 2015, "Batch Normalization".
@@ -44,12 +50,12 @@ Adds `bias=False` to the layer's construction (or turns `bias=True` into `bias=F
     def check(self, facts, options, rewriter):
         for layer in facts.layers:
             follower = layer.follower
-            if layer.bias != "true" or layer.custom_class or follower.kind != "norm" \
+            if layer.bias != "true" or layer.custom_class or follower.kind != "norm" or follower.reshaped \
                     or follower.norm not in vocab.BIAS_CANCELLING_NORMS:
                 continue
             yield RawFinding(self.code, layer.call,
-                             f"{layer.kind} {layer.name} has a bias but is followed by {follower.norm}, "
-                             f"which cancels it: build it with bias=False", self._fix(layer))
+                             f"redundant parameter: the bias of {layer_label(layer)} is removed by the "
+                             f"{follower.norm}'s mean subtraction: build it with bias=False", self._fix(layer))
 
     @staticmethod
     def _fix(layer):

@@ -1,0 +1,112 @@
+"""Findings that are true: the causes of false findings on real code, each with positives and near-misses."""
+from initlint.engine import Selection, lint_source
+
+HEADER = "import torch.nn as nn\nimport torch.nn.functional as F\n\n"
+
+
+def findings(source, select=None):
+    selection = Selection(select=select) if select else Selection()
+    return [(f.code, f.line, f.message) for f in lint_source((HEADER + source).encode(), "t.py", selection).findings]
+
+
+def test_bias_before_norm_only_where_the_norm_removes_it():
+    source = '''
+class Gen(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(100, 128 * 7 * 7)
+        self.bn0 = nn.BatchNorm2d(128)
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.plain = nn.Sequential(nn.Conv2d(8, 8, 3), nn.MaxPool2d(2), nn.BatchNorm2d(8))
+        self.dropped = nn.Sequential(nn.Conv2d(8, 8, 3), nn.Dropout(0.5), nn.BatchNorm2d(8))
+        self.shuffled = nn.Sequential(nn.Conv2d(8, 32, 3), nn.PixelShuffle(2), nn.BatchNorm2d(8))
+        self.grouped = nn.Sequential(nn.Conv2d(8, 8, 3), nn.GroupNorm(2, 8))
+        self.shared = nn.Conv2d(8, 8, 3)
+        self.bn2 = nn.BatchNorm2d(8)
+
+    def forward(self, z, x):
+        h = self.bn0(self.fc(z).view(-1, 128, 7, 7))
+        y = self.bn1(self.conv(x))
+        s = self.shared(y)
+        return h, self.bn2(s) + s
+'''
+    assert findings(source) == []  # advice: off by default
+    assert [(code, line) for code, line, _ in findings(source, ("INI104",))] == [("INI104", 10), ("INI104", 12)]
+    assert findings(source, ("INI104",))[0][2] == ("redundant parameter: the bias of self.conv is removed by "
+                                                  "the BatchNorm2d's mean subtraction: build it with bias=False")
+
+
+def test_a_layer_output_read_twice_has_no_single_follower():
+    # torchvision's LastLevelP6P7: p6 is an output level and also goes through relu into p7.
+    source = '''
+class LastLevelP6P7(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.p6 = nn.Conv2d(256, 256, 3, 2, 1)
+        self.p7 = nn.Conv2d(256, 256, 3, 2, 1)
+        for module in [self.p6, self.p7]:
+            nn.init.kaiming_uniform_(module.weight, a=1)
+
+    def forward(self, p):
+        p6 = self.p6(p[-1])
+        p7 = self.p7(F.relu(p6))
+        p.extend([p6, p7])
+        return p
+
+
+class Single(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(8, 8, 3)
+        self.b = nn.Conv2d(8, 8, 3)
+        nn.init.kaiming_uniform_(self.a.weight, a=1)
+
+    def forward(self, x):
+        h = self.a(x)
+        return self.b(F.relu(h))
+'''
+    assert [(code, line) for code, line, _ in findings(source)] == [("INI004", 25)]
+
+
+def test_module_level_code_does_not_switch_off_class_checks():
+    source = '''
+class Tower(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.l1 = nn.Linear(8, 8)
+        self.l2 = nn.Linear(8, 8)
+        self.l3 = nn.Linear(8, 8)
+        self.out = nn.Linear(8, 1)
+
+    def forward(self, x):
+        return self.out(F.relu(self.l3(F.relu(self.l2(F.relu(self.l1(x)))))))
+
+
+model = Tower()
+nn.init.zeros_(model.out.weight)
+'''
+    assert [(code, line) for code, line, _ in findings(source)] == [("INI003", 8)]
+    assert "3 layers (self.l1, self.l2, self.l3)" in findings(source)[0][2]
+    assert "shrink about 15x by self.l3" in findings(source)[0][2]
+
+
+def test_stack_counts_only_layers_that_feed_each_other():
+    source = '''
+class Norms(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(8, 8), nn.BatchNorm1d(8), nn.ReLU(),
+                                 nn.Linear(8, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 1))
+
+
+class Heads(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(8, 8)
+        self.b = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return F.relu(self.a(x)), F.relu(self.b(x))
+'''
+    assert findings(source) == []
