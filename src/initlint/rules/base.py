@@ -4,9 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
+import libcst as cst
+
 from ..analysis import vocab
 from ..analysis.facts import FileFacts, Follower, InitSite, Layer
-from ..analysis.syntax import number
+from ..analysis.syntax import argument, number
 from ..findings import RawFinding
 
 
@@ -89,3 +91,30 @@ def layer_names(layers: list[Layer], limit: int = 3, site: Optional[InitSite] = 
             names.append(label)
     shown = ", ".join(names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def literal_fans(layer: Layer) -> Optional[tuple[int, int]]:
+    """``(fan_in, fan_out)`` of a layer built with literal sizes (ungrouped convs), else None."""
+    if layer.call is None or layer.custom_class:
+        return None
+    if layer.kind == "Linear":
+        sizes = [number(argument(layer.call, 0, "in_features")), number(argument(layer.call, 1, "out_features"))]
+        return (int(sizes[0]), int(sizes[1])) if None not in sizes else None
+    channels = [number(argument(layer.call, 0, "in_channels")), number(argument(layer.call, 1, "out_channels"))]
+    kernel = argument(layer.call, 2, "kernel_size")
+    groups = argument(layer.call, 7 if layer.kind.startswith("ConvTranspose") else 6, "groups")
+    if None in channels or kernel is None or groups is not None:
+        return None
+    if number(kernel) is not None:
+        receptive = int(number(kernel)) ** int(layer.kind[-2])
+    else:
+        if not isinstance(kernel, cst.Tuple):
+            return None
+        receptive = 1
+        for element in kernel.elements:
+            size = number(element.value)
+            if size is None:
+                return None
+            receptive *= int(size)
+    fan_in, fan_out = int(channels[0]) * receptive, int(channels[1]) * receptive
+    return (fan_out, fan_in) if layer.kind.startswith("ConvTranspose") else (fan_in, fan_out)

@@ -1,7 +1,7 @@
 from ..analysis import vocab
 from ..analysis.names import torch_name
 from ..analysis.syntax import argument, dotted, number, string
-from .base import Rule, effective_reach, layer_names, relu_like
+from .base import Rule, literal_fans, effective_reach, layer_names, relu_like
 from ..findings import RawFinding
 
 _UNIT_GAIN_INITS = {"xavier_uniform_": 1, "xavier_normal_": 1, "orthogonal_": 1}
@@ -78,8 +78,20 @@ distribution), with `nonlinearity` (and `a`) matching the activation. `orthogona
                 continue
             follower = reach[0].follower
             yield RawFinding(self.code, site.call,
-                             f"{site.func} on {layer_names(reach, site=site)} followed by {follower.describe()}: "
-                             f"use He (kaiming) init", self._fix(site, follower, rewriter))
+                             f"{site.func} on {layer_names(reach, site=site)} followed by {follower.describe()}"
+                             f"{self._effect(site, reach)}: use He (kaiming) init",
+                             self._fix(site, follower, rewriter))
+
+    @staticmethod
+    def _effect(site, reach) -> str:
+        """Xavier keeps Var(w) = 2 / (fan_in + fan_out); ReLU keeps half the second moment, so each such
+        layer scales the signal's second moment by fan_in / (fan_in + fan_out)."""
+        fans = {literal_fans(layer) for layer in reach}
+        if site.func not in ("xavier_uniform_", "xavier_normal_") or len(fans) != 1 or None in fans:
+            return ""
+        fan_in, fan_out = fans.pop()
+        factor = fan_in / (fan_in + fan_out)
+        return f", which shrinks the signal about {factor ** -0.5:.1f}x per layer (fan_in={fan_in}, fan_out={fan_out})"
 
     @staticmethod
     def _fix(site, follower, rewriter):
