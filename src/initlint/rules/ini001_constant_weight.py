@@ -75,9 +75,7 @@ Replaces the constant init with the init that fits what follows the layer: `kaim
                 hidden = [layer for layer in reach if nonlinear_next(layer.follower)]
                 if len(reach) < 2 and not hidden:
                     continue
-                followers = {layer.follower for layer in reach}
-                fix = rewriter.fitting_init(site, reach[0].follower, "scaled random init") \
-                    if len(followers) == 1 else None
+                fix = self._loop_fix(site, hidden or reach, rewriter)
                 yield RawFinding(self.code, site.call,
                                  f"every {reach[0].kind} weight reached here is set to {what} "
                                  f"({layer_names(reach, site=site)}): all units stay identical", fix)
@@ -99,3 +97,13 @@ Replaces the constant init with the init that fits what follows the layer: `kaim
         """What follows the layers a helper will meet is unknown: PyTorch's own default init."""
         return rewriter.replace_call(site, "kaiming_uniform_", f"{rewriter.parameter(site)}, a=5 ** 0.5",
                                      "use PyTorch's default init (kaiming_uniform_, a=sqrt(5))")
+
+    def _loop_fix(self, site, layers, rewriter):
+        """One init for every layer a loop reaches, chosen by the hidden ones: the activation's init when
+        they agree on it, else PyTorch's default. No weight it reaches stays constant."""
+        activations = {layer.follower.act if layer.follower.kind == "act" else (
+            layer.follower.then.act if layer.follower.then is not None else None) for layer in layers}
+        followers = {layer.follower if layer.follower.kind == "act" else layer.follower.then for layer in layers}
+        if len(followers) == 1 and len(activations) == 1 and None not in activations:
+            return rewriter.fitting_init(site, followers.pop(), "scaled random init")
+        return self._default_init(site, rewriter)

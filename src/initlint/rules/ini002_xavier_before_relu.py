@@ -57,7 +57,9 @@ nn.init.kaiming_uniform_(self.conv.weight, nonlinearity="relu")
 ## Fix
 `xavier_uniform_` becomes `kaiming_uniform_` and `xavier_normal_` becomes `kaiming_normal_` (the same
 distribution), with `nonlinearity` (and `a`) matching the activation. `orthogonal_` gets
-`gain=calculate_gain(...)`.
+`gain=calculate_gain(...)`. No fix when the same call also initialises layers that are not followed by
+that activation (a shared `_xavier_init` helper that also reaches output heads): rewriting it would
+change them too.
 
 ## References
 - He et al. 2015, "Delving Deep into Rectifiers".
@@ -73,14 +75,17 @@ distribution), with `nonlinearity` (and `a`) matching the activation. `orthogona
             gain = 1.0 if gain_expr is None else literal_gain(gain_expr, facts.imports)
             if gain is None or abs(gain - 1) > 0.1:
                 continue
-            reach = [layer for layer in effective_reach(facts, site) if relu_like(layer.follower)]
+            everything = effective_reach(facts, site)
+            reach = [layer for layer in everything if relu_like(layer.follower)]
             if not reach:
                 continue
             follower = reach[0].follower
+            # Rewrite the call only when every layer it initialises wants the same init.
+            fixable = len(reach) == len(everything) and len({layer.follower for layer in reach}) == 1
             yield RawFinding(self.code, site.call,
                              f"{site.func} on {layer_names(reach, site=site)} followed by {follower.describe()}"
                              f"{self._effect(site, reach)}: use He (kaiming) init",
-                             self._fix(site, follower, rewriter))
+                             self._fix(site, follower, rewriter) if fixable else None)
 
     @staticmethod
     def _effect(site, reach) -> str:

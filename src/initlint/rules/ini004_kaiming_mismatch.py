@@ -39,7 +39,8 @@ nn.init.kaiming_normal_(self.fc.weight, nonlinearity="tanh")
 
 ## Fix
 Rewrites `nonlinearity` (and `a`) to the activation's own: `"linear"` before SELU and softmax,
-`"leaky_relu"` with `a=slope` before LeakyReLU/PReLU/RReLU, the activation's name otherwise.
+`"leaky_relu"` with `a=slope` before LeakyReLU/PReLU/RReLU, the activation's name otherwise. No fix when
+the same call also initialises layers it is right for (or that initlint cannot judge).
 
 ## References
 - He et al. 2015, "Delving Deep into Rectifiers".
@@ -59,7 +60,8 @@ Rewrites `nonlinearity` (and `a`) to the activation's own: `"linear"` before SEL
             if nonlinearity is None or a is None:
                 continue
             used = vocab.kaiming_gain(nonlinearity, a)
-            judged = [layer for layer in effective_reach(facts, site)
+            reach = effective_reach(facts, site)
+            judged = [layer for layer in reach
                       if layer.follower.kind == "act"
                       and vocab.activation_gain(layer.follower.act, layer.follower.slope) is not None]
             if used is None or not judged:
@@ -73,7 +75,8 @@ Rewrites `nonlinearity` (and `a`) to the activation's own: `"linear"` before SEL
                              f"{site.func}(nonlinearity=\"{nonlinearity}\""
                              f"{'' if a_expr is None else f', a={a:g}'}) on {layer_names(wrong, site=site)}, "
                              f"which is followed by {follower.describe()}",
-                             self._fix(site, follower, rewriter))
+                             # The site also initialises other layers: rewriting it would change them too.
+                             self._fix(site, follower, rewriter) if len(wrong) == len(reach) else None)
 
     @staticmethod
     def _fix(site, follower, rewriter):
