@@ -78,6 +78,9 @@ class Analyzer:
         self.namespaces: dict[int, Scope] = {}   # id(function) -> its local names
         self.collecting: Optional[cst.FunctionDef] = None
         self.standalone_kinds: tuple = ()   # layer kinds the site being added dispatches to, unapplied
+        self.resolving: set = set()          # (function, parameter) pairs being resolved from their callers
+        self.param_parts: dict = {}          # (function, parameter) -> what its callers hand it
+        self.trained: set = set()            # id(function) (id(None): module level) where training ran
         self.submodule_assignments: dict[int, list] = {}  # scope id -> [(index, stmt, part)]
         self.init_method_calls: dict[int, list] = {}      # scope id -> [(index, stmt, kind, target)]
 
@@ -624,16 +627,24 @@ class Analyzer:
             return None
         return found
 
-    def _param_parts(self, function, param: str, depth: int = 0) -> Optional[list[Part]]:
+    def _param_parts(self, function, param: str) -> Optional[list[Part]]:
         """What the callers in this file hand a function's parameter; None when it is called nowhere here
         or handed something initlint cannot tell."""
         params = [p.name.value for p in function.params.params]
         is_method = id(function) in self.method_scopes
         if is_method:
             params = params[1:]
-        if param not in params or depth > 3:
+        key = (id(function), param)
+        if key in self.param_parts:
+            return self.param_parts[key]
+        if param not in params or key in self.resolving:  # recursion: a helper handing on its own parameter
             return None
-        position = params.index(param)
+        self.resolving.add(key)
+        self.param_parts[key] = self._callers_hand(function, params.index(param), param, is_method)
+        self.resolving.discard(key)
+        return self.param_parts[key]
+
+    def _callers_hand(self, function, position: int, param: str, is_method: bool) -> Optional[list[Part]]:
         given = []
         for call, caller, statement in self.calls_by_name.get(function.name.value, ()):
             if isinstance(call.func, cst.Attribute) != is_method:
@@ -827,6 +838,8 @@ class Analyzer:
                 self._note_unknown_call(call, statement, ctx)
             return
         func = call.func
+        if _trains(call, qualified):
+            self.trained.add(id(ctx.function))
         if (isinstance(func, cst.Attribute) and func.attr.value == "load_state_dict") or \
                 (qualified and qualified.rsplit(".", 1)[-1] == "load_checkpoint" and call.args):
             self._note_loaded(func.value if isinstance(func, cst.Attribute) and func.attr.value == "load_state_dict"
@@ -843,8 +856,9 @@ class Analyzer:
             self._note_unknown_call(call, statement, ctx)
 
     def _note_loaded(self, model, ctx: Context) -> None:
-        """Weights loaded into a model of this file, unconditionally, replace whatever init it had."""
-        if ctx.conditions or (ctx.scope.is_class and ctx.self_name is not None):
+        """Weights loaded into a model of this file, unconditionally and before any training in the same
+        body, replace whatever init it had (a best checkpoint loaded after training does not)."""
+        if ctx.conditions or (ctx.scope.is_class and ctx.self_name is not None) or id(ctx.function) in self.trained:
             return
         for part in self.modules_given(model, ctx.function, self.at) or ():
             for layer in self._layers_of_part(part):
@@ -1199,6 +1213,16 @@ _MODULE_METHODS_THAT_DO_NOT_INIT = frozenset({"apply",
     "requires_grad_", "float", "double", "half", "cuda", "cpu", "modules", "named_modules",
     "parameters", "named_parameters", "children", "named_children", "__setattr__",
     "save_hyperparameters", "log", "log_dict"})
+
+
+def _trains(call: cst.Call, qualified: Optional[str]) -> bool:
+    """A call that trains: ``loss.backward()``, ``optimizer.step()``, ``trainer.fit(...)``, ``train(...)``,
+    or an optimizer being built (``model.train()`` only switches the mode)."""
+    name = (dotted(call.func) or "").rsplit(".", 1)[-1]
+    if name in ("backward", "step", "fit") or (qualified or "").startswith("torch.optim."):
+        return True
+    return "train" in name.lower() and not (name == "train" and isinstance(call.func, cst.Attribute)
+                                            and not call.args)
 
 
 def _plain_module_base(base: Optional[str]) -> bool:
