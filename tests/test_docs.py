@@ -1,5 +1,6 @@
 """docs/rules/ is generated from the rules: it must never drift from them."""
 import os
+import re
 import subprocess
 import sys
 
@@ -63,3 +64,32 @@ def test_readme_rules_table_matches_the_rules():
                 f"| {fix_column(rule)} |" for rule in ALL_RULES]
     assert [row[:len(prefix)] for row, prefix in zip(rows, expected)] == expected
     assert len(rows) == len(ALL_RULES)
+
+
+def _readme() -> str:
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as handle:
+        return handle.read()
+
+
+def test_readme_installs_work_without_a_published_package():
+    """No bare `pip install initlint` in a code block (nothing is published) and no pre-commit rev naming
+    a missing tag."""
+    readme = _readme()
+    blocks = "".join(re.findall(r"^```.*?\n(.*?)^```", readme, re.M | re.S))
+    commands = re.findall(r"pip install[^\n]*", blocks)
+    assert commands
+    for command in commands:
+        if "git+https://github.com/initlint/initlint" in command or command.startswith("pip install -e"):
+            continue
+        assert not re.search(r"pip install (-q )?['\"]?initlint(\[torch\])?['\"]?\s*$", command), command
+    assert "pip install 'initlint @ git+https://github.com/initlint/initlint'" in readme
+    tags = subprocess.run(["git", "tag"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    for rev in re.findall(r"^\s*rev:\s*(\S+)", readme, re.M):
+        assert rev in tags or rev == "<commit", f"pre-commit rev {rev!r} is not a tag of this repository"
+
+
+def test_readme_says_flake8_skips_notebooks_and_lists_every_output_format():
+    readme = _readme()
+    notebooks = readme.split("## Notebooks", 1)[1].split("\n## ", 1)[0]
+    assert "flake8 does not read\nnotebooks" in notebooks or "flake8 does not read notebooks" in notebooks
+    assert "--output-format text|concise|full|json|github|sarif" in readme
