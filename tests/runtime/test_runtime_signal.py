@@ -1,32 +1,16 @@
-"""Deep plain stacks: default init collapses the input-dependent signal, init_model_ does not.
-
-Note on the bounds: under He init the *across-batch* std of a plain ReLU stack still
-decays, because ReLU makes different inputs' representations more correlated with
-depth (mean-field: c -> (sqrt(1-c^2) + (pi - arccos c) c) / pi, std ratio
-sqrt(1 - c)).  He preserves the second moment, not that correlation, so at depth 19
-the predicted ratio is 0.245, not 1; the tests check that prediction.
-"""
-import math
-
+"""Deep plain stacks: what each init does to the per-sample second moment by depth."""
 import pytest
 
 torch = pytest.importorskip("torch")
 import torch.nn as nn  # noqa: E402
 
-from initlint.runtime import audit, init_model_, xavier_init_, zero_init_  # noqa: E402
+from initlint.runtime import audit, init_model_  # noqa: E402
+from runtime_zoo import mlp  # noqa: E402
 
 DEPTH = 20
 
 
-def relu_mlp(width=512, depth=DEPTH):
-    layers = [nn.Linear(64, width), nn.ReLU()]
-    for _ in range(depth - 2):
-        layers += [nn.Linear(width, width), nn.ReLU()]
-    layers.append(nn.Linear(width, 10))
-    return nn.Sequential(*layers)
-
-
-def conv_stack(channels=64, depth=DEPTH):
+def conv_stack(channels=32, depth=DEPTH):
     # Circular padding keeps zero-padding border losses (large at 8x8) out of the picture.
     def conv(cin):
         return nn.Conv2d(cin, channels, 3, padding=1, padding_mode="circular")
@@ -37,83 +21,94 @@ def conv_stack(channels=64, depth=DEPTH):
     return nn.Sequential(*layers)
 
 
-def mean_field_std_ratio(depth):
-    correlation = 0.0  # independent Gaussian inputs
-    for _ in range(depth - 1):
-        correlation = (math.sqrt(1 - correlation**2)
-                       + (math.pi - math.acos(correlation)) * correlation) / math.pi
-    return math.sqrt(1 - correlation)
+def relative_moments(report):
+    """Each layer's per-sample second moment (pre-activation) / layer 1's."""
+    return [layer.pre_moment / report.layers[0].pre_moment for layer in report.layers]
 
 
 @pytest.fixture(scope="module")
 def mlp_inputs():
-    return torch.randn(128, 64, generator=torch.Generator().manual_seed(0))
+    return torch.randn(256, 64, generator=torch.Generator().manual_seed(0))
 
 
 @pytest.fixture(scope="module")
 def conv_inputs():
-    return torch.randn(64, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    return torch.randn(32, 3, 8, 8, generator=torch.Generator().manual_seed(0))
 
 
-@pytest.mark.parametrize("build, inputs", [(relu_mlp, "mlp_inputs"), (conv_stack, "conv_inputs")])
-def test_default_init_collapses_and_audit_says_so(build, inputs, request):
-    torch.manual_seed(0)
-    report = audit(build(), request.getfixturevalue(inputs), print_table=False)
-    ratios = [layer.std_ratio for layer in report.layers]
-    assert len(ratios) == DEPTH
-    assert ratios[-1] < 1e-3
-    assert report.codes == ["INI003", "INI300"]
-    relu_layers = [layer for layer in report.layers if layer.follower.op == "relu"]
-    assert [layer.codes for layer in relu_layers] == [("INI003",)] * (DEPTH - 1)
-    assert {layer.fingerprint.scheme for layer in report.layers} == {"default"}
-    assert {layer.fingerprint.distribution for layer in report.layers} == {"uniform"}
-    assert report.layers[-2].dead_fraction > 0.3  # the bias, not the input, decides the sign
-
-
-# The conv head is square (64 -> 64 channels), where LeCun and Xavier give the same
-# std; the fingerprint then reports "xavier".
-@pytest.mark.parametrize("build, inputs, head_scheme", [
-    (relu_mlp, "mlp_inputs", "lecun"), (conv_stack, "conv_inputs", "xavier")])
-def test_init_model_keeps_the_signal_and_audit_is_clean(build, inputs, head_scheme, request):
+@pytest.mark.parametrize("build, inputs", [(lambda: mlp(DEPTH, 256), "mlp_inputs"), (conv_stack, "conv_inputs")])
+def test_default_init_stack_is_reported_and_init_model_fixes_it(build, inputs, request):
+    batch = request.getfixturevalue(inputs)
     torch.manual_seed(0)
     model = build()
+    report = audit(model, batch, print_table=False)
+    assert report.codes == ["INI003", "INI300"]
+    assert {layer.fingerprint.scheme for layer in report.layers} == {"default"}
     record = init_model_(model)
-    report = audit(model, request.getfixturevalue(inputs), print_table=False)
-    ratios = [layer.std_ratio for layer in report.layers]
+    report = audit(model, batch, print_table=False)
     assert report.findings == []
-    assert 0.15 < ratios[-1] < 2.0
-    assert all(0.15 < ratio <= 1.0 for ratio in ratios)
-    assert ratios[-2] == pytest.approx(mean_field_std_ratio(DEPTH - 1), abs=0.06)
-    assert [layer.fingerprint.scheme for layer in report.layers] == ["he"] * (DEPTH - 1) + [head_scheme]
-    assert {layer.fingerprint.distribution for layer in report.layers} == {"normal"}
-    assert report.layers[-2].dead_fraction < 0.3
     assert [entry.action for entry in record.params.values()] == ["he", "zero"] * (DEPTH - 1) + ["lecun", "zero"]
+    assert {layer.fingerprint.distribution for layer in report.layers} == {"normal"}
+    assert all(layer.input_share > 1e-3 for layer in report.layers)
 
 
-def test_mlp_figures(mlp_inputs):
-    """The numbers quoted in docs/runtime.md."""
+def test_he_keeps_a_wide_relu_mlp_within_a_factor_of_two(mlp_inputs):
     torch.manual_seed(0)
-    default = audit(relu_mlp(), mlp_inputs, print_table=False).layers[-1].std_ratio
-    model = relu_mlp()
+    model = mlp(DEPTH, 256)
     init_model_(model)
-    fixed = audit(model, mlp_inputs, print_table=False).layers[-1].std_ratio
-    assert default < 1e-7
-    assert fixed == pytest.approx(0.20, abs=0.03)
+    moments = relative_moments(audit(model, mlp_inputs, print_table=False))
+    assert all(0.5 <= moment <= 2.0 for moment in moments)
 
 
-def test_fingerprints_xavier_and_zero_and_their_codes(mlp_inputs):
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "leaky_relu(0.2)": lambda: nn.LeakyReLU(0.2),
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "tanh": nn.Tanh,
+    "selu": nn.SELU,
+}
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_calibrated_50_layer_mlp_holds_its_second_moment(activation, mlp_inputs):
     torch.manual_seed(0)
-    model = relu_mlp(depth=6)
-    for module in model:
-        xavier_init_(module if isinstance(module, nn.Linear) else None)
+    model = mlp(50, 64, ACTIVATIONS[activation])
+    record = init_model_(model, mlp_inputs, calibrate=True)
     report = audit(model, mlp_inputs, print_table=False)
-    assert [layer.fingerprint.scheme for layer in report.layers] == ["xavier"] * 6
-    assert [layer.codes for layer in report.layers] == [("INI002",)] * 5 + [()]
-    assert report.codes == ["INI002"]
+    moments = relative_moments(report)
+    assert len(moments) == 50
+    assert all(0.5 <= moment <= 2.0 for moment in moments), (min(moments), max(moments))
+    assert report.findings == []
+    weights = [entry for name, entry in record.params.items() if name.endswith("weight")]
+    assert all(entry.calibration is not None and "LSUV x" in entry.reason for entry in weights)
+    assert all(entry.std == pytest.approx(float(model[2 * i].weight.detach().std()), rel=0.05)
+               for i, entry in enumerate(weights))
 
-    zero_init_(model[4])
+
+def test_calibrate_needs_example_inputs():
+    with pytest.raises(ValueError, match="calibrate=True needs example_inputs"):
+        init_model_(mlp(3), calibrate=True)
+
+
+def test_uncalibrated_selu_gets_lecun_and_holds_50_layers(mlp_inputs):
+    torch.manual_seed(0)
+    model = mlp(50, 64, nn.SELU)
+    record = init_model_(model)
+    assert record["0.weight"].action == "lecun"
+    assert record["0.weight"].reason == "followed by selu (self-normalising: LeCun)"
+    moments = relative_moments(audit(model, mlp_inputs, print_table=False))
+    assert all(0.5 <= moment <= 2.0 for moment in moments)
+
+
+@pytest.mark.parametrize("activation, first_out_of_band", [("gelu", 14), ("silu", 5)])
+def test_uncalibrated_smooth_activations_hold_to_the_documented_depth(activation, first_out_of_band, mlp_inputs):
+    """docs/runtime.md: no zero-bias gain gives GELU/SiLU a stable fixed point; at width
+    64 the second moment leaves [0.5, 2] x layer 1's at these depths."""
+    torch.manual_seed(0)
+    model = mlp(50, 64, ACTIVATIONS[activation])
+    init_model_(model)
     report = audit(model, mlp_inputs, print_table=False)
-    assert report.layers[2].fingerprint.scheme == "zero"
-    assert report.layers[2].codes == ("INI001",)
-    assert report.layers[3].activation_std == 0.0
-    assert report.codes == ["INI001", "INI002", "INI300"]
+    moments = relative_moments(report)
+    assert next(depth for depth, moment in enumerate(moments, 1) if not 0.5 <= moment <= 2.0) == first_out_of_band
+    assert report.codes == (["INI301"] if activation == "silu" else [])

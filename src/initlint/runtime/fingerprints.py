@@ -95,17 +95,15 @@ def _moments(weight: torch.Tensor) -> tuple[float, float, float, float, bool]:
     """mean, second and fourth central moments, max |w - mean|, and whether every value is 0."""
     flat = weight.detach().reshape(-1)
     count = flat.numel()
-    mean = sum(float(part.sum(dtype=torch.float64)) for part in flat.split(_SLICE)) / count
-    second = fourth = largest = 0.0
-    all_zero = True
+    mean = float(flat.sum(dtype=torch.float64)) / count
+    second = fourth = 0.0
+    low, high = (float(value) for value in flat.aminmax())
     for part in flat.split(_SLICE):
-        centred = part.to(torch.float64) - mean
-        squared = centred * centred
+        squared = (part.to(torch.float64) - mean).square_()
         second += float(squared.sum())
-        fourth += float((squared * squared).sum())
-        largest = max(largest, float(centred.abs().max()))
-        all_zero = all_zero and not bool(part.any())
-    return mean, second / count, fourth / count, largest, all_zero
+        fourth += float(squared.square_().sum())
+    largest = max(high - mean, mean - low)
+    return mean, second / count, fourth / count, largest, low == high == 0.0
 
 
 def fingerprint(weight: torch.Tensor, layer: Optional[nn.Module] = None,

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import functools
 import hashlib
 import math
+import sys
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
@@ -25,7 +27,7 @@ _NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm) + \
 
 # LSUV: stop when the layer's output second moment is within this of 1.
 _CALIBRATION_TOLERANCE = 0.02
-_CALIBRATION_STEPS = 5
+_CALIBRATION_PASSES = 4
 
 
 @dataclass(frozen=True)
@@ -120,14 +122,15 @@ def unwrap(model: nn.Module) -> nn.Module:
 def _refuse_sharded(model: nn.Module) -> None:
     if type(model).__name__ == "FullyShardedDataParallel":
         raise ValueError("init_model_ must run before FSDP wraps the model: its parameters are flattened shards")
-    if not torch.distributed.is_available():
+    # A DTensor can only exist once its module has been imported (importing it here would take seconds).
+    tensor_module = sys.modules.get("torch.distributed.tensor")
+    if tensor_module is None:
         return
-    from torch.distributed.tensor import DTensor
     for name, param in model.named_parameters():
-        if isinstance(param, DTensor):
+        if isinstance(param, tensor_module.DTensor):
             raise ValueError(
                 f"{name} is a sharded DTensor: call init_model_ on the model before fully_shard()/FSDP2 "
-                "(each rank then holds the same, name-seeded values and shards them)")
+                "(each rank then draws the same, name-seeded values and keeps its shard)")
 
 
 def _materialise_lazy(model: nn.Module, example_inputs: Any) -> None:
@@ -255,75 +258,68 @@ def _describe_replaced(layer: nn.Module) -> str:
     return "" if found.schemes == ("default",) else found.describe()
 
 
-class _Stop(BaseException):
-    """Ends a forward pass once the layer being calibrated has run (BaseException so
-    that a model's own ``except Exception`` cannot swallow it)."""
-
-
-def _weight_part_moment(layer: nn.Module, output: torch.Tensor) -> float:
+def _without_bias(layer: nn.Module, output: torch.Tensor) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """The weight's part of a layer's output, and the bias shaped to add back."""
     bias = getattr(layer, "bias", None)
-    if bias is not None and bool(bias.detach().any()):
-        shape = (-1,) + (1,) * (output.dim() - 2) if isinstance(layer, nn.modules.conv._ConvNd) else (-1,)
-        output = output - bias.detach().reshape(shape)
-    return second_moment(output)
+    if bias is None or not bool(bias.detach().any()):
+        return output, None
+    shape = (-1,) + (1,) * (output.dim() - 2) if isinstance(layer, nn.modules.conv._ConvNd) else (-1,)
+    bias = bias.detach().reshape(shape)
+    return output - bias, bias
 
 
-def _output_moment(model: nn.Module, example_inputs: Any, layer: nn.Module) -> float:
-    measured = []
-
-    def hook(module: nn.Module, args: Any, output: torch.Tensor) -> None:
-        measured.append(_weight_part_moment(layer, output))
-        raise _Stop
-
-    handle = layer.register_forward_hook(hook)
-    try:
-        with batch_statistics(model):
-            run_inputs(model, example_inputs)
-    except _Stop:
-        pass
-    finally:
-        handle.remove()
-    if not measured:
-        raise ValueError(f"calibration: {type(layer).__name__} never ran on the example inputs")
-    return measured[0]
-
-
-def _execution_order(model: nn.Module, example_inputs: Any, names: list) -> list:
+def _calibration_pass(model: nn.Module, example_inputs: Any, weights: dict, totals: dict) -> dict:
+    """One forward pass: each layer, on its first call, has its output's second moment
+    measured and its weight scaled to make it 1; its output is rescaled the same way
+    in flight, so later layers see what the scaled weight gives.  Returns the
+    moments measured before scaling."""
     modules = dict(model.named_modules())
-    order: list = []
-    handles = [modules[name].register_forward_hook(
-        lambda module, args, output, name=name: order.append(name) if name not in order else None)
-        for name in names]
+    moments: dict = {}
+
+    def hook(module: nn.Module, args: Any, output: torch.Tensor, name: str) -> Optional[torch.Tensor]:
+        if name in moments:
+            return None
+        weight_part, bias = _without_bias(module, output)
+        moment = moments[name] = second_moment(weight_part)
+        if not 0.0 < moment < math.inf or abs(moment - 1.0) <= _CALIBRATION_TOLERANCE:
+            return None
+        factor = 1.0 / math.sqrt(moment)
+        weights[name][0].params[0].mul_(factor)  # plain weight, or weight_norm's g
+        totals[name] *= factor
+        return weight_part * factor if bias is None else weight_part * factor + bias
+
+    handles = [modules[name].register_forward_hook(functools.partial(hook, name=name)) for name in weights]
     try:
         with batch_statistics(model):
             run_inputs(model, example_inputs)
     finally:
         for handle in handles:
             handle.remove()
-    return order
+    return moments
 
 
 def _calibrate(model: nn.Module, example_inputs: Any, weights: dict, entries: dict) -> None:
     """LSUV (Mishkin & Matas 2016): in execution order, scale each layer's weight so
-    that its output (without the bias) has unit second moment on the batch."""
-    modules = dict(model.named_modules())
-    for module_name in _execution_order(model, example_inputs, list(weights)):
-        weight, key = weights[module_name]
-        layer, total = modules[module_name], 1.0
-        for _ in range(_CALIBRATION_STEPS):
-            moment = _output_moment(model, example_inputs, layer)
+    that its output (without the bias) has unit second moment on the batch.  A pass
+    normally settles every layer; the next confirms it (layers called more than once
+    or feeding themselves may need another)."""
+    totals = dict.fromkeys(weights, 1.0)
+    ran: set = set()
+    for _ in range(_CALIBRATION_PASSES):
+        moments = _calibration_pass(model, example_inputs, weights, totals)
+        ran.update(moments)
+        for name, moment in moments.items():
             if not 0.0 < moment < math.inf:
-                raise ValueError(f"calibration: {module_name}'s output has second moment {moment} "
+                raise ValueError(f"calibration: {clean_name(name)}'s output has second moment {moment} "
                                  "on the example inputs; it cannot be scaled to 1")
-            if abs(moment - 1.0) <= _CALIBRATION_TOLERANCE:
-                break
-            factor = 1.0 / math.sqrt(moment)
-            with torch.no_grad():
-                weight.params[0].mul_(factor)  # plain weight, or weight_norm's g
-            total *= factor
+        if all(abs(moment - 1.0) <= _CALIBRATION_TOLERANCE for moment in moments.values()):
+            break
+    for name, (_, key) in weights.items():
+        if name not in ran:
+            continue  # never called on the example inputs: left as initialised
         entry = entries[key]
-        entries[key] = dataclasses.replace(
-            entry, std=entry.std * total, calibration=total, reason=f"{entry.reason}; LSUV x{total:.3g}")
+        entries[key] = dataclasses.replace(entry, std=entry.std * totals[name], calibration=totals[name],
+                                           reason=f"{entry.reason}; LSUV x{totals[name]:.3g}")
 
 
 def init_model_(model: nn.Module, example_inputs: Any = None, *, policy: Optional[InitPolicy] = None,
