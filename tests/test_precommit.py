@@ -33,7 +33,6 @@ class Net(nn.Module):
         super().__init__()
         self.fc = nn.Linear(4, 4)
         nn.init.kaiming_uniform_(self.fc.weight, nonlinearity="relu")
-        nn.init.zeros_(self.fc.bias)
 
     def forward(self, x):
         return F.relu(self.fc(x))
@@ -136,10 +135,16 @@ def test_check_hook_fails_on_findings_and_leaves_the_files(hook_repo, pre_commit
     assert re.search(r"^initlint\.+Failed$", result.stdout, re.M), output
     assert "- exit code: 1" in result.stdout
     assert "model.py:9:9: INI002 [*] xavier_uniform_ on self.fc followed by relu" in result.stdout
-    assert "model.py:9:9: INI103 [*]" in result.stdout
+    assert "INI103" not in result.stdout  # advice: not in the default set
     assert "notes.txt" not in result.stdout  # types_or: not a Python file, not passed to initlint
     assert re.search(r"^model\.ipynb:cell 2:9:9: INI002 \[\*\] xavier_uniform_", result.stdout, re.M), output
     assert (project / "model.py").read_text() == (FIXTURES / "relu_net.py").read_text()
+    # the cache sits at the project root with a .gitignore of its own: `git add -A` never picks it up
+    assert (project / ".initlint_cache" / ".gitignore").is_file()
+    git(project, "add", "-A")
+    staged = subprocess.run(["git", "diff", "--cached", "--name-only"], cwd=project, capture_output=True,
+                            text=True, check=True).stdout.split()
+    assert sorted(staged) == ["model.ipynb", "model.py", "notes.txt"]
 
 
 def test_fix_hook_rewrites_the_file_and_then_the_check_passes(hook_repo, pre_commit_home, tmp_path):
