@@ -215,7 +215,7 @@ class Block(nn.Module):
 class GPT(nn.Module):
     """nanoGPT's GPT-2: tied head, N(0, 0.02) init, residual projections 0.02 / sqrt(2 n_layer)."""
 
-    def __init__(self, vocab=256, context=32, dim=128, heads=4, layers=4):
+    def __init__(self, vocab=128, context=16, dim=64, heads=4, layers=2):
         super().__init__()
         self.transformer = nn.ModuleDict(dict(
             wte=nn.Embedding(vocab, dim),
@@ -258,5 +258,5 @@ def image_batch(size=32, batch=16, seed=0):
     return torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(seed))
 
 
-def token_batch(batch=8, length=32, vocab=256, seed=0):
+def token_batch(batch=8, length=16, vocab=128, seed=0):
     return torch.randint(vocab, (batch, length), generator=torch.Generator().manual_seed(seed))

@@ -57,14 +57,15 @@ class Fingerprint:
         return tuple(self.scheme.split("/"))
 
     def describe(self) -> str:
-        """The distribution in the usual notation: N(0, 0.02), U(-0.1, 0.1), zeros, ..."""
+        """The distribution in the usual notation, to two significant digits: N(0, 0.02),
+        U(-0.1, 0.1), TN(0, 0.02) (truncated normal), zeros, constant 0.5."""
         if self.distribution == "constant":
             return "zeros" if self.scheme == "zero" else f"constant {self.mean:.3g}"
         if self.distribution == "uniform":
             half_width = math.sqrt(3.0) * self.std
-            return f"U({self.mean - half_width:.3g}, {self.mean + half_width:.3g})"
+            return f"U({self.mean - half_width:.2g}, {self.mean + half_width:.2g})"
         letter = "N" if self.distribution == "normal" else "TN"
-        return f"{letter}({self.mean:.3g}, {self.std:.3g})"
+        return f"{letter}({self.mean:.2g}, {self.std:.2g})"
 
     def __str__(self) -> str:
         if self.distribution == "constant":
