@@ -151,3 +151,25 @@ def test_framework_idioms():
     assert [(f.code, f.line, f.column) for f in found] == [
         ("INI003", 14, 19), ("INI204", 33, 17), ("INI204", 34, 9), ("INI005", 35, 9), ("INI101", 60, 9),
         ("INI204", 90, 9)]
+
+
+def test_weights_loaded_before_training_replace_the_init_but_a_best_checkpoint_does_not():
+    loaded = NET + '''
+model = Net()
+model.load_state_dict(torch.load("pretrained.pt"))
+train(model)
+'''
+    trained_then_loaded = NET + '''
+model = Net()
+optimizer = torch.optim.Adam(model.parameters())
+train(model, optimizer)
+model.load_state_dict(torch.load("best.pt"))
+'''
+    conditional = NET + '''
+model = Net()
+if resume:
+    model.load_state_dict(torch.load("last.pt"))
+'''
+    assert messages("import torch\n" + loaded) == []
+    assert [code for code, _, _ in messages("import torch\n" + trained_then_loaded)] == ["INI003"]
+    assert [code for code, _, _ in messages("import torch\n" + conditional)] == ["INI003"]
