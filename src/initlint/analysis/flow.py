@@ -9,9 +9,10 @@ import libcst as cst
 from . import vocab
 from .facts import Follower, Part, UNKNOWN
 from .names import torch_name
+from .patterns import blocks_of
 from .syntax import argument, block_statements, number, small_statements, walk, walk_with_parents
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # for annotations only: flow runs as a pass of the Analyzer
     from .collect import Analyzer
 
 _MAX_DEPTH = 12
@@ -127,10 +128,9 @@ class _FunctionFlow:
             self.statement_place[id(statement)] = (statements, index, enclosing)
             if isinstance(statement, cst.For):
                 self._bind_loop(statement)
-            from .collect import _blocks_of
             if not isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite,
                                           cst.FunctionDef, cst.ClassDef)):
-                for block in _blocks_of(statement):
+                for block in blocks_of(statement):
                     self._index_block(block, statement)
 
     def _bind_loop(self, statement: cst.For) -> None:

@@ -1,0 +1,358 @@
+"""Scopes, layer classes and what module-building expressions make (parts)."""
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from . import vocab
+from .facts import Layer, Part, Scope
+from .names import torch_name
+from .patterns import RETURNS_SELF, blocks_of, literal_dict_keys, outer_calls
+from .syntax import argument, block_statements, boolean, dotted, number, string
+
+
+class LayerCollector:
+    """Part of the Analyzer (see collect.py): its methods share the Analyzer's state."""
+
+    def _find_scopes(self, statements, scope: Scope, in_class: bool) -> None:
+        for statement in statements:
+            if isinstance(statement, cst.ClassDef):
+                class_scope = Scope(statement.name.value, statement, is_class=True,
+                                    bases=[self._base_name(arg.value) for arg in statement.bases])
+                self.scopes.append(class_scope)
+                self.class_scopes[statement.name.value] = class_scope
+                for inner in block_statements(statement.body):
+                    if isinstance(inner, cst.FunctionDef):
+                        class_scope.methods[inner.name.value] = inner
+                self._find_scopes(block_statements(statement.body), class_scope, in_class=True)
+            elif isinstance(statement, cst.FunctionDef):
+                self.functions.append((statement, scope, in_class))
+                self._find_scopes(block_statements(statement.body), scope, in_class=False)
+            elif isinstance(statement, (cst.If, cst.Try, cst.With, cst.For, cst.While)):
+                for block in blocks_of(statement):
+                    self._find_scopes(block, scope, in_class)
+
+    def _base_name(self, expr) -> Optional[str]:
+        resolved = torch_name(self.imports.resolve(expr))
+        if resolved is not None:
+            return resolved
+        name = dotted(expr)
+        return f"local:{name}" if name else None
+
+    def _find_layer_classes(self) -> None:
+        changed = True
+        while changed:
+            changed = False
+            for name, scope in self.class_scopes.items():
+                if name in self.layer_classes:
+                    continue
+                for base in scope.bases:
+                    kind = None
+                    if base and base.startswith("torch.nn."):
+                        kind = vocab.LAYER_KINDS.get(base[len("torch.nn."):])
+                    elif base and base.startswith("local:"):
+                        kind = self.layer_classes.get(base[6:])
+                    if kind:
+                        self.layer_classes[name] = kind
+                        changed = True
+                        break
+        for name, scope in self.class_scopes.items():
+            ancestors, todo = {name}, [name]
+            while todo:
+                for base in self.class_scopes[todo.pop()].bases:
+                    if base and base.startswith("local:") and base[6:] in self.class_scopes \
+                            and base[6:] not in ancestors:
+                        ancestors.add(base[6:])
+                        todo.append(base[6:])
+            self.class_ancestors[name] = ancestors
+
+    @staticmethod
+    def _self_name(function: cst.FunctionDef) -> Optional[str]:
+        params = function.params.params
+        return params[0].name.value if params else None
+
+    def _collect_parts(self, statements, scope, function, self_name, locals_, top_level_init=False):
+        for index, statement in enumerate(statements):
+            if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+                continue
+            self.statement_seq[id(statement)] = next(self.seq)
+            if not isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+                looping = isinstance(statement, (cst.For, cst.While))
+                branching = not looping and not isinstance(statement, cst.With)
+                self.loop_depth += looping
+                self.branch_depth += branching
+                for block in blocks_of(statement):
+                    self._collect_parts(block, scope, function, self_name, locals_)
+                self.loop_depth -= looping
+                self.branch_depth -= branching
+                continue
+            for small in statement.body:
+                self._collect_small(small, statement, scope, self_name, locals_,
+                                    index if top_level_init else None)
+
+    def _collect_small(self, small, statement, scope, self_name, locals_, init_index):
+        if isinstance(small, (cst.Assign, cst.AnnAssign)):
+            value = small.value
+            targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+            if value is None:
+                return
+            part = self._describe(value, statement, scope, locals_)
+            for target in targets:
+                self._bind(target, part, scope, self_name, locals_, statement, init_index)
+            return
+        if isinstance(small, cst.AugAssign) and isinstance(small.target, cst.Name) \
+                and isinstance(small.operator, cst.AddAssign):
+            part = self._describe(small.value, statement, scope, locals_)
+            builder = locals_.get(small.target.value)
+            if builder is not None and builder.kind == "list" and part.kind == "list":
+                self._extend_builder(builder, part.elements)
+            return
+        if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+            call = small.value
+            func = call.func
+            if isinstance(func, cst.Attribute) and func.attr.value in ("append", "extend", "insert",
+                                                                        "add_module", "register_module"):
+                added = [arg.value for arg in call.args if not arg.keyword]
+                if func.attr.value in ("insert", "add_module", "register_module"):
+                    added = added[1:]
+                parts = [self._describe(expr, statement, scope, locals_) for expr in added]
+                if func.attr.value == "extend" and parts and parts[0].kind == "list":
+                    parts = parts[0].elements
+                owner = func.value
+                if isinstance(owner, cst.Name) and owner.value in locals_ \
+                        and locals_[owner.value].kind == "list":
+                    self._extend_builder(locals_[owner.value], parts)
+                    return
+                path = self._path(owner, self_name, scope)
+                if path:
+                    if func.attr.value in ("add_module", "register_module"):
+                        name = string(argument(call, 0, "name"))
+                        for part in parts:
+                            self._register(f"{path}.{name}" if name else f"{path}[*]", part, scope)
+                    else:
+                        for part in parts:
+                            self._register(f"{path}[*]", part, scope)
+                    return
+        # Anything else: register the layers it builds, as wrapped if inside unknown calls.
+        self._describe_loose(small, statement, scope, locals_)
+
+    def _extend_builder(self, builder: Part, parts: list) -> None:
+        builder.elements.extend(parts)
+        if self.branch_depth > self.builder_depth.get(id(builder), 0):
+            builder.conditional = True
+
+    def _describe_loose(self, node, statement, scope, locals_):
+        for child in outer_calls(node):
+            self._describe(child, statement, scope, locals_)
+
+    def _bind(self, target, part, scope, self_name, locals_, statement, init_index):
+        if isinstance(target, cst.Name):
+            locals_[target.value] = part
+            self.builder_depth[id(part)] = self.branch_depth
+            self._register(target.value, part, self._namespace(), statement)
+            return
+        path = self._path(target, self_name, scope)
+        if path is None:
+            return
+        self._register(path, part, scope if path.startswith("self") else self._namespace(), statement)
+        if init_index is not None and path.startswith("self."):
+            self.submodule_assignments.setdefault(id(scope), []).append((init_index, statement, part))
+
+    def _namespace(self) -> Scope:
+        """Where plain names bound by the statement being collected live."""
+        return self.module_scope if self.collecting is None else self.namespaces[id(self.collecting)]
+
+    def _register(self, path: str, part: Part, scope: Scope, statement=None, nested: bool = True) -> None:
+        """File ``part`` under ``path``; container elements under ``path[i]`` (and, not nested further,
+        under ``path[i - n]`` and ``path.name``: nesting every alias would cost 2**depth)."""
+        scope.parts.setdefault(path, []).append(part)
+        if scope.ordered:
+            scope.part_seqs.setdefault(path, []).append(self.statement_seq.get(id(statement), -1))
+        if part.kind == "layer" and part.layer is not None and not scope.is_method:
+            part.layer.paths.append(path)
+            if part.layer.path_statement is None:
+                part.layer.path_statement = statement
+        elif part.kind in ("seq", "list") and nested:
+            count = len(part.elements)
+            names = part.element_names + [None] * (count - len(part.element_names))
+            for i, (element, name) in enumerate(zip(part.elements, names)):
+                if part.repeated:
+                    self._register(f"{path}[*]", element, scope, statement)
+                    continue
+                self._register(f"{path}[{i}]", element, scope, statement)
+                self._register(f"{path}[{i - count}]", element, scope, statement, nested=False)
+                if name:
+                    self._register(f"{path}.{name}", element, scope, statement, nested=False)
+
+    def _describe(self, expr, statement, scope, locals_, wrapped=False) -> Part:
+        """Classify a module-building expression, registering every layer it constructs."""
+        if isinstance(expr, cst.Name) and expr.value in locals_:
+            return locals_[expr.value]
+        if isinstance(expr, (cst.List, cst.Tuple)):
+            part = Part("list")
+            for element in expr.elements:
+                if isinstance(element, cst.StarredElement):
+                    inner = self._describe(element.value, statement, scope, locals_, wrapped)
+                    if inner.kind == "list":
+                        part.elements.extend(inner.elements)
+                        part.element_names.extend(inner.element_names)
+                    continue
+                part.elements.append(self._describe(element.value, statement, scope, locals_, wrapped))
+                part.element_names.append(None)
+            return part
+        if isinstance(expr, (cst.ListComp, cst.GeneratorExp)):
+            self.loop_depth += 1
+            element = self._describe(expr.elt, statement, scope, locals_, wrapped)
+            self.loop_depth -= 1
+            if element.kind == "layer" and not expr.for_in.inner_for_in and not expr.for_in.ifs:
+                element.layer.comprehension = True
+            return Part("list", elements=[element], element_names=[None], repeated=True)
+        if not isinstance(expr, cst.Call):
+            self._describe_loose(expr, statement, scope, locals_)
+            return Part("other", keys=literal_dict_keys(expr))
+        if isinstance(expr.func, cst.Attribute) and expr.func.attr.value in RETURNS_SELF:
+            # ``Net().to(device)``, ``nn.Linear(4, 4).cuda()``: the same module
+            for arg in expr.args:
+                self._describe_loose(arg.value, statement, scope, locals_)
+            return self._describe(expr.func.value, statement, scope, locals_, wrapped)
+        qualified = torch_name(self.imports.resolve(expr.func))
+        short = qualified[len("torch.nn."):] if qualified and qualified.startswith("torch.nn.") else None
+        local_class = dotted(expr.func)
+        if short in vocab.LAYER_KINDS or (qualified is None and local_class in self.layer_classes):
+            kind = vocab.LAYER_KINDS.get(short) or self.layer_classes[local_class]
+            layer = Layer(kind, short or local_class, expr, statement, scope,
+                          bias=self._bias_state(expr, kind, locals_) if short else "unknown",
+                          wrapped=wrapped, custom_class=short is None, repeated=self.loop_depth > 0)
+            self.layers.append(layer)
+            scope.layers.append(layer)
+            for arg in expr.args:
+                self._describe_loose(arg.value, statement, scope, locals_)
+            part = Part("layer", layer=layer)
+            self.layer_parts[id(layer)] = part
+            return part
+        if short in vocab.ACTIVATION_MODULES:
+            act, default_slope = vocab.ACTIVATION_MODULES[short]
+            slope = None
+            if default_slope is not None:
+                keyword = {"LeakyReLU": "negative_slope", "PReLU": "init"}.get(short)
+                given = number(argument(expr, 0 if short == "LeakyReLU" else 1, keyword)) \
+                    if keyword else None
+                slope = default_slope if given is None else given
+            return Part("act", act=act, slope=slope)
+        if short in vocab.NORM_MODULES:
+            return Part("norm", norm=short)
+        if short in vocab.PASS_THROUGH_MODULES:
+            return Part("pass", op=short)
+        if short == "Sequential":
+            return self._describe_sequential(expr, statement, scope, locals_, wrapped)
+        if short in ("ModuleList", "ModuleDict"):
+            first = argument(expr, 0, "modules")
+            if first is None:
+                return Part("list")
+            inner = self._describe_container_arg(first, statement, scope, locals_, wrapped)
+            return inner if inner.kind == "list" else Part("other")
+        if self.is_extra_relu(expr.func, qualified):
+            return Part("act", act="relu")
+        # Unknown call: layers built in its arguments are wrapped (e.g. zero_module(nn.Conv2d(...))).
+        if qualified is None and local_class in self.class_scopes:
+            scope.uses_classes.add(local_class)
+        for arg in expr.args:
+            self._describe(arg.value, statement, scope, locals_, wrapped=True)
+        if isinstance(expr.func, cst.Attribute):
+            self._describe_loose(expr.func.value, statement, scope, locals_)
+        return Part("other", instance_of=local_class if local_class in self.class_scopes else None,
+                    keys=literal_dict_keys(expr))
+
+    def _describe_container_arg(self, expr, statement, scope, locals_, wrapped) -> Part:
+        if isinstance(expr, (cst.Dict, cst.Call)) and not self._is_layer_call(expr):
+            return self._describe_named(expr, statement, scope, locals_, wrapped)
+        return self._describe(expr, statement, scope, locals_, wrapped)
+
+    def _is_layer_call(self, expr) -> bool:
+        qualified = torch_name(self.imports.resolve(expr.func)) if isinstance(expr, cst.Call) else None
+        return bool(qualified and qualified.startswith("torch.nn."))
+
+    def _describe_named(self, expr, statement, scope, locals_, wrapped) -> Part:
+        """``OrderedDict([("fc", nn.Linear(...)), ...])`` or a dict literal: named elements."""
+        pairs = []
+        if isinstance(expr, cst.Dict):
+            pairs = [(el.key, el.value) for el in expr.elements if isinstance(el, cst.DictElement)]
+        elif isinstance(expr, cst.Call) and expr.args and isinstance(expr.args[0].value, (cst.List, cst.Tuple)):
+            for element in expr.args[0].value.elements:
+                if isinstance(element.value, cst.Tuple) and len(element.value.elements) == 2:
+                    pairs.append((element.value.elements[0].value, element.value.elements[1].value))
+        else:
+            self._describe_loose(expr, statement, scope, locals_)
+            return Part("other")
+        part = Part("list")
+        for key, value in pairs:
+            part.elements.append(self._describe(value, statement, scope, locals_, wrapped))
+            part.element_names.append(string(key))
+        return part
+
+    def _describe_sequential(self, expr, statement, scope, locals_, wrapped) -> Part:
+        part = Part("seq")
+        args = list(expr.args)
+        if len(args) == 1 and not args[0].star and isinstance(args[0].value, (cst.Call, cst.Dict)) \
+                and not self._is_layer_call(args[0].value) and not self._builds_module(args[0].value):
+            named = self._describe_named(args[0].value, statement, scope, locals_, wrapped)
+            if named.kind == "list":
+                named.kind = "seq"
+                for index, element in enumerate(named.elements):
+                    if element.parent is None:
+                        element.parent = (named, index)
+            return named
+        for arg in args:
+            if arg.star == "*":
+                inner = self._describe(arg.value, statement, scope, locals_, wrapped)
+                if inner.kind in ("list", "seq") and not inner.repeated:
+                    part.elements.extend(inner.elements)
+                    part.element_names.extend(inner.element_names)
+                    part.conditional = part.conditional or inner.conditional
+                else:
+                    part.elements.append(Part("other"))
+                    part.element_names.append(None)
+                continue
+            part.elements.append(self._describe(arg.value, statement, scope, locals_, wrapped))
+            part.element_names.append(None)
+        for index, element in enumerate(part.elements):
+            if element.parent is None:
+                element.parent = (part, index)
+        return part
+
+    @staticmethod
+    def _dict_keys(expr, locals_) -> Optional[frozenset]:
+        """The keys of ``{"device": d, "dtype": t}`` / ``dict(device=d)``, directly or through a name."""
+        if isinstance(expr, cst.Name):
+            part = locals_.get(expr.value)
+            return part.keys if part is not None else None
+        return literal_dict_keys(expr)
+
+    def is_extra_relu(self, func, qualified) -> bool:
+        """A callable the user's configuration declares ReLU-like (by name, dotted name or qualified name)."""
+        if not self.extra_relu:
+            return False
+        name = dotted(func) or ""
+        return bool({name, name.rsplit(".", 1)[-1], qualified} & self.extra_relu)
+
+    def _builds_module(self, expr) -> bool:
+        return isinstance(expr, cst.Call) and dotted(expr.func) in self.class_scopes
+
+    def _bias_state(self, call: cst.Call, kind: str, locals_) -> str:
+        for arg in call.args:
+            if arg.star == "**":  # ``**dd`` from a dict of known keys leaves ``bias`` as written
+                keys = self._dict_keys(arg.value, locals_)
+                if keys is None or "bias" in keys:
+                    return "unknown"
+            elif arg.star:
+                return "unknown"
+        value = argument(call, vocab.BIAS_POSITION[kind], "bias")
+        if value is None:
+            return "true"
+        literal = boolean(value)
+        if literal is not None:
+            return "true" if literal else "false"
+        if isinstance(value, cst.Name):
+            return "param"
+        return "unknown"

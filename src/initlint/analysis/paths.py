@@ -1,0 +1,141 @@
+"""What a path or a module expression holds: ``self.fc``, ``net.fc``, a helper's parameter."""
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from .facts import Layer, Part, Scope
+from .patterns import HEAD, parts_at
+from .syntax import argument, number, string
+
+
+class PathLookup:
+    """Part of the Analyzer (see collect.py): its methods share the Analyzer's state."""
+
+    def _path(self, expr, self_name, scope) -> Optional[str]:
+        parts = []
+        while True:
+            if isinstance(expr, cst.Attribute):
+                parts.append("." + expr.attr.value)
+                expr = expr.value
+            elif isinstance(expr, cst.Subscript):
+                if len(expr.slice) != 1 or not isinstance(expr.slice[0].slice, cst.Index):
+                    return None
+                index = expr.slice[0].slice.value
+                value = number(index)
+                text = string(index)
+                if value is not None and value == int(value):
+                    parts.append(f"[{int(value)}]")
+                elif text is not None:
+                    parts.append(f"[{text}]")
+                else:
+                    parts.append("[*]")
+                expr = expr.value
+            elif isinstance(expr, cst.Name):
+                head = "self" if expr.value == self_name else expr.value
+                return head + "".join(reversed(parts))
+            else:
+                return None
+
+    def lookup(self, path: str, scope: Scope, function=None, at: Optional[int] = None) -> Optional[list[Part]]:
+        """What ``path`` holds: ``self...`` in the class; a plain name as bound before statement ``at``
+        in the function, else at module level; ``net.fc`` through the class ``net`` is an instance of."""
+        if path.startswith("self"):
+            return parts_at(scope, path, None)
+        head = HEAD.match(path).group(0)
+        homes = (self.namespaces.get(id(function)), self.module_scope) if function is not None \
+            else (self.module_scope,)
+        for home in homes:
+            bound = parts_at(home, head, at) if home is not None else None
+            if not bound:
+                continue
+            found = parts_at(home, path, at)
+            if found or path == head:
+                return found
+            return self._inside(bound, path[len(head):])
+        if function is not None and id(function) not in self.visitor_functions:
+            given = self._param_parts(function, head)  # a helper's parameter: what its callers hand it
+            if given:
+                return self._inside(given, path[len(head):])
+        return None
+
+    def _inside(self, parts: list[Part], rest: str) -> Optional[list[Part]]:
+        """``rest`` (``.fc``, ``.features[0]``) inside each part that is an instance of a class here."""
+        if not rest:
+            return parts
+        inside = [p for part in parts if part.instance_of
+                  for p in self._class_lookup(part.instance_of, "self" + rest)]
+        return inside or None
+
+    def _class_lookup(self, class_name: str, path: str) -> list[Part]:
+        """``self.fc`` of a class of this file, or of its ancestors here."""
+        return [part for name in self.class_ancestors.get(class_name, ())
+                for part in parts_at(self.class_scopes[name], path, None) or ()]
+
+    def reachable_layers(self, scope: Optional[Scope]) -> list[Layer]:
+        """Layers a ``modules()`` walk from this class can reach (every layer when unknown)."""
+        if scope is None or not scope.is_class:
+            return [layer for layer in self.layers if not layer.wrapped]
+        seen, todo, layers = {scope.name}, [scope], []
+        while todo:
+            current = todo.pop()
+            layers.extend(layer for layer in current.layers if not layer.wrapped)
+            for name in current.uses_classes:
+                if name not in seen and name in self.class_scopes:
+                    seen.add(name)
+                    todo.append(self.class_scopes[name])
+        return layers
+
+    def _layers_of_part(self, part: Part) -> list:
+        if part.kind == "layer":
+            return [part.layer]
+        if part.kind in ("seq", "list"):
+            return [l for el in part.elements for l in self._layers_of_part(el)]
+        if part.kind == "other" and part.instance_of:
+            return self.reachable_layers(self.class_scopes[part.instance_of])
+        return []
+
+    def modules_given(self, expr, caller, at) -> Optional[list[Part]]:
+        """What a module expression holds where ``caller`` hands it on (``self``, ``net``, ``self.features``),
+        or None when initlint cannot tell."""
+        scope = self.method_scopes.get(id(caller)) if caller is not None else None
+        self_name = self._self_name(caller) if scope is not None else None
+        if isinstance(expr, cst.Name) and self_name is not None and expr.value == self_name:
+            return [Part("other", instance_of=scope.name)]
+        path = self._path(expr, self_name, scope or self.module_scope)
+        found = self.lookup(path, scope or self.module_scope, caller, at) if path else None
+        if not found or any(part.kind == "other" and not part.instance_of for part in found):
+            return None
+        return found
+
+    def _param_parts(self, function, param: str) -> Optional[list[Part]]:
+        """What the callers in this file hand a function's parameter; None when it is called nowhere here
+        or handed something initlint cannot tell."""
+        params = [p.name.value for p in function.params.params]
+        is_method = id(function) in self.method_scopes
+        if is_method:
+            params = params[1:]
+        key = (id(function), param)
+        if key in self.param_parts:
+            return self.param_parts[key]
+        if param not in params or key in self.resolving:  # recursion: a helper handing on its own parameter
+            return None
+        self.resolving.add(key)
+        self.param_parts[key] = self._callers_hand(function, params.index(param), param, is_method)
+        self.resolving.discard(key)
+        return self.param_parts[key]
+
+    def _callers_hand(self, function, position: int, param: str, is_method: bool) -> Optional[list[Part]]:
+        given = []
+        for call, caller, statement in self.calls_by_name.get(function.name.value, ()):
+            if isinstance(call.func, cst.Attribute) != is_method:
+                continue
+            value = argument(call, position, param)
+            if value is None:
+                continue
+            parts = self.modules_given(value, caller, self.statement_seq.get(id(statement)))
+            if parts is None:
+                return None
+            given.extend(parts)
+        return given or None

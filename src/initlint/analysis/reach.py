@@ -1,0 +1,252 @@
+"""Which layers does an init reach? Loops over modules, apply visitors, type tests."""
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from . import vocab
+from .facts import Part, Scope
+from .names import torch_name
+from .patterns import Context, HEAD, PROBES, class_name_subject, conjuncts, is_type_of, mentions_bias, parts_at
+from .syntax import argument, dotted, names_in, number, string
+
+
+class Reach:
+    """Part of the Analyzer (see collect.py): its methods share the Analyzer's state."""
+
+    def _find_visitor_functions(self) -> None:
+        """Functions that receive a module and dispatch on its type (``apply`` targets)."""
+        self.method_scopes = {id(f): scope for f, scope, is_method in self.functions if is_method}
+        by_name: dict[str, list] = {}
+        for function, scope, is_method in self.functions:
+            by_name.setdefault(function.name.value, []).append((function, scope, is_method))
+            params = [p.name.value for p in function.params.params]
+            if is_method and params:
+                params = params[1:]
+            if not params:
+                continue
+            if params[0] in self.type_tested.get(id(function), ()):
+                self.visitor_functions[id(function)] = (function, scope, params[0])
+        # Where each visitor is applied: ``self.apply(self._init)`` in a class, ``net.apply(f)`` in a script.
+        for fn, owner, caller, statement in self.apply_calls:
+            if isinstance(fn, cst.Call) and fn.args:  # functools.partial(fn, ...)
+                fn = fn.args[0].value
+            name = fn.attr.value if isinstance(fn, cst.Attribute) else (
+                fn.value if isinstance(fn, cst.Name) else None)
+            given = self.modules_given(owner, caller, self.statement_seq.get(id(statement)))
+            candidates = by_name.get(name, [])
+            if not candidates:  # a function initlint cannot see initialises what it is applied to
+                self._may_be_initialised(given)
+                continue
+            for function, scope, _ in candidates:
+                if id(function) not in self.visitor_functions:
+                    params = [p.name.value for p in function.params.params]
+                    if scope.is_class and params and params[0] in ("self", "cls"):
+                        params = params[1:]
+                    if params:
+                        self.visitor_functions[id(function)] = (function, scope, params[0])
+                self.applied.setdefault(id(function), []).append(given)
+
+    def _visitor_binding(self, function) -> tuple:
+        """What an ``apply`` visitor's module parameter reaches: the layers of the models it is applied to
+        here, or nothing initlint can name (``standalone``) when it is applied nowhere it can see."""
+        applied = self.applied.get(id(function), ())
+        given = [part for parts in applied if parts is not None for part in parts]
+        if not given:
+            return ("opaque", None) if self._called(function) else ("standalone", None)
+        layers = {id(layer): layer for part in given for layer in self._layers_of_part(part)}
+        return ("modules", list(layers.values()))
+
+    def _called(self, function) -> bool:
+        """Whether this file names the function anywhere but in its ``def`` (calls, applies or hands it
+        on): a helper named nowhere else is checked on its own, for what it does to any model."""
+        return self.name_uses.get(function.name.value, 0) > 1
+
+    def _may_be_initialised(self, parts: Optional[list[Part]]) -> None:
+        """Code initlint cannot see may initialise these modules' layers."""
+        for part in parts or ():
+            if part.instance_of:
+                self.class_scopes[part.instance_of].may_init_elsewhere = True
+            for layer in self._layers_of_part(part):
+                layer.maybe_init = True
+
+    def _loop_binding(self, iterable, ctx: Context):
+        if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Attribute) \
+                and iterable.func.attr.value in ("parameters", "named_parameters"):
+            return ("params", None)
+        if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Attribute) \
+                and iterable.func.attr.value in ("modules", "named_modules", "children", "named_children"):
+            owner = iterable.func.value
+            if dotted(owner) == "self" and ctx.scope.is_class:
+                return ("modules", ctx.scope)
+            path = self._path(owner, ctx.self_name, ctx.scope)
+            found = self.lookup(path, ctx.scope, ctx.function, self.at) if path else None
+            if found:  # ``self.mlp.modules()``, ``net.modules()``: the layers built into that module
+                return ("modules", [layer for part in found for layer in self._layers_of_part(part)])
+            if path is not None and path.startswith("self"):
+                return ("modules", [])  # a submodule initlint cannot see into
+            if isinstance(owner, cst.Name) and ctx.function is not None and not self._called(ctx.function) \
+                    and owner.value in [p.name.value for p in ctx.function.params.params]:
+                return ("standalone", None)  # a helper's model parameter, and the helper is called nowhere
+            return ("opaque", None)  # a model initlint cannot name
+        if isinstance(iterable, (cst.List, cst.Tuple)):
+            parts = []
+            for element in iterable.elements:
+                path = self._path(element.value, ctx.self_name, ctx.scope)
+                found = self.lookup(path, ctx.scope, ctx.function, self.at) if path else None
+                parts.extend(found or [Part("other")])
+            return ("parts", parts)
+        path = self._path(iterable, ctx.self_name, ctx.scope)
+        found = self.lookup(path, ctx.scope, ctx.function, self.at) if path else None
+        if found:
+            elements = [el for part in found if part.kind in ("seq", "list") for el in part.elements]
+            if elements:
+                return ("parts", elements)
+        return None
+
+    def _resolve_owner(self, owner, ctx: Context):
+        """(layers reached, reach fully known, via a loop, loop condition tests only types)."""
+        if isinstance(owner, cst.Name) and owner.value in ctx.bindings:
+            kind, value = ctx.bindings[owner.value]
+            if kind == "parts":
+                layers = [p.layer for p in value if p.kind == "layer"]
+                return layers, all(p.kind == "layer" for p in value), True, True
+            matcher, exact = self._type_filter(owner.value, ctx)
+            if kind in ("standalone", "opaque"):
+                # Applied to no model initlint can see: it may initialise any layer it matches, elsewhere.
+                for layer in self.layers:
+                    if matcher is None or matcher(layer):
+                        layer.maybe_init = True
+                if kind == "standalone" and matcher is not None:
+                    self.standalone_kinds = tuple(sorted(p.kind for p in PROBES if matcher(p)))
+                return [], True, True, exact
+            if isinstance(value, list):
+                candidates = value
+                if not value:  # an opaque submodule: whatever it initialises, initlint cannot name
+                    ctx.scope.may_init_elsewhere = True
+                    return [], False, True, False
+            else:
+                candidates = self.reachable_layers(value)
+            if matcher is None:
+                if isinstance(value, Scope):
+                    value.may_init_elsewhere = True
+                elif isinstance(value, list):
+                    for layer in value:
+                        layer.scope.may_init_elsewhere = True
+                else:
+                    self.may_init_elsewhere = True
+                return [], False, True, False
+            return [l for l in candidates if matcher(l)], True, True, exact
+        path = self._path(owner, ctx.self_name, ctx.scope)
+        if path is None:
+            return [], False, False, True
+        found = self.lookup(path, ctx.scope, ctx.function, self.at)
+        if not found:
+            return [], False, False, True
+        layers = [p.layer for p in found if p.kind == "layer"]
+        return layers, len(layers) == len(found), False, True
+
+    def _type_filter(self, var: str, ctx: Context):
+        """A predicate over layers from the conditions around a site, and whether it tests only types."""
+        matchers, exact = [], True
+        for condition in ctx.conditions:
+            for test, positive in conjuncts(condition.test, condition.positive):
+                mentions = var in names_in(test) or any(
+                    name in names_in(test) for name, subject in ctx.class_name_vars.items() if subject == var)
+                matcher = self._type_test(test, var, ctx) if mentions else None
+                if matcher is not None and positive:
+                    matchers.append(matcher)
+                elif not mentions_bias(test):
+                    exact = False
+        if not matchers:
+            return None, False
+        return (lambda layer: all(m(layer) for m in matchers)), exact
+
+    def _type_test(self, test, var, ctx):
+        if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.Or):
+            left, right = self._type_test(test.left, var, ctx), self._type_test(test.right, var, ctx)
+            if left and right:
+                return lambda layer: left(layer) or right(layer)
+            return None
+        if isinstance(test, cst.Call) and dotted(test.func) == "isinstance" and len(test.args) == 2:
+            subject = test.args[0].value
+            if not (isinstance(subject, cst.Name) and subject.value == var):
+                return None
+            types = test.args[1].value
+            elements = [e.value for e in types.elements] if isinstance(types, cst.Tuple) else [types]
+            checks = [self._isinstance_check(e) for e in elements]
+            return lambda layer: any(check(layer) for check in checks)
+        if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+            comparison = test.comparisons[0]
+            left, right, op = test.left, comparison.comparator, comparison.operator
+            # classname.find("Conv") != -1 / >= 0
+            if isinstance(left, cst.Call) and isinstance(left.func, cst.Attribute) \
+                    and left.func.attr.value == "find" and self._is_class_name_of(left.func.value, var, ctx):
+                needle = string(argument(left, 0, None))
+                bound = number(right)
+                if needle is not None and bound is not None:
+                    found_wanted = (isinstance(op, cst.NotEqual) and bound == -1) or \
+                        (isinstance(op, cst.GreaterThanEqual) and bound == 0) or \
+                        (isinstance(op, cst.GreaterThan) and bound == -1)
+                    if found_wanted:
+                        return lambda layer: needle in layer.class_name
+                return None
+            if isinstance(op, cst.In) and self._is_class_name_of(right, var, ctx):
+                needle = string(left)
+                return (lambda layer: needle in layer.class_name) if needle is not None else None
+            if isinstance(op, (cst.Equal, cst.Is)):
+                if self._is_class_name_of(left, var, ctx) and string(right) is not None:
+                    wanted = string(right)
+                    return lambda layer: layer.class_name == wanted
+                if is_type_of(left, var):
+                    check = self._isinstance_check(right)
+                    exact_name = (dotted(right) or "").rsplit(".", 1)[-1]
+                    return lambda layer: check(layer) and layer.class_name == exact_name
+        if isinstance(test, cst.Call) and isinstance(test.func, cst.Attribute) \
+                and test.func.attr.value in ("startswith", "endswith") \
+                and self._is_class_name_of(test.func.value, var, ctx):
+            needle = string(argument(test, 0, None))
+            if needle is None:
+                return None
+            if test.func.attr.value == "startswith":
+                return lambda layer: layer.class_name.startswith(needle)
+            return lambda layer: layer.class_name.endswith(needle)
+        return None
+
+    def _is_class_name_of(self, expr, var, ctx) -> bool:
+        if isinstance(expr, cst.Name) and ctx.class_name_vars.get(expr.value) == var:
+            return True
+        return class_name_subject(expr) == var
+
+    def _isinstance_check(self, type_expr):
+        qualified = torch_name(self.imports.resolve(type_expr))
+        if qualified is not None:
+            if not qualified.startswith("torch.nn."):
+                return lambda layer: False
+            short = qualified[len("torch.nn."):]
+            if short == "Module":
+                return lambda layer: True
+            if short in vocab.LAYER_KINDS:
+                kind = vocab.LAYER_KINDS[short]
+                return lambda layer: layer.kind == kind
+            if short in vocab.ABSTRACT_LAYER_BASES:
+                kinds = vocab.ABSTRACT_LAYER_BASES[short]
+                return lambda layer: layer.kind in kinds
+            return lambda layer: False
+        name = dotted(type_expr)
+        if name in self.class_scopes:
+            return lambda layer: name in self.class_ancestors.get(layer.class_name, ())
+        return lambda layer: False
+
+    def _mark_same_path(self, owner, ctx: Context) -> None:
+        path = self._path(owner, None, ctx.scope)
+        if path is None or "." not in path:  # a bare name: it may be any layer
+            for layer in self.layers:
+                layer.maybe_init = True
+            return
+        rest = path[HEAD.match(path).end():]
+        for scope in self.class_scopes.values():
+            for part in parts_at(scope, "self" + rest, None) or ():
+                for layer in self._layers_of_part(part):
+                    layer.maybe_init = True

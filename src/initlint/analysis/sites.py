@@ -1,0 +1,231 @@
+"""Init sites: every place a weight or bias is (re)initialised, in execution order."""
+from __future__ import annotations
+
+
+import libcst as cst
+
+from . import vocab
+from .facts import InitSite, Scope
+from .names import torch_name, vendored
+from .patterns import Context, INIT_LIKE_NAME, blocks_of, ends_block, loop_names, mentions_bias, param_target, trains, truth_tested
+from .syntax import argument, block_statements, dotted, walk
+
+
+class SiteScanner:
+    """Part of the Analyzer (see collect.py): its methods share the Analyzer's state."""
+
+    def _order_prefix(self, function, scope, is_method, position) -> tuple:
+        if not is_method:
+            return (2, position)
+        init = scope.methods.get("__init__")
+        if function is init:
+            return (0,)
+        index = self._methods_called_from_init(scope).get(function.name.value)
+        return (0, index, 1) if index is not None else (1, position)
+
+    def _methods_called_from_init(self, scope: Scope) -> dict:
+        """``{method name: index of the first __init__ statement calling it}`` (``self.m()`` or
+        ``self.apply(self.m)``), computed once per class."""
+        cached = self.init_call_index.get(id(scope))
+        if cached is None:
+            cached = {}
+            init = scope.methods.get("__init__")
+            for index, statement in enumerate(block_statements(init.body) if init else ()):
+                for node in walk(statement):
+                    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
+                            and dotted(node.func.value) == "self":
+                        name = node.func.attr.value
+                        if name == "apply" and node.args and isinstance(node.args[0].value, cst.Attribute):
+                            name = node.args[0].value.attr.value
+                        cached.setdefault(name, index)
+            self.init_call_index[id(scope)] = cached
+        return cached
+
+    def _scan_block(self, statements, ctx: Context, skip_defs=False) -> None:
+        for statement in statements:
+            if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+                continue
+            self.at = self.statement_seq.get(id(statement))
+            if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+                for small in statement.body:
+                    self._scan_small(small, statement, ctx)
+                continue
+            if isinstance(statement, cst.If):
+                self._scan_if(statement, ctx)
+                body = block_statements(statement.body)
+                if statement.orelse is None and body and ends_block(body[-1]):
+                    ctx = ctx.with_condition(statement.test, False)
+                continue
+            if isinstance(statement, cst.For):
+                binding = self._loop_binding(statement.iter, ctx)
+                inner = ctx
+                if binding is not None:
+                    for name in loop_names(statement.target):
+                        inner = inner.with_binding(name, binding)
+                self._scan_expression(statement.iter, statement, ctx)
+                self._scan_block(block_statements(statement.body), inner)
+                if statement.orelse is not None:
+                    self._scan_block(block_statements(statement.orelse.body), ctx)
+                continue
+            for block in blocks_of(statement):
+                self._scan_block(block, ctx)
+
+    def _scan_if(self, statement: cst.If, ctx: Context) -> None:
+        self._note_truth_tests(statement.test, ctx)
+        self._scan_expression(statement.test, statement, ctx)
+        self._scan_block(block_statements(statement.body), ctx.with_condition(statement.test, True))
+        orelse = statement.orelse
+        if isinstance(orelse, cst.If):
+            self._scan_if(orelse, ctx.with_condition(statement.test, False))
+        elif orelse is not None:
+            self._scan_block(block_statements(orelse.body), ctx.with_condition(statement.test, False))
+
+    def _scan_small(self, small, statement, ctx: Context) -> None:
+        if isinstance(small, (cst.Assign, cst.AugAssign)):
+            targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+            for target in targets:
+                while isinstance(target, cst.Subscript):  # ``m.bias.data[:] = 0``
+                    target = target.value
+                parsed = param_target(target)
+                if parsed is not None:
+                    self._add_site(small, statement, ctx, "other", "other", parsed, None)
+        self._scan_expression(small, statement, ctx)
+
+    def _scan_expression(self, node, statement, ctx: Context) -> None:
+        for child in walk(node, into_defs=False):
+            if isinstance(child, cst.Call):
+                self._scan_call(child, statement, ctx)
+
+    def _scan_call(self, call: cst.Call, statement, ctx: Context) -> None:
+        qualified = torch_name(self.imports.resolve(call.func))
+        init_name = qualified[len(vocab.INIT_MODULE) + 1:] \
+            if qualified and qualified.startswith(vocab.INIT_MODULE + ".") else None
+        if init_name is None and qualified and qualified.endswith(".trunc_normal_") and vendored(qualified, "timm"):
+            init_name = "trunc_normal_"  # timm's has torch's signature and defaults
+        if init_name is not None:
+            name = init_name
+            deprecated = name in vocab.DEPRECATED_INIT_FUNCTIONS
+            canonical = vocab.DEPRECATED_INIT_FUNCTIONS.get(name, name)
+            if canonical not in vocab.INIT_FUNCTIONS:
+                return
+            self.init_calls.append((call, canonical))
+            target = argument(call, 0, "tensor")
+            parsed = param_target(target) if target is not None else None
+            if parsed is None and self._is_parameter_loop_var(target, ctx):
+                self._init_initlint_cannot_name(ctx)
+            site = self._add_site(call, statement, ctx, canonical, "torch", parsed, call,
+                                  deprecated=deprecated)
+            if site is None and (deprecated or ctx.in_forward):
+                # Still worth reporting (INI201/INI203) even when the target is not a layer parameter.
+                self.sites.append(InitSite(call, statement, ctx.function, canonical, "torch", "unknown",
+                                           target, reach_known=False, in_forward=ctx.in_forward,
+                                           deprecated=deprecated, order=self._next_order(ctx), args=call))
+            return
+        if qualified and qualified.rsplit(".", 1)[-1] in vocab.MODULE_INIT_HELPERS and any(
+                vendored(qualified, package) for package in vocab.MODULE_INIT_HELPER_PACKAGES):
+            target = argument(call, 0, "module")
+            parsed = param_target(target) if target is not None else None
+            if parsed is not None:
+                self.sites.append(InitSite(call, statement, ctx.function, qualified.rsplit(".", 1)[-1],
+                                           "helper", parsed[1], parsed[0], reach_known=False,
+                                           order=self._next_order(ctx), args=call))
+            else:  # handed a module, as intended: it initialises that module's weight and bias
+                self._note_unknown_call(call, statement, ctx)
+            return
+        func = call.func
+        if trains(call, qualified):
+            self.trained.add(id(ctx.function))
+        if (isinstance(func, cst.Attribute) and func.attr.value == "load_state_dict") or \
+                (qualified and qualified.rsplit(".", 1)[-1] == "load_checkpoint" and call.args):
+            self._note_loaded(func.value if isinstance(func, cst.Attribute) and func.attr.value == "load_state_dict"
+                              else call.args[0].value, ctx)
+            return
+        if isinstance(func, cst.Attribute) and func.attr.value in vocab.TENSOR_INIT_METHODS:
+            parsed = param_target(func.value)
+            if parsed is not None:
+                self._add_site(call, statement, ctx, func.attr.value, "method", parsed, call)
+            elif self._is_parameter_loop_var(func.value, ctx):
+                self._init_initlint_cannot_name(ctx)
+            return
+        if qualified is None or not qualified.startswith("torch"):
+            self._note_unknown_call(call, statement, ctx)
+
+    def _note_loaded(self, model, ctx: Context) -> None:
+        """Weights loaded into a model of this file, unconditionally and before any training in the same
+        body, replace whatever init it had (a best checkpoint loaded after training does not)."""
+        if ctx.conditions or (ctx.scope.is_class and ctx.self_name is not None) or id(ctx.function) in self.trained:
+            return
+        for part in self.modules_given(model, ctx.function, self.at) or ():
+            for layer in self._layers_of_part(part):
+                layer.values_loaded = True
+
+    def _note_unknown_call(self, call: cst.Call, statement, ctx: Context) -> None:
+        """A call initlint cannot see into may initialise what it is handed: ``init_weights(self)``,
+        ``c2_msra_fill(self.conv)``, ``lecun_normal_(self.fc.weight)``."""
+        name = (dotted(call.func) or "").rsplit(".", 1)[-1]
+        if not INIT_LIKE_NAME.search(name):
+            return  # ``_log_api_usage_once(self)``, ``print(self.fc)``: handed a module, not initialising it
+        for arg in call.args:
+            value = arg.value
+            if isinstance(value, cst.Name) and value.value == ctx.self_name:
+                ctx.scope.may_init_elsewhere = True
+                continue
+            parsed = param_target(value)
+            if parsed is not None:
+                self._add_site(call, statement, ctx, "other", "other", parsed, call)
+                continue
+            if isinstance(value, (cst.Name, cst.Attribute, cst.Subscript)):
+                reach, _, loop, exact = self._resolve_owner(value, ctx)
+                for param in ("weight", "bias") if reach else ():
+                    self.sites.append(InitSite(call, statement, ctx.function, "other", "other", param, value,
+                                               reach=reach, loop=loop, exact_filter=exact,
+                                               in_forward=ctx.in_forward, order=self._next_order(ctx)))
+
+    def _is_parameter_loop_var(self, expr, ctx: Context) -> bool:
+        while isinstance(expr, cst.Attribute) and expr.attr.value == "data":
+            expr = expr.value
+        return isinstance(expr, cst.Name) and ctx.bindings.get(expr.value, (None,))[0] == "params"
+
+    def _init_initlint_cannot_name(self, ctx: Context) -> None:
+        """An init of parameters initlint cannot tell apart (``for p in self.parameters()``)."""
+        if ctx.scope.is_class and ctx.self_name is not None:
+            ctx.scope.may_init_elsewhere = True
+        else:
+            self.may_init_elsewhere = True
+
+    def _next_order(self, ctx: Context) -> tuple:
+        return ctx.order_prefix + (next(self.counter),)
+
+    def _add_site(self, node, statement, ctx, func, via, parsed, call, deprecated=False):
+        if parsed is None:
+            return None
+        owner, param = parsed
+        self.standalone_kinds = ()
+        reach, known, loop, exact = self._resolve_owner(owner, ctx)
+        if not reach and known is False and not loop:
+            # An init of something initlint cannot name may reach, from elsewhere, the layers of this
+            # file found at the same path (``model.fc`` -> any class's ``self.fc``).
+            if ctx.scope.is_class and ctx.self_name is not None:
+                ctx.scope.may_init_elsewhere = True
+            else:
+                self._mark_same_path(owner, ctx)
+        site = InitSite(node, statement, ctx.function, func, via, param, owner, reach=reach,
+                        reach_known=known, loop=loop, exact_filter=exact,
+                        guarded=self._guarded(ctx), in_forward=ctx.in_forward, deprecated=deprecated,
+                        order=self._next_order(ctx), args=call, standalone_kinds=self.standalone_kinds)
+        self.standalone_kinds = ()
+        self.sites.append(site)
+        return site
+
+    def _guarded(self, ctx: Context) -> bool:
+        return any(mentions_bias(c.test) for c in ctx.conditions)
+
+    def _note_truth_tests(self, test, ctx: Context) -> None:
+        for node, expr in truth_tested(test):
+            if not (isinstance(expr, cst.Attribute) and expr.attr.value == "bias"):
+                continue
+            owner = expr.value
+            if isinstance(owner, cst.Name) and owner.value == ctx.self_name:
+                continue  # ``self.bias`` is often the module's own flag
+            if (isinstance(owner, cst.Name) and owner.value in ctx.bindings) or self._resolve_owner(owner, ctx)[0]:
+                self.truth_tests.append((node, expr))
