@@ -152,7 +152,8 @@ class _Weight:
 
     kind "plain": params == (weight,); "weight_norm": (g, v) with weight = g v / |v|
     (norm over every dim but ``dim``); "spectral_norm": (original,), divided by its
-    largest singular value on every forward.
+    largest singular value on every forward; "parametrized by ...": any other
+    parametrization, which can only be skipped.
     """
 
     kind: str
@@ -172,9 +173,9 @@ def _weight_of(module_name: str, layer: nn.Module) -> _Weight:
                            (base + "original0", base + "original1"), chain[0].dim)
         if kinds == ["_SpectralNorm"]:
             return _Weight("spectral_norm", (chain.original,), (base + "original",))
-        raise ValueError(
-            f"{prefix}weight is computed by the parametrization(s) {', '.join(kinds)}; init_model_ knows how to "
-            f"initialise weight_norm and spectral_norm only: pass skip=['{prefix}*'] and initialise it yourself")
+        originals = [(name, param) for name, param in chain.named_parameters(recurse=False)]
+        return _Weight(f"parametrized by {', '.join(kinds)}", tuple(param for _, param in originals),
+                       tuple(base + name for name, _ in originals))
     hooks = [hook for hook in layer._forward_pre_hooks.values() if type(hook).__name__ == "WeightNorm"]
     if hooks:  # the deprecated torch.nn.utils.weight_norm
         return _Weight("weight_norm", (layer.weight_g, layer.weight_v),
@@ -376,6 +377,11 @@ def init_model_(model: nn.Module, example_inputs: Any = None, *, policy: Optiona
                 done[id(param)] = ParamInit(names[id(param)][0], "skipped", follower=label, reason="meta device")
             continue
         weight_skipped = _matches_any(all_names, skip_patterns)
+        if weight.kind.startswith("parametrized") and not weight_skipped:
+            raise ValueError(
+                f"{module_name}.weight is computed by a parametrization ({weight.kind.split(' by ')[1]}); "
+                "init_model_ knows how to initialise weight_norm and spectral_norm only: pass "
+                f"skip=['{module_name}.*'] and initialise it yourself")
         rule = policy.matching_rule(module_name, module, follower)
         if not weight_skipped and rule is None and not overwrite and _deliberate_zero(module.weight, follower):
             reason = f"zero weight before {follower.kind}: a deliberate zero init (overwrite=True replaces it)"
