@@ -9,6 +9,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from .analysis.collect import analyze
+from .analysis.project import project_for
 from .findings import Finding, RawFinding
 from .noqa import Suppressions
 from .rules import ALL_RULES, PARSE_ERROR_CODE, Options
@@ -47,6 +48,7 @@ class FileResult:
     error: Optional[str] = None
     internal_error: Optional[str] = None
     skipped: bool = False
+    dependencies: list = field(default_factory=list)  # other files of the project the analysis read
 
 
 DEFAULT_TOKENS = ("torch", "mmcv", "mmengine", "fvcore")
@@ -97,7 +99,8 @@ def lint_source(source: bytes, path: str, selection: Selection = EVERY_RULE, opt
         return result
     try:
         lines = source.decode(module.encoding, errors="replace").splitlines() if honour_noqa else []
-        result.findings = _findings(module, path, selection, options, extra_ignores, lines)
+        result.findings = _findings(module, path, selection, options, extra_ignores, lines,
+                                    result.dependencies)
     except RecursionError:
         result.error = "nested too deeply to analyse"
         result.findings = [Finding(PARSE_ERROR_CODE, "could not analyse: nested too deeply", path, 1, 1, 1, 1)]
@@ -109,9 +112,9 @@ def lint_source(source: bytes, path: str, selection: Selection = EVERY_RULE, opt
     return result
 
 
-def _findings(module, path, selection, options, extra_ignores, lines) -> list[Finding]:
+def _findings(module, path, selection, options, extra_ignores, lines, dependencies) -> list[Finding]:
     """Positioned, de-duplicated findings; ``lines`` (the source's) carry the ``# noqa`` comments."""
-    raw = check_module(module, selection, options, extra_ignores)
+    raw = check_module(module, selection, options, extra_ignores, path, dependencies)
     if not raw:
         return []
     suppressions = Suppressions(lines)
@@ -130,14 +133,18 @@ def _findings(module, path, selection, options, extra_ignores, lines) -> list[Fi
     return findings
 
 
-def check_module(module: cst.Module, selection: Selection, options: Options,
-                 extra_ignores: tuple = ()) -> list[RawFinding]:
+def check_module(module: cst.Module, selection: Selection, options: Options, extra_ignores: tuple = (),
+                 path: Optional[str] = None, dependencies: Optional[list] = None) -> list[RawFinding]:
+    """The selected rules' findings; ``path`` (a file on disk) lets the analysis read the project's other
+    files its inits reach, which are added to ``dependencies``."""
     rules = [rule for rule in ALL_RULES if selection.enabled(rule, extra_ignores)]
     if not rules:
         return []
-    facts = analyze(module, options.extra_relu_activations)
+    facts = analyze(module, options.extra_relu_activations, path, project_for(path))
+    if dependencies is not None:
+        dependencies.extend(facts.dependencies)
     rewriter = Rewriter(module, facts.imports)
     found = []
     for rule in rules:
         found.extend(rule.check(facts, options, rewriter))
-    return found
+    return facts.own_findings(found)

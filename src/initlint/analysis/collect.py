@@ -17,22 +17,32 @@ from typing import Optional
 import libcst as cst
 
 from .conclusions import Conclusions
+from .dependencies import Dependencies
 from .facts import FileFacts, InitSite, Layer, Part, Scope
 from .flow import resolve_followers
 from .index import ModuleIndex
 from .layers import LayerCollector
 from .paths import PathLookup
 from .patterns import Context
+from .project import Project
 from .reach import Reach
 from .sites import SiteScanner
 from .syntax import block_statements
 
 
-class Analyzer(LayerCollector, PathLookup, ModuleIndex, Reach, SiteScanner, Conclusions):
-    def __init__(self, module: cst.Module, extra_relu: frozenset = frozenset()) -> None:
+class Analyzer(LayerCollector, PathLookup, ModuleIndex, Dependencies, Reach, SiteScanner, Conclusions):
+    def __init__(self, module: cst.Module, extra_relu: frozenset = frozenset(), path: Optional[str] = None,
+                 project: Optional[Project] = None) -> None:
         self.module = module
         self.extra_relu = extra_relu
+        self.path = path
+        self.project = project
+        self._foreign_ids: Optional[set] = None
+        self.anchors: dict[int, cst.CSTNode] = {}      # pulled-in function -> the call here that runs it
+        self.function_origin: dict[int, str] = {}     # pulled-in function -> its file
+        self.applied_from: dict[int, list] = {}       # visitor function -> [(caller, statement)] applying it
         self._index_module()
+        self._pull_dependencies()
         self.module_scope = Scope("<module>", module, is_class=False, ordered=True)
         self.scopes: list[Scope] = [self.module_scope]
         self.class_scopes: dict[str, Scope] = {}
@@ -68,6 +78,16 @@ class Analyzer(LayerCollector, PathLookup, ModuleIndex, Reach, SiteScanner, Conc
 
     def run(self) -> FileFacts:
         self._find_scopes(self.module.body, self.module_scope, in_class=False)
+        for definition, origin in self.foreign:
+            known_scopes, known_functions = len(self.scopes), len(self.functions)
+            self._find_scopes([definition], self.module_scope, in_class=False)
+            for scope in self.scopes[known_scopes:]:
+                scope.origin = origin
+            for function, _, _ in self.functions[known_functions:]:
+                self.function_origin[id(function)] = origin
+        for name in self.foreign_names:  # ``models.Net`` as well as ``Net``
+            if "." in name and name.rsplit(".", 1)[-1] in self.class_scopes:
+                self.class_scopes[name] = self.class_scopes[name.rsplit(".", 1)[-1]]
         self._find_layer_classes()
         # Layers and other parts: module level first, then every function.
         self._collect_parts(self.module.body, self.module_scope, None, None, {})
@@ -80,6 +100,7 @@ class Analyzer(LayerCollector, PathLookup, ModuleIndex, Reach, SiteScanner, Conc
                                 top_level_init=is_method and function.name.value == "__init__")
         self.collecting = None
         self._find_visitor_functions()
+        self.position_of = {id(function): index + 1 for index, (function, _, _) in enumerate(self.functions)}
         order = 0
         for function, scope, is_method in self.functions:
             order += 1
@@ -97,9 +118,17 @@ class Analyzer(LayerCollector, PathLookup, ModuleIndex, Reach, SiteScanner, Conc
         resolve_followers(self)
         self._mark_unresolved_inits()
         early = self._early_init_calls()
+        # A finding in a pulled-in definition is reported here only at the call of this file that runs
+        # it on this file's models (``net.apply(init_weights)``); its own file reports the rest.
+        relocated = {id(site.call): (self.anchors[id(site.function)], self.function_origin[id(site.function)])
+                     for site in self.sites if id(site.function) in self.anchors
+                     and id(site.function) in self.function_origin}
         return FileFacts(self.module, self.scopes, self.layers, self.sites, self.truth_tests, early,
-                         self.imports, self.may_init_elsewhere, init_calls=self.init_calls)
+                         self.imports, self.may_init_elsewhere, init_calls=self.init_calls,
+                         dependencies=self.dependencies, foreign=self.is_foreign_node, relocated=relocated)
 
 
-def analyze(module: cst.Module, extra_relu: frozenset = frozenset()) -> FileFacts:
-    return Analyzer(module, extra_relu).run()
+def analyze(module: cst.Module, extra_relu: frozenset = frozenset(), path: Optional[str] = None,
+            project: Optional[Project] = None) -> FileFacts:
+    """The facts of one file; with a ``project``, definitions its inits reach in other files are read too."""
+    return Analyzer(module, extra_relu, path, project).run()

@@ -119,6 +119,7 @@ class Scope:
     may_init_elsewhere: bool = False  # an init initlint cannot follow may reach these layers
     uses_classes: set[str] = field(default_factory=set)
     ordered: bool = False             # a function's or the module's names: bindings follow statement order
+    origin: Optional[str] = None      # a class pulled in from another file: that file, relative to this one
     is_method: bool = False           # the local names of a method (not paths that name its layers)
     part_seqs: dict[str, list[int]] = field(default_factory=dict)  # path -> statement numbers, as parts
 
@@ -134,6 +135,9 @@ class FileFacts:
     imports: object
     may_init_elsewhere: bool = False
     init_calls: list = field(default_factory=list)  # (call, canonical name) for every torch.nn.init call
+    dependencies: list = field(default_factory=list)  # other files of the project read for this one
+    foreign: Optional[object] = None  # node -> whether it belongs to a definition pulled in from them
+    relocated: dict = field(default_factory=dict)  # id(pulled-in init call) -> (call here running it, file)
     _sites_by_layer: Optional[dict] = field(default=None, init=False, repr=False)
 
     def sites_for(self, layer: Layer, param: str) -> list[InitSite]:
@@ -156,3 +160,18 @@ class FileFacts:
     def is_effective(self, site: InitSite, layer: Layer) -> bool:
         return any(s is site for s in self.effective_sites(layer, site.param))
 
+    def own_findings(self, raw: list) -> list:
+        """Findings of this file: those in pulled-in definitions move to the call here that runs them
+        (without a fix: the code to change is in the other file), or are dropped."""
+        if self.foreign is None:
+            return raw
+        kept = []
+        for finding in raw:
+            if not self.foreign(finding.node):
+                kept.append(finding)
+                continue
+            moved = self.relocated.get(id(finding.node))
+            if moved is not None:
+                anchor, origin = moved
+                kept.append(type(finding)(finding.code, anchor, f"{finding.message} (in {origin}, run here)"))
+        return kept

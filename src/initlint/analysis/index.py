@@ -1,11 +1,10 @@
 """One walk over the file for what later passes look up."""
 from __future__ import annotations
 
-
 import libcst as cst
 
-from .patterns import class_name_subject
 from .names import ImportTable
+from .patterns import class_name_subject
 from .syntax import children, dotted
 
 
@@ -14,20 +13,31 @@ class ModuleIndex:
 
     def _index_module(self) -> None:
         """One walk over the whole file for what later steps look up: imports, ``.apply(...)`` calls,
-        and per function the names it type-tests (``isinstance(m, ...)``, ``m.__class__.__name__``)."""
-        imports, self.apply_calls = [], []
+        calls by name, and per function the names it type-tests (``isinstance(m, ...)``,
+        ``m.__class__.__name__``)."""
+        self.apply_calls = []
         self.calls_by_name: dict[str, list] = {}       # f(...) / self.f(...) -> [(call, caller, statement)]
+        self.script_calls: set[str] = set()            # dotted names called outside any class
         self.name_uses: dict[str, int] = {}
         self.type_tested: dict[int, set] = {}          # id(function) -> names tested
         self.class_name_vars: dict = {}                # id(function) or None -> {var: subject}
-        stack = [(self.module, None, None)]
+        self.imports = ImportTable.from_nodes(self._index(self.module))
+
+    def _index(self, root) -> list:
+        """Index ``root`` (the module, or a definition pulled in from another file); its imports."""
+        imports = []
+        stack = [(root, None, None, False)]
         while stack:
-            node, function, statement = stack.pop()
+            node, function, statement, in_class = stack.pop()
             kind = type(node)
             if kind is cst.Import or kind is cst.ImportFrom:
                 imports.append(node)
                 continue
             if kind is cst.Call:
+                if not in_class:
+                    name = dotted(node.func)
+                    if name:
+                        self.script_calls.add(name)
                 if isinstance(node.func, cst.Name) and node.func.value == "isinstance" and node.args \
                         and isinstance(node.args[0].value, cst.Name):
                     self.type_tested.setdefault(id(function), set()).add(node.args[0].value.value)
@@ -56,5 +66,6 @@ class ModuleIndex:
             inner = node if kind is cst.FunctionDef else function
             if isinstance(node, cst.BaseStatement):
                 statement = node
-            stack.extend((child, inner, statement) for child in children(node))
-        self.imports = ImportTable.from_nodes(imports)
+            inside = in_class or kind is cst.ClassDef
+            stack.extend((child, inner, statement, inside) for child in children(node))
+        return imports

@@ -219,7 +219,8 @@ class LayerCollector:
         qualified = torch_name(self.imports.resolve(expr.func))
         short = qualified[len("torch.nn."):] if qualified and qualified.startswith("torch.nn.") else None
         local_class = dotted(expr.func)
-        if short in vocab.LAYER_KINDS or (qualified is None and local_class in self.layer_classes):
+        here = qualified is None or local_class in self.foreign_names  # a class of this file, or pulled in
+        if short in vocab.LAYER_KINDS or (here and local_class in self.layer_classes):
             kind = vocab.LAYER_KINDS.get(short) or self.layer_classes[local_class]
             layer = Layer(kind, short or local_class, expr, statement, scope,
                           bias=self._bias_state(expr, kind, locals_) if short else "unknown",
@@ -255,13 +256,14 @@ class LayerCollector:
         if self.is_extra_relu(expr.func, qualified):
             return Part("act", act="relu")
         # Unknown call: layers built in its arguments are wrapped (e.g. zero_module(nn.Conv2d(...))).
-        if qualified is None and local_class in self.class_scopes:
+        if here and local_class in self.class_scopes:
             scope.uses_classes.add(local_class)
         for arg in expr.args:
             self._describe(arg.value, statement, scope, locals_, wrapped=True)
         if isinstance(expr.func, cst.Attribute):
             self._describe_loose(expr.func.value, statement, scope, locals_)
-        return Part("other", instance_of=local_class if local_class in self.class_scopes else None,
+        return Part("other", instance_of=self.class_scopes[local_class].name if local_class in self.class_scopes
+                    else None,
                     keys=literal_dict_keys(expr))
 
     def _describe_container_arg(self, expr, statement, scope, locals_, wrapped) -> Part:

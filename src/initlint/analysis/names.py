@@ -41,14 +41,14 @@ class ImportTable:
                 self.local_to_qualified[head] = head
 
     def _add_import_from(self, node: cst.ImportFrom) -> None:
-        if node.module is None or isinstance(node.names, cst.ImportStar):
+        if isinstance(node.names, cst.ImportStar):
             return
-        module = dotted(node.module)
-        if module is None:
+        # A relative import keeps its dots (``from .utils import f`` -> ``.utils.f``): nobody's ``torch``,
+        # but the project index resolves it, and a vendored copy of mmcv is still recognised by its
+        # package names (see ``vendored``).
+        module = "." * len(node.relative) + (dotted(node.module) or "" if node.module is not None else "")
+        if not module or (node.module is not None and dotted(node.module) is None):
             return
-        # A relative import keeps its dots: ``.mmcv.cnn`` is nobody's ``torch``, but a vendored copy of
-        # mmcv is still recognised by its package names (see ``vendored``).
-        module = "." * len(node.relative) + module
         for alias in node.names:
             name = dotted(alias.name)
             if name is None:
@@ -56,7 +56,12 @@ class ImportTable:
             local = name
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
                 local = alias.asname.name.value
-            self.local_to_qualified[local] = f"{module}.{name}"
+            self.local_to_qualified[local] = module + name if module.endswith(".") else f"{module}.{name}"
+
+    def add_missing(self, other: "ImportTable") -> None:
+        """Take ``other``'s names that this table does not bind (code pulled in from another file)."""
+        for local, qualified in other.local_to_qualified.items():
+            self.local_to_qualified.setdefault(local, qualified)
 
     def resolve(self, expr: cst.BaseExpression) -> Optional[str]:
         """The qualified name of a Name/Attribute chain, or None if its head was not imported."""

@@ -129,7 +129,7 @@ class PathLookup:
     def _callers_hand(self, function, position: int, param: str, is_method: bool) -> Optional[list[Part]]:
         given = []
         for call, caller, statement in self.calls_by_name.get(function.name.value, ()):
-            if isinstance(call.func, cst.Attribute) != is_method:
+            if self._is_method_call(call) != is_method:
                 continue
             value = argument(call, position, param)
             if value is None:
@@ -138,4 +138,12 @@ class PathLookup:
             if parts is None:
                 return None
             given.extend(parts)
+            if not self.is_foreign_node(call):
+                self.anchors.setdefault(id(function), call)
         return given or None
+
+    def _is_method_call(self, call: cst.Call) -> bool:
+        """``self.f(...)``/``obj.f(...)``, not ``utils.f(...)`` through an imported module."""
+        func = call.func
+        return isinstance(func, cst.Attribute) and not (
+            isinstance(func.value, cst.Name) and func.value.value in self.imports.local_to_qualified)

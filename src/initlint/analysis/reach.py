@@ -47,6 +47,9 @@ class Reach:
                     if params:
                         self.visitor_functions[id(function)] = (function, scope, params[0])
                 self.applied.setdefault(id(function), []).append(given)
+                self.applied_from.setdefault(id(function), []).append((caller, statement))
+                if given is not None and not self.is_foreign_node(statement):
+                    self.anchors.setdefault(id(function), statement)
 
     def _visitor_binding(self, function) -> tuple:
         """What an ``apply`` visitor's module parameter reaches: the layers of the models it is applied to

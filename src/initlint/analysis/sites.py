@@ -16,7 +16,15 @@ class SiteScanner:
 
     def _order_prefix(self, function, scope, is_method, position) -> tuple:
         if not is_method:
-            return (2, position)
+            # A helper runs where it is first called or applied from a script or a plain function.
+            runs = [(caller, statement) for caller, statement in self.applied_from.get(id(function), ())]
+            runs += [(caller, statement) for call, caller, statement in self.calls_by_name.get(function.name.value, ())
+                     if not self._is_method_call(call)]
+            orders = [((3,) if caller is None else (2, self.position_of[id(caller)])) + (self.statement_seq[id(statement)],)
+                      for caller, statement in runs
+                      if id(statement) in self.statement_seq and (caller is None or (
+                          id(caller) in self.position_of and id(caller) not in self.method_scopes))]
+            return min(orders) if orders else (2, position)
         init = scope.methods.get("__init__")
         if function is init:
             return (0,)
@@ -194,6 +202,8 @@ class SiteScanner:
             self.may_init_elsewhere = True
 
     def _next_order(self, ctx: Context) -> tuple:
+        if ctx.self_name is None:  # scripts and plain functions run in statement order
+            return ctx.order_prefix + (self.at or 0, next(self.counter))
         return ctx.order_prefix + (next(self.counter),)
 
     def _add_site(self, node, statement, ctx, func, via, parsed, call, deprecated=False):

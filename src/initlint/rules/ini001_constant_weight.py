@@ -77,7 +77,8 @@ Replaces the constant init with the init that fits what follows the layer: `kaim
                     continue
                 fix = self._loop_fix(site, hidden or reach, rewriter)
                 yield RawFinding(self.code, site.call,
-                                 f"every {reach[0].kind} weight reached here is set to {what} "
+                                 f"every {'/'.join(sorted({layer.kind for layer in reach}))} weight reached "
+                                 f"here is set to {what} "
                                  f"({layer_names(reach, site=site)}): all units stay identical", fix)
                 continue
             hidden = [layer for layer in reach if nonlinear_next(layer.follower)]

@@ -1,0 +1,94 @@
+"""Definitions pulled in from the project's other files, where this file's inits need them.
+
+Only where an init here reaches code defined elsewhere: an ``apply``/``named_apply`` of an imported
+function, a call handing a module to an imported init helper (``init_weights(net)``,
+``utils.init_params(net)``), or a script that builds an imported model class and initialises it.
+The whole module holding such a definition is pulled in (its helpers call each other), analysed with
+this file, and its own findings dropped: that file reports them itself.
+"""
+from __future__ import annotations
+
+import os
+
+import libcst as cst
+
+from .patterns import INIT_LIKE_NAME
+from .syntax import walk
+
+# Calls of a script that initialise a model it built.
+_SCRIPT_INIT_CALLS = frozenset({"apply", "named_apply", "modules", "named_modules", "zero_", "fill_",
+                                "normal_", "uniform_", "load_state_dict"})
+
+
+class Dependencies:
+    """Part of the Analyzer (see collect.py): its methods share the Analyzer's state."""
+
+    def _pull_dependencies(self) -> None:
+        self.foreign: list = []                 # (definition, Dependency) pulled in, in order
+        self.foreign_names: set[str] = set()    # names they are known by here
+        self.dependencies: list[str] = []       # their files
+        if self.project is None or self.path is None:
+            return
+        wanted = self._wanted_imports()
+        own = {statement.name.value for statement in self.module.body
+               if isinstance(statement, (cst.ClassDef, cst.FunctionDef))}
+        pulled_files = set()
+        for local, qualified in wanted:
+            found = self.project.definition(self.path, qualified)
+            if found is None:
+                continue
+            dependency, _ = found
+            self.foreign_names.add(local)
+            if dependency.path in pulled_files:
+                continue
+            pulled_files.add(dependency.path)
+            self.dependencies.append(dependency.path)
+            self.imports.add_missing(dependency.imports)
+            origin = os.path.relpath(dependency.path, os.path.dirname(os.path.abspath(self.path)))
+            for name, statement in dependency.definitions.items():
+                if name in own:
+                    continue
+                own.add(name)
+                self.foreign.append((statement, origin))
+                self._index(statement)
+
+    def _wanted_imports(self) -> list[tuple[str, str]]:
+        """``(name used here, qualified)`` for the imported names this file's inits reach into."""
+        imported = self.imports.local_to_qualified
+        wanted = []
+
+        def want(expr_name: str) -> None:
+            head, _, rest = expr_name.partition(".")
+            qualified = imported.get(head)
+            if qualified is None or qualified.startswith(("torch", "timm", "mmcv", "mmengine", "fvcore")):
+                return
+            wanted.append((expr_name, f"{qualified}.{rest}" if rest else qualified))
+
+        for fn, _, _, _ in self.apply_calls:
+            if isinstance(fn, cst.Call) and fn.args:  # functools.partial(fn, ...)
+                fn = fn.args[0].value
+            name = _dotted_name(fn)
+            if name:
+                want(name)
+        script_inits = any(name.rsplit(".", 1)[-1] in _SCRIPT_INIT_CALLS or name.startswith(("nn.init", "init."))
+                           or INIT_LIKE_NAME.search(name.rsplit(".", 1)[-1]) for name in self.script_calls)
+        for name in self.script_calls:
+            last = name.rsplit(".", 1)[-1]
+            if INIT_LIKE_NAME.search(last) or (script_inits and last[:1].isupper()):
+                want(name)
+        return wanted
+
+    def is_foreign_node(self, node) -> bool:
+        if not self.foreign:
+            return False
+        if self._foreign_ids is None:
+            self._foreign_ids = {id(n) for definition, _ in self.foreign for n in walk(definition)}
+        return id(node) in self._foreign_ids
+
+
+def _dotted_name(expr):
+    if isinstance(expr, cst.Name):
+        return expr.value
+    if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
+        return f"{expr.value.value}.{expr.attr.value}"
+    return None
