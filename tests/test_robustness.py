@@ -249,7 +249,7 @@ def test_symlink_loop(tmp_path):
     result = run_cli(str(folder), timeout=60)
     assert_no_traceback(result)
     assert result.returncode == 1
-    assert len(result.stdout.splitlines()) == 3  # the file is checked once
+    assert len(result.stdout.splitlines()) == 2  # the file is checked once (INI001, INI002)
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can read a chmod 000 file")
@@ -280,7 +280,7 @@ def test_read_error_is_reported_and_others_checked(tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "read_source", refuse)
     reports = runner.check_files([str(secret), MLP], Settings(), "check", jobs=1, cache_dir=None)
     assert [(f.code, f.message) for f in reports[0].findings] == [("INI900", "could not read: Permission denied")]
-    assert [f.code for f in reports[1].findings] == ["INI001", "INI002", "INI103"]
+    assert [f.code for f in reports[1].findings] == ["INI001", "INI002"]
 
 
 def test_missing_path_others_still_checked(tmp_path):
@@ -374,7 +374,9 @@ def test_sigint_mid_fix(tmp_path):
     process = subprocess.Popen([sys.executable, "-m", "initlint", "--no-cache", "-q", "--fix", str(folder)],
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                start_new_session=True)
-    time.sleep(0.5)
+    deadline = time.monotonic() + 60  # until files are being fixed (loading takes long on a busy machine)
+    while time.monotonic() < deadline and read(folder / "model_000.py") == original and process.poll() is None:
+        time.sleep(0.02)
     try:
         os.killpg(process.pid, signal.SIGINT)  # like Ctrl-C: the whole process group
     except ProcessLookupError:

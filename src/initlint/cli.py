@@ -9,9 +9,9 @@ from collections import Counter
 from typing import Optional
 
 from . import __version__
-from .config import CACHE_FOLDER, ConfigError, Settings, check_code_prefix, find_config, load_settings, project_root
-from .report import FORMATS, render
-from .rules import ALL_RULES, find_rule
+
+# The rest of initlint (LibCST, the rules) is imported inside the functions, so that a Ctrl-C while it
+# loads is caught by main() like any other: a quiet exit 130, not a traceback.
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -26,6 +26,8 @@ def _codes(text: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .report import FORMATS
+
     parser = _Parser(prog="initlint", description="Lint and fix weight/bias initialisation in PyTorch code. "
                      "Other commands: 'initlint rule CODE|--all', 'initlint audit module:factory'.")
     parser.add_argument("paths", nargs="*", default=None, metavar="PATH", help="files or folders (default: .)")
@@ -105,6 +107,8 @@ def rule_command(argv: list[str]) -> int:
     parser.add_argument("rule", nargs="?", help="a code (INI001) or name (constant-hidden-weight)")
     parser.add_argument("--all", action="store_true", help="list every rule")
     args = parser.parse_args(argv)
+    from .rules import ALL_RULES, find_rule
+
     if args.all:
         for rule in ALL_RULES:
             default = "on " if rule.default_enabled else "off"
@@ -143,6 +147,8 @@ def _upper_all(codes: list[str]) -> tuple:
 
 
 def settings_from(args) -> Settings:
+    from .config import ConfigError, check_code_prefix, find_config, load_settings
+
     config_path = args.config
     if config_path is not None and not os.path.isfile(config_path):
         raise ConfigError(f"--config {config_path}: no such file")
@@ -170,6 +176,8 @@ def cache_dir_for(args, settings: Settings) -> Optional[str]:
     """--cache-dir, else $INITLINT_CACHE_DIR, else .initlint_cache in the project root (the folder of the
     configuration in use, else the nearest folder above the first path with a pyproject.toml or .git,
     else the working directory), so that running from a subfolder uses the same cache."""
+    from .config import CACHE_FOLDER, project_root
+
     if args.no_cache:
         return None
     if args.cache_dir or os.environ.get("INITLINT_CACHE_DIR"):
@@ -180,6 +188,8 @@ def cache_dir_for(args, settings: Settings) -> Optional[str]:
 
 
 def lint_command(argv: list[str]) -> int:
+    from .config import ConfigError
+    from .report import render
     from .runner import check_files, discover, prepare_cache
 
     args = build_parser().parse_args(argv)
@@ -246,6 +256,8 @@ def _usage_error(args) -> Optional[str]:
 
 def statistics(findings, output_format: str, unsafe_fixes: bool) -> str:
     """One row per code, most frequent first: count, code, whether --fix can fix some, rule name."""
+    from .rules import find_rule
+
     counts = Counter(f.code for f in findings)
     fixable = {f.code for f in findings if f.fix_enabled(unsafe_fixes)}
     rows = []

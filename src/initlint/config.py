@@ -172,7 +172,7 @@ def load_settings(config_path: Optional[str]) -> Settings:
         else document.get("tool", {}).get("initlint", document)
     settings.root = os.path.dirname(os.path.abspath(config_path))
     settings.source = config_path
-    apply_table(settings, table, config_path)
+    apply_table(settings, table, display_path(config_path))
     return settings
 
 
