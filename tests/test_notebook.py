@@ -52,7 +52,8 @@ def where(report):
     return [(f.code, f.cell, f.line, f.column, f.end_line) for f in report.findings]
 
 
-INI002_MODEL0 = "INI002 [*] xavier_uniform_ on model[0] followed by relu: use He (kaiming) init"
+INI002_MODEL0 = ("INI002 [*] xavier_uniform_ on model[0] followed by relu, which shrinks the signal about 1.7x per "
+                 "layer (fan_in=4, fan_out=8): use He (kaiming) init")
 INI103_MODEL0 = ("INI103 [*] the weight of model[0] is re-initialised but its bias keeps PyTorch's default "
                  "U(-1/sqrt(fan_in), 1/sqrt(fan_in)): zero it")
 
@@ -101,7 +102,8 @@ def test_magics_do_not_break_parsing_and_positions_are_exact(tmp_path):
     result = run("magics.ipynb", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stdout == (
-        "magics.ipynb:cell 2:4:1: INI002 [*] xavier_normal_ on net[0] followed by relu: use He (kaiming) init\n"
+        "magics.ipynb:cell 2:4:1: INI002 [*] xavier_normal_ on net[0] followed by relu, which shrinks the signal "
+        "about 1.7x per layer (fan_in=4, fan_out=8): use He (kaiming) init\n"
         "magics.ipynb:cell 4:6:5: INI001 [*] hidden layer net[2] weight set to a constant before relu: "
         "its units stay identical\n")
     assert "INI900" not in result.stdout + result.stderr
