@@ -169,3 +169,16 @@ def test_unknown_keywords_are_ini107_not_ini005():
         assert findings(f"{source}{call}\n", "INI005") == []
         assert findings(f"{source}{call}\n", "INI107") == [(3, 1, "stddev" in call)]
     assert findings(f"{source}nn.init.trunc_normal_(fc.weight)\n", "INI005") == [(3, 1, True)]
+
+
+def test_added_strings_follow_the_call_quote_style(tmp_path):
+    source = ("from mmcv.cnn import kaiming_init\nimport torch.nn as nn\nconv = nn.Conv2d(3, 8, 3)\n"
+              "kaiming_init(conv.weight, mode='fan_in')\n"
+              "nn.init.kaiming_uniform_(conv.weight, gain=nn.init.calculate_gain('tanh'))\n")
+    path = tmp_path / "model.py"
+    path.write_text(source)
+    run_cli("--fix", "--no-cache", "--select", "INI204,INI107", str(path))
+    assert path.read_text() == edited(source, [
+        ("kaiming_init(conv.weight, mode='fan_in')",
+         "nn.init.kaiming_normal_(conv.weight, mode='fan_in', nonlinearity='relu')"),
+        ("gain=nn.init.calculate_gain('tanh')", "nonlinearity='tanh'")])

@@ -8,6 +8,7 @@ from ..analysis.syntax import argument, boolean, number, string, walk
 from .base import Rule
 from .init_signatures import (FAN_MODES, GAIN_NONLINEARITIES, INIT_SIGNATURES, TENSOR_METHOD_SIGNATURES,
                               binding_problems, spelled_as)
+from .rewrite import quote_of
 from ..findings import Fix, RawFinding
 
 _CALCULATE_GAIN = "torch.nn.init.calculate_gain"
@@ -48,9 +49,10 @@ literal arguments make torch 2.13 raise:
   `trunc_normal_(w, a=3)` has b=2): RuntimeError; `normal_`/`sparse_` with a negative `std`:
   RuntimeError; `trunc_normal_` with `std=0`: ZeroDivisionError.
 
-Only literals are judged: a value that comes from a variable or a config is never guessed at. Equal
-`trunc_normal_` bounds (`a == b`) do not raise in torch 2.13 (every value becomes that bound), so they
-are not reported here.
+`calculate_gain` calls are checked where they are an init call's argument or sit in a function that
+initialises parameters. Only literals are judged: a value that comes from a variable or a config is
+never guessed at. Equal `trunc_normal_` bounds (`a == b`) do not raise in torch 2.13 (every value
+becomes that bound), so they are not reported here.
 
 ## Why is this bad?
 The model cannot be built: the call raises the first time the constructor or the `apply` function
@@ -101,6 +103,8 @@ things.
                         gain_sites[id(gain)] = site
         checked = set()
         for call, name in facts.init_calls:
+            if name == "calculate_gain":
+                continue  # with the other calculate_gain calls below
             checked.add(id(call))
             problems = self._init_problems(call, name, site_of_call.get(id(call)), facts, rewriter)
             yield from self._finding(call, problems, rewriter)
@@ -184,15 +188,16 @@ things.
             return []
         reason = f"it has no parameter `gain` ({_KEYWORD_HINTS['gain']})"
         value = gain_arg.value
-        named = None
+        named, quote = None, quote_of(call)
         if number(value) == 1:
             named = "linear"
         elif isinstance(value, cst.Call) and len(value.args) == 1 and value.args[0].keyword is None \
                 and torch_name(imports.resolve(value.func)) == _CALCULATE_GAIN:
-            named = string(value.args[0].value)
+            named, quote = string(value.args[0].value), quote_of(value)
         if given("nonlinearity") is not None or named not in GAIN_NONLINEARITIES or named == "leaky_relu":
             return [Problem("TypeError", reason)]  # leaky_relu's default slope differs from Kaiming's a=0
-        new = gain_arg.with_changes(keyword=cst.Name("nonlinearity"), value=cst.SimpleString(f'"{named}"'))
+        new = gain_arg.with_changes(keyword=cst.Name("nonlinearity"),
+                                    value=cst.SimpleString(f"{quote}{named}{quote}"))
         return [Problem("TypeError", reason, {gain_arg: new}, f'`gain=` -> `nonlinearity="{named}"`')]
 
     @staticmethod
@@ -267,10 +272,18 @@ def _activation_after(site, slope: Optional[float]) -> Optional[str]:
 
 
 def _calculate_gain_calls(facts):
-    for node in walk(facts.module):
-        if type(node) is not cst.Call:
-            continue
-        func = node.func
-        last = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", None)
-        if last == "calculate_gain" and torch_name(facts.imports.resolve(func)) == _CALCULATE_GAIN:
-            yield node
+    """``calculate_gain`` calls in the arguments of init calls and in the functions that initialise
+    parameters: walking only those keeps the whole file from being walked again."""
+    places = {id(call): call for call, name in facts.init_calls if name != "calculate_gain"}
+    places.update({id(site.function): site.function for site in facts.sites
+                   if site.function is not None and site.via in ("torch", "method")})
+    found = {id(call): call for call, name in facts.init_calls if name == "calculate_gain"}
+    for place in places.values():
+        for node in walk(place):
+            if type(node) is not cst.Call or id(node) in found:
+                continue
+            func = node.func
+            last = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", None)
+            if last == "calculate_gain" and torch_name(facts.imports.resolve(func)) == _CALCULATE_GAIN:
+                found[id(node)] = node
+    return found.values()

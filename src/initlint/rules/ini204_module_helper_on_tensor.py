@@ -2,6 +2,7 @@ from dataclasses import dataclass
 
 from ..analysis.syntax import string
 from .base import Rule
+from .rewrite import quote_of
 from ..findings import Fix, RawFinding
 
 
@@ -23,11 +24,11 @@ _HELPERS = {
     "xavier_init": _Helper(("gain", "bias", "distribution"), "xavier_normal_", "xavier_uniform_",
                            weight_style=True),
     "kaiming_init": _Helper(("a", "mode", "nonlinearity", "bias", "distribution"), "kaiming_normal_",
-                            "kaiming_uniform_", (("mode", '"fan_out"'), ("nonlinearity", '"relu"')),
+                            "kaiming_uniform_", (("mode", "fan_out"), ("nonlinearity", "relu")),
                             weight_style=True),
-    "caffe2_xavier_init": _Helper(("bias",), "kaiming_uniform_", fixed=(("a", "1"),), weight_style=True),
-    "c2_xavier_fill": _Helper((), "kaiming_uniform_", fixed=(("a", "1"),), weight_style=True),
-    "c2_msra_fill": _Helper((), "kaiming_normal_", fixed=(("mode", '"fan_out"'), ("nonlinearity", '"relu"')),
+    "caffe2_xavier_init": _Helper(("bias",), "kaiming_uniform_", fixed=(("a", 1),), weight_style=True),
+    "c2_xavier_fill": _Helper((), "kaiming_uniform_", fixed=(("a", 1),), weight_style=True),
+    "c2_msra_fill": _Helper((), "kaiming_normal_", fixed=(("mode", "fan_out"), ("nonlinearity", "relu")),
                             weight_style=True),
 }
 # fvcore's helpers read ``module.weight`` without testing for it: a tensor makes them raise.
@@ -125,6 +126,8 @@ and for `bias_init_with_prob`, which computes a value and initialises nothing.
         args = [rewriter.code(tensor)] + [rewriter.code(value) for _, value in positional]
         args += [f"{param}={rewriter.code(value)}" for param, value in keywords.items()
                  if param != "distribution"]
-        args += [f"{param}={value}" for param, value in helper.fixed if param not in given]
+        quote = quote_of(call)
+        args += [f"{param}={quote}{value}{quote}" if isinstance(value, str) else f"{param}={value}"
+                 for param, value in helper.fixed if param not in given]
         new_call, needs = rewriter.call(name, ", ".join(args))
         return Fix(f"use {name}", replace={call: new_call}, needs=needs)

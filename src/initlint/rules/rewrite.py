@@ -120,3 +120,12 @@ def _nodes(root):
         current = stack.pop()
         yield current
         stack.extend(current.children)
+
+
+def quote_of(call: cst.Call) -> str:
+    """The quote character the call's own string arguments use (``"`` when it has none), for strings a
+    fix adds to it."""
+    for arg in call.args:
+        if isinstance(arg.value, cst.SimpleString):
+            return arg.value.quote[0]
+    return '"'
