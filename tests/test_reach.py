@@ -63,7 +63,8 @@ def test_script_init_of_the_same_path_on_an_unknown_model_may_reach_the_class():
 def test_stack_message_counts_the_layers_and_their_effect():
     found = messages(NET)
     assert found == [("INI003", 8, "2 layers (self.fc1, self.fc2) keep PyTorch's default init before relu: "
-                                   "the activations shrink about 6x by self.fc2; use He (kaiming) init")]
+                                   "the activations shrink about 6x by self.fc2 (He init keeps their scale); "
+                                   "use He (kaiming) init")]
 
 
 def test_two_separate_mlps_are_not_one_stack():
@@ -173,3 +174,106 @@ if resume:
     assert messages("import torch\n" + loaded) == []
     assert [code for code, _, _ in messages("import torch\n" + trained_then_loaded)] == ["INI003"]
     assert [code for code, _, _ in messages("import torch\n" + conditional)] == ["INI003"]
+
+
+def test_builder_functions_and_layers_handed_to_a_constructor():
+    source = HEADER + '''
+class VGG(nn.Module):
+    def __init__(self, features, num_classes=10):
+        super().__init__()
+        self.features = features
+        self.classifier = nn.Linear(512, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.xavier_uniform_(m.weight)
+
+    def forward(self, x):
+        return self.classifier(self.features(x).flatten(1))
+
+
+def make_layers(cfg, batch_norm=False):
+    layers = []
+    in_channels = 3
+    for v in cfg:
+        if v == "M":
+            layers += [nn.MaxPool2d(2)]
+        else:
+            layers += [nn.Conv2d(in_channels, v, 3, padding=1), nn.ReLU(inplace=True)]
+            in_channels = v
+    return nn.Sequential(*layers)
+
+
+def vgg11():
+    return VGG(make_layers([64, "M", 128, "M"]))
+
+
+def create_mlp(n_in, n_out, hidden=64):
+    return nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+                         nn.Linear(hidden, n_out))
+
+
+class Agent(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.q = create_mlp(8, 1)
+
+    def forward(self, x):
+        return self.q(x)
+'''
+    found = messages(source)
+    assert [(code, line) for code, line, _ in found] == [("INI002", 12), ("INI003", 35)]
+    assert found[0][2] == ("xavier_uniform_ on the Conv2d layers of self.features followed by relu: "
+                           "use He (kaiming) init")
+    assert found[1][2].startswith("2 layers (self.q[0], self.q[2]) keep PyTorch's default init")
+
+
+def test_names_after_insert_and_unknown_star_and_unnamed_layers():
+    source = HEADER + '''
+def xavier(conv):
+    for layer in conv.modules():
+        if isinstance(layer, nn.Conv2d):
+            nn.init.xavier_uniform_(layer.weight)
+
+
+class Extractor(nn.Module):
+    def __init__(self, backbone):
+        super().__init__()
+        extra = nn.ModuleList([nn.Sequential(nn.Conv2d(8, 8, 1), nn.ReLU())])
+        fc = nn.Sequential(nn.Conv2d(8, 8, 3), nn.ReLU())
+        xavier(fc)
+        extra.insert(0, nn.Sequential(*backbone[4:-1], fc))
+        self.extra = extra
+'''
+    found = messages(source)
+    assert len(found) == 1 and found[0][2].startswith("xavier_uniform_ on Extractor.extra[0][-1][0] followed by relu")
+
+
+def test_reading_a_shape_does_not_consume_the_value():
+    source = HEADER + '''
+class LeNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 5)
+        self.fc1 = nn.Linear(6 * 5 * 5, 120)
+        self.fc2 = nn.Linear(120, 10)
+
+    def forward(self, x):
+        out = F.relu(self.conv(x))
+        out = out.view(out.size(0), -1)
+        out = F.relu(self.fc1(out))
+        return self.fc2(out)
+'''
+    found = messages(source)
+    assert [msg[:40] for _, _, msg in found] == ["2 layers (self.conv, self.fc1) keep PyTo"]
+
+
+def test_an_unnamed_layer_is_named_by_its_line():
+    source = HEADER + '''
+class Net(nn.Module):
+    def forward(self, x):
+        return nn.Sequential(nn.Conv2d(3, 8, 3),
+                             nn.BatchNorm2d(8))(x)
+'''
+    found = lint_source(source.encode(), "t.py", Selection(select=("INI104",))).findings
+    assert [f.message for f in found] == ["redundant parameter: the bias of the Conv2d built at line 7 is "
+                                          "removed by the BatchNorm2d's mean subtraction: build it with bias=False"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -10,6 +11,8 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from .analysis.collect import analyze
 from .analysis.project import project_for
+
+_LINE_MARK = re.compile("at line \x00([0-9]+)\x00")
 from .findings import Finding, RawFinding
 from .noqa import Suppressions
 from .rules import ALL_RULES, PARSE_ERROR_CODE, Options
@@ -121,7 +124,13 @@ def _findings(module, path, selection, options, extra_ignores, lines, dependenci
     positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
     seen = set()
     findings = []
+    lines_by_id = None
     for item in raw:
+        if "\x00" in item.message:  # layers named by the line that builds them (rules.base.line_of)
+            if lines_by_id is None:
+                lines_by_id = {id(node): place.start.line for node, place in positions.items()}
+            item.message = _LINE_MARK.sub(lambda m: f"at line {lines_by_id[int(m.group(1))]}"
+                                          if int(m.group(1)) in lines_by_id else "in another file", item.message)
         where = positions[item.node]
         key = (item.code, where.start.line, where.start.column)
         if key in seen or suppressions.suppressed(item.code, where.start.line):

@@ -69,6 +69,8 @@ class Analyzer(LayerCollector, PathLookup, ModuleIndex, Dependencies, Reach, Sit
         self.at: Optional[int] = None
         self.namespaces: dict[int, Scope] = {}   # id(function) -> its local names
         self.collecting: Optional[cst.FunctionDef] = None
+        self.collected: set[int] = set()          # functions whose parts are collected (builders on demand)
+        self.returns: dict[int, Part] = {}        # builder function -> what it returns
         self.standalone_kinds: tuple = ()   # layer kinds the site being added dispatches to, unapplied
         self.resolving: set = set()          # (function, parameter) pairs being resolved from their callers
         self.param_parts: dict = {}          # (function, parameter) -> what its callers hand it
@@ -90,15 +92,11 @@ class Analyzer(LayerCollector, PathLookup, ModuleIndex, Dependencies, Reach, Sit
                 self.class_scopes[name] = self.class_scopes[name.rsplit(".", 1)[-1]]
         self._find_layer_classes()
         # Layers and other parts: module level first, then every function.
+        self.plain_functions = {function.name.value: (function, scope) for function, scope, is_method
+                                in self.functions if not is_method}
         self._collect_parts(self.module.body, self.module_scope, None, None, {})
         for function, scope, is_method in self.functions:
-            self_name = self._self_name(function) if is_method else None
-            self.namespaces[id(function)] = Scope(function.name.value, function, is_class=False,
-                                                  ordered=True, is_method=is_method)
-            self.collecting = function
-            self._collect_parts(block_statements(function.body), scope, function, self_name, {},
-                                top_level_init=is_method and function.name.value == "__init__")
-        self.collecting = None
+            self._collect_function(function, scope, is_method)
         self._find_visitor_functions()
         self.position_of = {id(function): index + 1 for index, (function, _, _) in enumerate(self.functions)}
         order = 0

@@ -55,7 +55,8 @@ class Layer:
     @property
     def name(self) -> str:
         """Its first path, preferring a name (``self.mlp.fc1``) to a negative index (``self.mlp[-4]``)."""
-        plain = [p for p in self.paths if "[-" not in p]
+        plain = [p for p in self.paths if "[-" not in p and "()" not in p] or \
+            [p for p in self.paths if "[-" not in p]
         named = [p for p in plain if not p.endswith("]")]
         return (named or plain or self.paths or [self.class_name])[0]
 
@@ -76,6 +77,8 @@ class Part:
     parent: Optional[tuple] = None  # (enclosing Sequential part, index) for nested Sequentials
     keys: Optional[frozenset] = None  # "other": a dict literal with these keys (for ``**kwargs``)
     op: Optional[str] = None          # "pass": the module class (``Dropout``, ``Flatten``)
+    chunks: list = field(default_factory=list)  # per element: the statement that added it (None: unknown)
+    uncertain_from: Optional[int] = None  # elements from here on follow an unknown number of others
 
 
 @dataclass(eq=False)

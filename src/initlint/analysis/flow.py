@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # for annotations only: flow runs as a pass of the Analyzer
     from .collect import Analyzer
 
 _MAX_DEPTH = 12
+_SHAPE_READS = frozenset({"size", "shape", "dim", "ndim", "ndimension", "dtype", "device", "numel", "is_cuda"})
 
 
 def resolve_followers(analyzer: "Analyzer") -> None:
@@ -34,6 +35,12 @@ def resolve_followers(analyzer: "Analyzer") -> None:
 
 def analyzer_part_of(analyzer, layer) -> Optional[Part]:
     return analyzer.layer_parts.get(id(layer))
+
+
+def _same_chunk(seq: Part, first: int, second: int) -> bool:
+    """Whether two elements were added by the same statement (their order is certain)."""
+    chunks = seq.chunks
+    return second < len(chunks) and chunks[first] is not None and chunks[first] == chunks[second]
 
 
 def _through(follower: Follower, ops: list) -> Follower:
@@ -62,16 +69,20 @@ class _Resolver:
         return _merge(followers) if followers else Follower("end")
 
     def element_follower(self, seq: Part, index: int, depth=0) -> Follower:
-        if seq.conditional:
-            return UNKNOWN
+        """What follows element ``index``; where the elements' order is uncertain (appends under
+        branches), only what the same statement added after it."""
         passed = []
         for position in range(index + 1, len(seq.elements)):
+            if seq.conditional and not _same_chunk(seq, index, position):
+                return UNKNOWN
             element = seq.elements[position]
             if element.kind == "pass":
                 passed.append(element.op)
                 continue
             found = self.entry(element, lambda: self.element_follower(seq, position, depth + 1), depth)
             return _through(found, passed)
+        if seq.conditional:
+            return UNKNOWN
         found = self.seq_end(seq, depth + 1) if seq.kind == "seq" else UNKNOWN
         return _through(found, passed)
 
@@ -237,7 +248,8 @@ class _FunctionFlow:
             value_side = small.value if isinstance(small, (cst.Assign, cst.AugAssign, cst.AnnAssign)) else small
             if value_side is not None:
                 for node in walk(value_side, into_defs=False):
-                    if isinstance(node, cst.Name) and node.value == name and not self._is_attribute_name(node):
+                    if isinstance(node, cst.Name) and node.value == name and not self._is_attribute_name(node) \
+                            and not self._inspects(node):
                         uses.append(self.consumer(node, depth + 1))
             if isinstance(small, cst.Assign) and any(
                     isinstance(t.target, cst.Name) and t.target.value == name for t in small.targets):
@@ -246,6 +258,16 @@ class _FunctionFlow:
                     and small.target.value == name:
                 uses.append(Follower("residual") if isinstance(small.operator, cst.AddAssign) else UNKNOWN)
                 return True
+        return False
+
+    def _inspects(self, node) -> bool:
+        """``x.size(0)``, ``x.shape``, ``len(x)``: reading the value's shape does not consume it."""
+        parent = self.parents.get(id(node))
+        if isinstance(parent, cst.Attribute) and parent.value is node:
+            return parent.attr.value in _SHAPE_READS
+        if isinstance(parent, cst.Arg):
+            call = self.parents.get(id(parent))
+            return isinstance(call, cst.Call) and isinstance(call.func, cst.Name) and call.func.value == "len"
         return False
 
     def _is_attribute_name(self, node) -> bool:

@@ -91,7 +91,72 @@ class LayerCollector:
                 self._collect_small(small, statement, scope, self_name, locals_,
                                     index if top_level_init else None)
 
+    def _collect_function(self, function, scope, is_method) -> None:
+        """Collect one function's parts (once; a builder is collected where it is first called)."""
+        if id(function) in self.collected:
+            return
+        self.collected.add(id(function))
+        saved = self.collecting, self.loop_depth, self.branch_depth
+        self.namespaces[id(function)] = Scope(function.name.value, function, is_class=False,
+                                              ordered=True, is_method=is_method)
+        self.collecting, self.loop_depth, self.branch_depth = function, 0, 0
+        self._collect_parts(block_statements(function.body), scope, function,
+                            self._self_name(function) if is_method else None, {},
+                            top_level_init=is_method and function.name.value == "__init__")
+        self.collecting, self.loop_depth, self.branch_depth = saved
+
+    def _built_by(self, call: cst.Call, scope: Scope) -> Optional[Part]:
+        """What a builder function of this file returns (``make_mlp([obs, 256, 1])``), its layers
+        counted as the caller's."""
+        name = dotted(call.func)
+        if name in self.plain_functions:
+            function, home = self.plain_functions[name]
+            self._collect_function(function, home, False)
+        elif scope.is_class and name and name.startswith("self.") and name[5:] in scope.methods \
+                and name[5:] != "__init__":  # ``self._make_layer(block, 64, 2)``
+            function = scope.methods[name[5:]]
+            self._collect_function(function, scope, True)
+        else:
+            return None
+        part = self.returns.get(id(function))
+        if part is not None and scope.is_class:
+            known = {id(layer) for layer in scope.layers}
+            scope.layers.extend(layer for layer in self._layers_of_part(part) if id(layer) not in known)
+        return part
+
+    def _hand_to_constructor(self, call: cst.Call, handed: list, class_name: str, statement) -> None:
+        """``VGG(make_features(cfg))`` with ``self.features = features`` in ``VGG.__init__``: the layers
+        handed over are the class's, under that path (``handed``: what each argument makes)."""
+        target = self.class_scopes[class_name]
+        init = target.methods.get("__init__")
+        if init is None or not call.args:
+            return
+        params = [p.name.value for p in init.params.params][1:]
+        slots = {}
+        for inner in block_statements(init.body):
+            for small in (inner.body if isinstance(inner, cst.SimpleStatementLine) else ()):
+                if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.value, cst.Name) \
+                        and small.value.value in params:
+                    path = self._path(small.targets[0].target, self._self_name(init), target)
+                    if path and path.startswith("self."):
+                        slots[small.value.value] = path
+        for index, (arg, part) in enumerate(zip(call.args, handed)):
+            if arg.star:
+                return
+            param = arg.keyword.value if arg.keyword is not None else (params[index] if index < len(params) else None)
+            if param in slots and part.kind in ("seq", "list", "layer"):
+                self._register(slots[param], part, target, statement)
+                known = {id(layer) for layer in target.layers}
+                target.layers.extend(l for l in self._layers_of_part(part) if id(l) not in known)
+
     def _collect_small(self, small, statement, scope, self_name, locals_, init_index):
+        if isinstance(small, cst.Return) and small.value is not None and self.collecting is not None \
+                and self.collecting.name.value != "forward" and id(self.collecting) not in self.returns:
+            part = self._describe(small.value, statement, scope, locals_)
+            if part.kind in ("seq", "list", "layer"):
+                self.returns[id(self.collecting)] = part
+                self._register(f"{self.collecting.name.value}()", part, self._namespace(), statement)
+            return
         if isinstance(small, (cst.Assign, cst.AnnAssign)):
             value = small.value
             targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
@@ -122,7 +187,11 @@ class LayerCollector:
                 owner = func.value
                 if isinstance(owner, cst.Name) and owner.value in locals_ \
                         and locals_[owner.value].kind == "list":
-                    self._extend_builder(locals_[owner.value], parts)
+                    builder = locals_[owner.value]
+                    if func.attr.value == "insert":
+                        self._insert_into_builder(builder, parts, number(argument(call, 0, "index")))
+                    else:
+                        self._extend_builder(builder, parts)
                     return
                 path = self._path(owner, self_name, scope)
                 if path:
@@ -138,9 +207,26 @@ class LayerCollector:
         self._describe_loose(small, statement, scope, locals_)
 
     def _extend_builder(self, builder: Part, parts: list) -> None:
+        # Elements added by one statement stay next to each other whatever the branches around it.
+        builder.chunks.extend([None] * (len(builder.elements) - len(builder.chunks)))
+        builder.chunks.extend([id(parts)] * len(parts))
         builder.elements.extend(parts)
         if self.branch_depth > self.builder_depth.get(id(builder), 0):
             builder.conditional = True
+
+    def _insert_into_builder(self, builder: Part, parts: list, index) -> None:
+        """``layers.insert(0, x)``: the elements after it move (SSD's extras); an unknown index leaves
+        no position certain."""
+        if index is None or index != int(index) or index < 0:
+            self._extend_builder(builder, parts)
+            builder.conditional = True
+            return
+        index = min(int(index), len(builder.elements))
+        builder.chunks.extend([None] * (len(builder.elements) - len(builder.chunks)))
+        builder.element_names.extend([None] * (len(builder.elements) - len(builder.element_names)))
+        builder.elements[index:index] = parts
+        builder.chunks[index:index] = [id(parts)] * len(parts)
+        builder.element_names[index:index] = [None] * len(parts)
 
     def _describe_loose(self, node, statement, scope, locals_):
         for child in outer_calls(node):
@@ -177,11 +263,14 @@ class LayerCollector:
             count = len(part.elements)
             names = part.element_names + [None] * (count - len(part.element_names))
             for i, (element, name) in enumerate(zip(part.elements, names)):
-                if part.repeated:
+                if part.repeated or part.conditional:  # no index is certain
                     self._register(f"{path}[*]", element, scope, statement)
                     continue
-                self._register(f"{path}[{i}]", element, scope, statement)
-                self._register(f"{path}[{i - count}]", element, scope, statement, nested=False)
+                if part.uncertain_from is None or i < part.uncertain_from:
+                    self._register(f"{path}[{i}]", element, scope, statement)
+                    self._register(f"{path}[{i - count}]", element, scope, statement, nested=False)
+                else:  # after an unknown number of modules: counted from the end only
+                    self._register(f"{path}[{i - count}]", element, scope, statement)
                 if name:
                     self._register(f"{path}.{name}", element, scope, statement, nested=False)
 
@@ -255,13 +344,19 @@ class LayerCollector:
             return inner if inner.kind == "list" else Part("other")
         if self.is_extra_relu(expr.func, qualified):
             return Part("act", act="relu")
+        if qualified is None:
+            built = self._built_by(expr, scope)
+            if built is not None:
+                return built
         # Unknown call: layers built in its arguments are wrapped (e.g. zero_module(nn.Conv2d(...))).
+        handed = [self._describe(arg.value, statement, scope, locals_, wrapped=True) for arg in expr.args]
         if here and local_class in self.class_scopes:
             scope.uses_classes.add(local_class)
-        for arg in expr.args:
-            self._describe(arg.value, statement, scope, locals_, wrapped=True)
+            self._hand_to_constructor(expr, handed, local_class, statement)
         if isinstance(expr.func, cst.Attribute):
             self._describe_loose(expr.func.value, statement, scope, locals_)
+        elif isinstance(expr.func, cst.Call):  # ``nn.Sequential(...)(x)``
+            self._describe(expr.func, statement, scope, locals_, wrapped)
         return Part("other", instance_of=self.class_scopes[local_class].name if local_class in self.class_scopes
                     else None,
                     keys=literal_dict_keys(expr))
@@ -309,10 +404,14 @@ class LayerCollector:
             if arg.star == "*":
                 inner = self._describe(arg.value, statement, scope, locals_, wrapped)
                 if inner.kind in ("list", "seq") and not inner.repeated:
+                    part.chunks.extend([None] * (len(part.elements) - len(part.chunks)))
+                    part.chunks.extend(inner.chunks + [None] * (len(inner.elements) - len(inner.chunks)))
                     part.elements.extend(inner.elements)
                     part.element_names.extend(inner.element_names)
                     part.conditional = part.conditional or inner.conditional
-                else:
+                else:  # ``*backbone[4:-1]``: how many modules it adds is unknown
+                    if part.uncertain_from is None:
+                        part.uncertain_from = len(part.elements)
                     part.elements.append(Part("other"))
                     part.element_names.append(None)
                 continue

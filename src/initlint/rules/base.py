@@ -73,14 +73,21 @@ def effective_reach(facts: FileFacts, site: InitSite) -> list[Layer]:
 
 def layer_label(layer: Layer, site: Optional[InitSite] = None) -> str:
     """A layer's name for messages: its path (``Net.fc1`` when the site is outside the layer's class),
-    else its class."""
+    else where it is built; a layer built by a loop is named with its copies."""
     if not layer.paths:
-        return f"a {layer.class_name}"
+        return f"the {layer.class_name} built at line {line_of(layer.call)}"
     name = layer.name
     if site is not None and name.startswith("self") and layer.scope is not None and layer.scope.is_class \
             and not any(site.function is method for method in layer.scope.methods.values()):
-        return layer.scope.name + name[4:]
-    return name
+        name = layer.scope.name + name[4:]
+    if name.endswith("[*]"):
+        return f"the {layer.class_name} layers of {name[:-3]}"
+    return f"{name} and its copies from the loop" if layer.repeated else name
+
+
+def line_of(node) -> str:
+    """A placeholder the engine turns into the node's line number once positions are known."""
+    return f"\x00{id(node)}\x00"
 
 
 def layer_names(layers: list[Layer], limit: int = 3, site: Optional[InitSite] = None) -> str:

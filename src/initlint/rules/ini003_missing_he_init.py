@@ -88,7 +88,7 @@ with a bias) right after the statement that creates each layer of the stack; for
         if any(layer.repeated for layer in stack):
             effect = "the activations shrink at every layer"
             if len(stack) == 1:
-                what = f"the {stack[0].kind} layers built in a loop ({names}) keep"
+                what = f"{names} keep"  # "the Linear layers of self.hidden", "self.up[0] and its copies"
         else:
             # Default init: Var(w) = 1/(3 fan_in); the activation keeps (1 + slope^2)/2 of the second
             # moment, so each layer scales it by (1 + slope^2)/6 whatever the width.
@@ -96,7 +96,8 @@ with a bias) right after the statement that creates each layer of the stack; for
             for layer in stack:
                 slope = layer.follower.slope or 0.0
                 shrink *= 6 / (1 + slope * slope)
-            effect = f"the activations shrink about {math.sqrt(shrink):.0f}x by {layer_label(stack[-1])}"
+            effect = f"the activations shrink about {math.sqrt(shrink):.0f}x by {layer_label(stack[-1])} " \
+                     "(He init keeps their scale)"
         return f"{what} PyTorch's default init before {' / '.join(acts)}: {effect}; use He (kaiming) init"
 
     @staticmethod
