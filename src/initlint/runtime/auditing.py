@@ -11,6 +11,7 @@ import torch.nn as nn
 from .fingerprints import Fingerprint, fingerprint
 from .follow import Follower, find_followers, tensors_in
 from .measure import LayerSignal, duplicate_rows, measure_signals
+from .model_init import unwrap
 
 # Runtime-only findings (no static equivalent).
 SIGNAL_COLLAPSE = "INI300"
@@ -172,6 +173,7 @@ def audit(model: nn.Module, example_inputs: Any, *, print_table: bool = True,
     if not 0 < collapse_below < 1 < explode_above or not 0 < dead_above < 1:
         raise ValueError(f"need 0 < collapse_below < 1 < explode_above and 0 < dead_above < 1, got "
                          f"{collapse_below}, {explode_above} and {dead_above}")
+    model = unwrap(model)  # names as the bare model has them, like init_model_
     first = next(tensors_in(example_inputs), None)
     if first is None or first.dim() == 0 or first.shape[0] < 2:
         raise ValueError("audit needs example inputs with a batch of at least 2")

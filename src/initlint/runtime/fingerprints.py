@@ -96,7 +96,8 @@ def _moments(weight: torch.Tensor) -> tuple[float, float, float, float, bool]:
     """mean, second and fourth central moments, max |w - mean|, and whether every value is 0."""
     flat = weight.detach().reshape(-1)
     count = flat.numel()
-    mean = float(flat.sum(dtype=torch.float64)) / count
+    # sum(dtype=float64) would convert the whole weight at once.
+    mean = sum(float(part.sum(dtype=torch.float64)) for part in flat.split(_SLICE)) / count
     second = fourth = 0.0
     low, high = (float(value) for value in flat.aminmax())
     for part in flat.split(_SLICE):

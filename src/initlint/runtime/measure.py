@@ -17,6 +17,8 @@ import torch.nn as nn
 from .follow import LAYER_TYPES, Follower, FollowMode, hooked, plain_weights, run_inputs
 from .gains import RELU_FAMILY
 
+_SLICE = 1 << 22  # elements per slice of a temporary
+
 # Outputs this close to an asymptote have a derivative below ~2-4% of its peak.
 _TANH_SATURATED = 0.99
 _SIGMOID_SATURATED = 0.01
@@ -42,6 +44,25 @@ def second_moment(tensor: torch.Tensor) -> float:
         return math.nan
     wide = None if values.dtype in (torch.float32, torch.float64) else torch.float32
     return float(torch.linalg.vector_norm(values, dtype=wide)) ** 2 / values.numel()
+
+
+def _pieces(values: torch.Tensor) -> list:
+    """Flat slices of ``values``, so element-wise temporaries stay small."""
+    return values.reshape(-1).split(_SLICE)
+
+
+def _count(values: torch.Tensor, test: Callable[[torch.Tensor], torch.Tensor]) -> float:
+    """Fraction of the elements for which ``test`` holds."""
+    return sum(int(torch.count_nonzero(test(piece))) for piece in _pieces(values)) / max(values.numel(), 1)
+
+
+def batch_variance(values: torch.Tensor) -> float:
+    """Variance across the batch (dim 0) of each element, averaged over elements;
+    computed a block of columns at a time."""
+    rows = values.reshape(values.shape[0], -1)
+    columns = max(1, _SLICE // rows.shape[0])
+    total = sum(float(block.var(dim=0, unbiased=False).sum()) for block in rows.split(columns, dim=1))
+    return total / max(rows.shape[1], 1)
 
 
 def _unit_dim(tensor: torch.Tensor, is_conv: bool) -> int:
@@ -95,7 +116,7 @@ class _SignalMode(FollowMode):
 
         def measure() -> LayerSignal:
             moment = second_moment(output)
-            spread = float(output.detach().var(dim=0, unbiased=False).mean()) if output.shape[0] > 1 else 0.0
+            spread = batch_variance(output.detach()) if output.shape[0] > 1 else 0.0
             return LayerSignal(moment, spread / moment if moment > 0 else 0.0)
 
         self.signals[name] = self._paused(measure)
@@ -110,7 +131,7 @@ class _SignalMode(FollowMode):
                 values = before.detach()
                 # Strictly negative: an exactly-zero input comes from upstream (a zero input
                 # vector), not from this layer's weights or bias.
-                signal.inactive_fraction = int(torch.count_nonzero(values < 0)) / max(values.numel(), 1)
+                signal.inactive_fraction = _count(values, lambda piece: piece < 0)
                 unit_dim = _unit_dim(values, name in self.conv_layers)
                 other = [d for d in range(values.dim()) if d != unit_dim]
                 per_unit = values.amax(dim=other) if other else values
@@ -120,14 +141,11 @@ class _SignalMode(FollowMode):
         if isinstance(result, torch.Tensor):
             def after() -> None:
                 signal.post_moment = second_moment(result)
-                values = result.detach()
                 if step.op == "tanh":
-                    saturated = values.abs() > _TANH_SATURATED
+                    signal.saturated_fraction = _count(result.detach(), lambda piece: piece.abs() > _TANH_SATURATED)
                 elif step.op == "sigmoid":
-                    saturated = (values < _SIGMOID_SATURATED) | (values > 1.0 - _SIGMOID_SATURATED)
-                else:
-                    return
-                signal.saturated_fraction = int(torch.count_nonzero(saturated)) / max(values.numel(), 1)
+                    signal.saturated_fraction = _count(result.detach(), lambda piece: (
+                        (piece < _SIGMOID_SATURATED) | (piece > 1.0 - _SIGMOID_SATURATED)))
             self._paused(after)
         return result
 
@@ -140,28 +158,24 @@ def measure_signals(model: nn.Module, example_inputs: Any) -> dict[str, LayerSig
     return mode.signals
 
 
-def _project(rows: torch.Tensor, probe: torch.Tensor) -> torch.Tensor:
-    """rows @ probe in float64, a slice of rows at a time (no float64 copy of the weight)."""
-    per_slice = max(1, (1 << 20) // max(rows.shape[1], 1))
-    return torch.cat([part.to(torch.float64) @ probe for part in rows.split(per_slice)])
-
-
 def duplicate_rows(weight: torch.Tensor, transposed: bool = False) -> int:
     """How many output units have a weight row identical to another unit's.
 
-    Rows are compared through one random projection each (equal rows project
-    equally); only near-equal projections are then compared exactly.
+    Each row is reduced to one number, its product with a fixed random vector
+    (equal rows give equal numbers, up to rounding), computed in the weight's own
+    dtype so no copy of the weight is made; only rows whose numbers nearly agree
+    are then compared exactly.
     """
     values = weight.detach()
     rows = values.transpose(0, 1).flatten(1) if transposed else values.flatten(1)
     if rows.shape[0] < 2:
         return 0
-    probe = torch.randn(rows.shape[1], generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    keys = _project(rows, probe)
+    probe = torch.randn(rows.shape[1], generator=torch.Generator().manual_seed(0)).to(rows.dtype)
+    keys = (rows @ probe).to(torch.float64)
     order = keys.argsort()
     ordered = keys[order]
     scale = float(ordered.abs().max()) or 1.0
-    close = torch.nonzero((ordered[1:] - ordered[:-1]).abs() <= 1e-6 * scale).flatten().tolist()
+    close = torch.nonzero((ordered[1:] - ordered[:-1]).abs() <= 1e-4 * scale).flatten().tolist()
     twins = set()
     for index in close:
         first, second = int(order[index]), int(order[index + 1])
