@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import signal
 import stat
+from concurrent.futures import ProcessPoolExecutor, wait
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Optional
@@ -308,20 +309,20 @@ def check_files(files: list[str], settings: Settings, mode: str, jobs: int,
     size = max(1, min(32, len(files) // (jobs * 4)))
     batches = [files[i:i + size] for i in range(0, len(files), size)]
     stop = multiprocessing.Event()
-    pool = multiprocessing.Pool(jobs, initializer=_worker_start, initargs=(stop,))
-    pending = None
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_start, initargs=(stop,))
+    futures: list = []
     try:
-        pending = pool.starmap_async(_check_batch, [(batch, settings, mode, cache_dir) for batch in batches],
-                                     chunksize=1)
-        results = pending.get()
+        futures.extend(pool.submit(_check_batch, batch, settings, mode, cache_dir) for batch in batches)
+        results = [future.result() for future in futures]
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the clean-up
         stop.set()
-        pool.close()
-        if pending is not None:
-            pending.wait(STOP_GRACE_SECONDS)
-        pool.terminate()
+        started = [future for future in futures if not future.cancel()]  # cancel() fails once a batch is queued
+        pool.shutdown(wait=False)
+        wait(started, timeout=STOP_GRACE_SECONDS)
+        for worker in multiprocessing.active_children():
+            worker.terminate()
+            worker.join()
         raise
-    pool.close()
-    pool.join()
+    pool.shutdown()
     return [report for batch_reports in results for report in batch_reports]
