@@ -73,3 +73,44 @@ def test_relu_followed_weights_get_he_scale(models):
         assert abs(weight.std().item() / math.sqrt(2 / weight.shape[1]) - 1) < 0.1
     xavier = after.XavierReLU().fc1.weight
     assert abs(xavier.std().item() / math.sqrt(2 / 512) - 1) < 0.1
+
+
+def second_moments(model, batch):
+    """Per-sample second moment of each layer's output after its ReLU, the first layer's first."""
+    hidden = torch.relu(model.inp(batch))
+    moments = [hidden.pow(2).mean(dim=1).mean().item()]
+    for layer in model.hidden:
+        hidden = torch.relu(layer(hidden))
+        moments.append(hidden.pow(2).mean(dim=1).mean().item())
+    return moments
+
+
+def test_comprehension_built_relu_stack_holds_its_signal(models):
+    before, after = models
+    torch.manual_seed(0)
+    batch = torch.randn(512, 64)
+    with torch.no_grad():
+        moments_before = second_moments(before.ComprehensionMLP(), batch)
+        moments_after = second_moments(after.ComprehensionMLP(), batch)
+    assert moments_before[-1] / moments_before[0] < 0.01
+    assert 0.5 <= moments_after[-1] / moments_after[0] <= 2
+
+
+def test_constant_loop_init_is_replaced_and_no_hidden_weight_stays_constant(models):
+    before, after = models
+    torch.manual_seed(0)
+    assert torch.count_nonzero(before.ResetZero().enc.weight) == 0
+    model = after.ResetZero()
+    for layer in (model.enc, model.dec):
+        assert torch.unique(layer.weight, dim=0).shape[0] == layer.weight.shape[0]
+    assert abs(model.enc.weight.std().item() / math.sqrt(2 / 32) - 1) < 0.15
+
+
+def test_fixed_models_build_and_a_second_fix_changes_nothing(models, tmp_path):
+    _, after = models
+    for name in ("BiasFreeCrash", "ZeroHidden", "DeepReLU", "XavierReLU", "ComprehensionMLP", "ResetZero"):
+        getattr(after, name)()
+    path = tmp_path / "models.py"
+    path.write_bytes(open(after.__file__, "rb").read())
+    result = run_cli("--fix", "--no-cache", "-q", str(path))
+    assert path.read_bytes() == open(after.__file__, "rb").read(), result.stdout + result.stderr
