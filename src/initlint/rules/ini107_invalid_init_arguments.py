@@ -13,10 +13,9 @@ from ..findings import Fix, RawFinding
 
 _CALCULATE_GAIN = "torch.nn.init.calculate_gain"
 _KAIMING = ("kaiming_uniform_", "kaiming_normal_")
-# Hints for keywords borrowed from other libraries, and the exact renames among them.
-_KEYWORD_HINTS = {"stddev": "the standard deviation is `std`",
-                  "gain": "Kaiming's gain comes from `nonlinearity` and `a`",
-                  "std": "uniform_ takes bounds, not a standard deviation"}
+_STDDEV_HINT = "the standard deviation is `std`"  # TensorFlow's name
+_UNIFORM_STD_HINT = "uniform_ takes bounds, not a standard deviation"
+_KAIMING_GAIN_HINT = "Kaiming's gain comes from `nonlinearity` and `a`"
 
 
 @dataclass
@@ -101,13 +100,12 @@ things.
                     gain = site.argument(1, "gain")
                     if gain is not None:
                         gain_sites[id(gain)] = site
-        checked = set()
         for call, name in facts.init_calls:
             if name == "calculate_gain":
                 continue  # with the other calculate_gain calls below
-            checked.add(id(call))
             problems = self._init_problems(call, name, site_of_call.get(id(call)), facts, rewriter)
             yield from self._finding(call, problems, rewriter)
+        checked = set()
         for site in facts.sites:
             signature = TENSOR_METHOD_SIGNATURES.get(site.func)
             if site.via == "method" and signature is not None and id(site.call) not in checked:
@@ -165,17 +163,19 @@ things.
     @staticmethod
     def _binding(call, name, signature) -> list[Problem]:
         problems = []
+        std_free = "std" in signature.parameters and \
+            argument(call, signature.parameters.index("std"), "std") is None  # ``stddev=`` can become ``std=``
         for found in binding_problems(call, signature):
             reason, edits, change = found.reason, None, ""
             keyword = found.keyword.keyword.value if found.keyword is not None else None
-            hint = _KEYWORD_HINTS.get(keyword)
-            if hint and (keyword != "std" or name == "uniform_") and (keyword != "gain" or name in _KAIMING):
-                reason += f" ({hint})"
-            if keyword == "stddev" and "std" in signature.parameters \
-                    and argument(call, signature.parameters.index("std"), "std") is None:
-                edits, change = {found.keyword.keyword: cst.Name("std")}, "`stddev=` -> `std=`"
             if keyword == "gain" and name in _KAIMING:
                 continue  # judged with its value in ``_kaiming_gain``
+            if keyword == "std" and name == "uniform_":
+                reason += f" ({_UNIFORM_STD_HINT})"
+            if keyword == "stddev":
+                reason += f" ({_STDDEV_HINT})"
+                if std_free:
+                    edits, change = {found.keyword.keyword: cst.Name("std")}, "`stddev=` -> `std=`"
             problems.append(Problem("TypeError", reason, edits, change))
         return problems
 
@@ -186,7 +186,7 @@ things.
                         None)
         if gain_arg is None:
             return []
-        reason = f"it has no parameter `gain` ({_KEYWORD_HINTS['gain']})"
+        reason = f"it has no parameter `gain` ({_KAIMING_GAIN_HINT})"
         value = gain_arg.value
         named, quote = None, quote_of(call)
         if number(value) == 1:
