@@ -142,7 +142,7 @@ class _RunTimeRescaling:
         scale_names = set()
         for function in scope.methods.values():
             for node in walk(function):
-                if type(node) is cst.Assign and len(node.targets) == 1 and _is_root_of_scale(node.value):
+                if type(node) is cst.Assign and len(node.targets) == 1 and _uses_root_or_power(node.value):
                     target = dotted(node.targets[0].target) or ""
                     if target.startswith("self."):
                         scale_names.add(target)
@@ -160,7 +160,7 @@ class _RunTimeRescaling:
         return weights, calls
 
 
-def _is_root_of_scale(expr) -> bool:
+def _uses_root_or_power(expr) -> bool:
     for node in walk(expr):
         if type(node) is cst.BinaryOperation and isinstance(node.operator, cst.Power):
             return True
