@@ -286,7 +286,8 @@ def test_2_a_broken_pyproject_is_an_error_when_discovered(project):
     (project / "sub").mkdir()
     from_below = run("--no-cache", ".", cwd=project / "sub")
     assert (from_below.returncode, from_below.stdout) == (2, "")
-    assert from_below.stderr == f"initlint: error: {project / 'pyproject.toml'}: not valid TOML (line 3): Invalid value\n"
+    assert from_below.stderr == (f"initlint: error: {project / 'pyproject.toml'}: not valid TOML (line 3): "
+                                 "Invalid value\n")
 
 
 def test_3_statistics_prints_only_the_counts(tmp_path):

@@ -6,9 +6,12 @@ import json
 import os
 import sys
 from collections import Counter
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from . import __version__
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 # The rest of initlint (LibCST, the rules) is imported inside the functions, so that a Ctrl-C while it
 # loads is caught by main() like any other: a quiet exit 130, not a traceback.
