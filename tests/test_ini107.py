@@ -62,9 +62,11 @@ EXPECTED = [
              "calculate_gain knows"),
     (40, 9, "`nn.init.trunc_normal_` raises ZeroDivisionError when it runs: std=0 leaves no distribution to "
             "truncate"),
-    (49, 9, '`nn.init.kaiming_normal_` raises ValueError when it runs: nonlinearity "swish" is not one '
+    (41, 9, "`nn.init.constant_` raises TypeError when it runs: it has no parameter `value` (the value is "
+            "`val`); it lacks its required argument `val`"),
+    (50, 9, '`nn.init.kaiming_normal_` raises ValueError when it runs: nonlinearity "swish" is not one '
             "calculate_gain knows"),
-    (50, 9, "`nn.init.normal_` raises TypeError when it runs: it has no parameter `stddev` (the standard "
+    (51, 9, "`nn.init.normal_` raises TypeError when it runs: it has no parameter `stddev` (the standard "
             "deviation is `std`)"),
 ]
 FIXED_LINES = {  # line -> (before, after)
@@ -77,7 +79,8 @@ FIXED_LINES = {  # line -> (before, after)
     36: ('"relu"', 'nonlinearity="relu"'),
     37: ("stddev=0.01", "std=0.01"),
     38: ("stddev=0.01", "std=0.01"),
-    50: ("stddev=0.01", "std=0.01"),
+    41: ("value=0.0", "val=0.0"),
+    51: ("stddev=0.01", "std=0.01"),
 }
 
 
@@ -185,6 +188,7 @@ def test_fix_is_exact_idempotent_and_makes_each_call_run(tmp_path):
     "nn.init.kaiming_normal_(w, gain=calculate_gain('leaky_relu'))",  # slope 0.01 is not Kaiming's a=0
     "nn.init.kaiming_normal_(w, nonlinearity='relu', gain=1)",
     "nn.init.kaiming_normal_(w, 'relu', 'fan_in')",   # more positional arguments follow the slope
+    "nn.init.constant_(w, 0.1, value=0.5)",           # val given: which value was meant?
 ])
 def test_no_fix_where_the_intent_is_not_certain(code):
     source = f"import torch.nn as nn\nfrom torch.nn.init import calculate_gain\nw = None\n{code}\n".encode()

@@ -13,7 +13,8 @@ from ..findings import Fix, RawFinding
 
 _CALCULATE_GAIN = "torch.nn.init.calculate_gain"
 _KAIMING = ("kaiming_uniform_", "kaiming_normal_")
-_STDDEV_HINT = "the standard deviation is `std`"  # TensorFlow's name
+# Keywords from other APIs whose torch.nn.init name is certain: TensorFlow's ``stddev``, ``fill_``'s ``value``.
+_RENAMES = {"stddev": ("std", "the standard deviation is `std`"), "value": ("val", "the value is `val`")}
 _UNIFORM_STD_HINT = "uniform_ takes bounds, not a standard deviation"
 _KAIMING_GAIN_HINT = "Kaiming's gain comes from `nonlinearity` and `a`"
 
@@ -71,7 +72,8 @@ nn.init.kaiming_normal_(self.conv.weight, nonlinearity="relu")  # the activation
 ```
 
 ## Fix
-Where the intent is certain: `stddev=` becomes `std=` (when `std` is not also given); a misspelled
+Where the intent is certain: `stddev=` becomes `std=` and `constant_(w, value=...)` becomes `val=`
+(when not also given); a misspelled
 `nonlinearity` or `mode` gets its exact spelling (`"ReLU"` and `"Leaky-ReLU"` → `"relu"` and
 `"leaky_relu"`, `"fanout"` → `"fan_out"`); `gain=calculate_gain("tanh")` (or `gain=1`) on a Kaiming call
 without its own `nonlinearity` becomes `nonlinearity="tanh"` (`"linear"`). An unsupported
@@ -123,7 +125,7 @@ things.
         fix = None
         if all(p.edits is not None for p in problems):
             edits = {node: new for p in problems for node, new in p.edits.items()}
-            fix = Fix("; ".join(p.change for p in problems), replace=edits)
+            fix = Fix("; ".join(p.change for p in problems if p.change), replace=edits)
         yield RawFinding(self.code, call,
                          f"`{rewriter.code(call.func)}` raises {problems[0].exception} when it runs: "
                          + "; ".join(p.reason for p in problems), fix)
@@ -163,19 +165,27 @@ things.
     @staticmethod
     def _binding(call, name, signature) -> list[Problem]:
         problems = []
-        std_free = "std" in signature.parameters and \
-            argument(call, signature.parameters.index("std"), "std") is None  # ``stddev=`` can become ``std=``
-        for found in binding_problems(call, signature):
+        found_problems = binding_problems(call, signature)
+        renames = {}  # id(unknown keyword argument) -> the parameter it becomes
+        for found in found_problems:
+            target = _RENAMES.get(found.keyword.keyword.value, ("",))[0] if found.keyword is not None else ""
+            if target in signature.parameters and \
+                    argument(call, signature.parameters.index(target), target) is None:
+                renames[id(found.keyword)] = target
+        for found in found_problems:
             reason, edits, change = found.reason, None, ""
             keyword = found.keyword.keyword.value if found.keyword is not None else None
             if keyword == "gain" and name in _KAIMING:
                 continue  # judged with its value in ``_kaiming_gain``
             if keyword == "std" and name == "uniform_":
                 reason += f" ({_UNIFORM_STD_HINT})"
-            if keyword == "stddev":
-                reason += f" ({_STDDEV_HINT})"
-                if std_free:
-                    edits, change = {found.keyword.keyword: cst.Name("std")}, "`stddev=` -> `std=`"
+            if keyword in _RENAMES:
+                reason += f" ({_RENAMES[keyword][1]})"
+            target = renames.get(id(found.keyword))
+            if target is not None:
+                edits, change = {found.keyword.keyword: cst.Name(target)}, f"`{keyword}=` -> `{target}=`"
+            if found.missing is not None and found.missing in renames.values():
+                edits = {}  # the rename supplies it
             problems.append(Problem("TypeError", reason, edits, change))
         return problems
 

@@ -58,6 +58,7 @@ def spelled_as(text: str, choices) -> Optional[str]:
 class BindingProblem:
     reason: str
     keyword: Optional[cst.Arg] = None  # the argument at fault, for an unknown keyword
+    missing: Optional[str] = None      # the parameter not given, for a missing one
 
 
 def binding_problems(call: cst.Call, signature: Signature) -> list[BindingProblem]:
@@ -82,5 +83,5 @@ def binding_problems(call: cst.Call, signature: Signature) -> list[BindingProble
     if not starred:
         missing = [p for p in signature.parameters[:signature.required] if p not in given]
         if missing:
-            problems.append(BindingProblem(f"it lacks its required argument `{missing[0]}`"))
+            problems.append(BindingProblem(f"it lacks its required argument `{missing[0]}`", missing=missing[0]))
     return problems
