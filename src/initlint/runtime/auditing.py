@@ -266,6 +266,10 @@ def plot_second_moments(report: AuditReport, path: str) -> None:
     if compared:
         axes.semilogy([layer.depth for layer in compared], [max(layer.ratio, floor) for layer in compared],
                       marker="o", label="hidden layers: what they hand on / reference")
+    flagged = [layer for layer in compared if {SIGNAL_COLLAPSE, SIGNAL_EXPLOSION} & set(layer.codes)]
+    if flagged:
+        axes.plot([layer.depth for layer in flagged], [max(layer.ratio, floor) for layer in flagged],
+                  linestyle="none", marker="X", markersize=12, color="tab:red", label="reported here")
     axes.axhline(report.collapse_below, color="tab:blue", linestyle="--",
                  label=f"collapse below {report.collapse_below:g}")
     axes.axhline(report.explode_above, color="tab:red", linestyle="--",
