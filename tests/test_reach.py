@@ -277,3 +277,12 @@ class Net(nn.Module):
     found = lint_source(source.encode(), "t.py", Selection(select=("INI104",))).findings
     assert [f.message for f in found] == ["redundant parameter: the bias of the Conv2d built at line 7 is "
                                           "removed by the BatchNorm2d's mean subtraction: build it with bias=False"]
+
+
+def test_openmmlab_init_cfg_is_read_as_the_inits_it_stands_for():
+    with open(fixture_path("frameworks", "openmmlab.py"), "rb") as handle:
+        found = lint_source(handle.read(), "openmmlab.py", Selection()).findings
+    # A constant on a conv stack is INI001 at the dict; std=0.01 with a prior bias on the head is
+    # fine; Xavier (uniform) before ReLU is INI002. Neither gets a fix: there is no call to rewrite.
+    assert [(f.code, f.line, f.column) for f in found] == [("INI001", 6, 33), ("INI002", 28, 34)]
+    assert all(f.fix is None for f in found)

@@ -21,6 +21,7 @@ from .dependencies import Dependencies
 from .facts import FileFacts, InitSite, Layer, Part, Scope
 from .flow import resolve_followers
 from .index import ModuleIndex
+from .init_cfg import InitConfigs
 from .layers import LayerCollector
 from .paths import PathLookup
 from .patterns import Context
@@ -30,7 +31,8 @@ from .sites import SiteScanner
 from .syntax import block_statements
 
 
-class Analyzer(LayerCollector, PathLookup, ModuleIndex, Dependencies, Reach, SiteScanner, Conclusions):
+class Analyzer(LayerCollector, PathLookup, ModuleIndex, Dependencies, Reach, SiteScanner, InitConfigs,
+               Conclusions):
     def __init__(self, module: cst.Module, extra_relu: frozenset = frozenset(), path: Optional[str] = None,
                  project: Optional[Project] = None) -> None:
         self.module = module
@@ -113,6 +115,7 @@ class Analyzer(LayerCollector, PathLookup, ModuleIndex, Dependencies, Reach, Sit
         module_ctx = Context(self.module_scope, None, None, order_prefix=(3,))
         module_ctx.class_name_vars = self.class_name_vars.get(None, {})
         self._scan_block(self.module.body, module_ctx, skip_defs=True)
+        self._init_cfg_sites()
         resolve_followers(self)
         self._mark_unresolved_inits()
         early = self._early_init_calls()

@@ -103,6 +103,7 @@ class InitSite:
     # In a helper applied to no model initlint can see: the layer kinds its type tests admit. Such a site
     # reaches no layer, but what it does to every layer of these kinds can still be wrong.
     standalone_kinds: tuple = ()
+    config: bool = False               # an OpenMMLab ``init_cfg`` dict: no call to rewrite
 
     def argument(self, position: int, keyword: str):
         from .syntax import argument
@@ -166,11 +167,12 @@ class FileFacts:
     def own_findings(self, raw: list) -> list:
         """Findings of this file: those in pulled-in definitions move to the call here that runs them
         (without a fix: the code to change is in the other file), or are dropped."""
-        if self.foreign is None:
-            return raw
+        configs = {id(site.call) for site in self.sites if site.config}
         kept = []
         for finding in raw:
-            if not self.foreign(finding.node):
+            if id(finding.node) in configs:
+                finding.fix = None
+            if self.foreign is None or not self.foreign(finding.node):
                 kept.append(finding)
                 continue
             moved = self.relocated.get(id(finding.node))
