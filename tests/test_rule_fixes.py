@@ -1,11 +1,14 @@
 """Findings and fixes of INI005, INI101, INI106, INI203 and INI204 on their fixtures: the exact findings,
 the exact fixed text, a result that parses, and a second --fix that changes nothing."""
 import ast
+import warnings
 
 import pytest
+import torch
 
 from conftest import fixture_path, run_cli
 from initlint.engine import Selection, lint_source
+from initlint.fix import fixed_source
 
 
 def read(name: str) -> str:
@@ -129,7 +132,8 @@ def test_deprecated_bare_names_without_an_exact_rename_keep_their_import(tmp_pat
 
 
 def test_ini005_messages():
-    result = lint_source(read("fixes_ini005_equalized_lr.py").encode(), "models/gan.py", Selection(select=("INI005",)))
+    source = read("fixes_ini005_equalized_lr.py").encode()
+    result = lint_source(source, "models/gan.py", Selection(select=("INI005",)))
     assert [f.message for f in result.findings if f.line in (98, 136)] == [
         "normal_ with the default std=1 on self.fc: the signal's scale grows with fan_in at every layer",
         "trunc_normal_ with the default std=1 (0.02 is the mean) on self.fc1: the signal's scale grows with "
@@ -182,3 +186,43 @@ def test_added_strings_follow_the_call_quote_style(tmp_path):
         ("kaiming_init(conv.weight, mode='fan_in')",
          "nn.init.kaiming_normal_(conv.weight, mode='fan_in', nonlinearity='relu')"),
         ("gain=nn.init.calculate_gain('tanh')", "nonlinearity='tanh'")])
+
+
+def build(source: str) -> dict:
+    """Run a fixture's module code (it only defines classes and functions) and return its namespace."""
+    namespace = {"__name__": "fixture"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # weight_norm's deprecation
+        exec(compile(source, "fixture.py", "exec"), namespace)
+    return namespace
+
+
+def fixed_text(tmp_path, name: str, code: str) -> str:
+    return fix_twice(tmp_path, read(name), code)[0]
+
+
+def test_fixed_bias_guards_let_the_models_build(tmp_path):
+    before = build(read("fixes_ini101_configurable_bias.py"))
+    after = build(fixed_text(tmp_path, "fixes_ini101_configurable_bias.py", "INI101"))
+    for make in (lambda ns: ns["Attention"](8, qkv_bias=False), lambda ns: ns["Encoder"]()):
+        with pytest.raises(AttributeError):
+            make(before)
+        make(after)
+    assert after["Attention"](8, qkv_bias=True).qkv.bias.abs().sum() == 0
+
+    before = build(read("fixes_ini106_bias_truth_test.py"))
+    after = build(fixed_text(tmp_path, "fixes_ini106_bias_truth_test.py", "INI106"))
+    with pytest.raises(RuntimeError, match="ambiguous"):
+        before["Net"]()
+    net = after["Net"]()
+    assert torch.all(net.fc.bias == 0)  # set to 0.1, then zeroed by init_weights, which now runs
+
+
+def test_fixed_unscaled_init_is_scaled():
+    source = read("fixes_ini005_equalized_lr.py")
+    fixed = lint_source(source.encode(), "models/model.py", Selection(select=("INI005",)), keep_module=True)
+    new_source, applied = fixed_source(fixed.module, fixed.findings)
+    torch.manual_seed(0)
+    assert 0.9 < build(source)["UnusedScale"](512, 512).fc.weight.std() < 1.1
+    assert 0.05 < build(new_source.decode())["UnusedScale"](512, 512).fc.weight.std() < 0.075  # sqrt(2/512)
+    assert len(applied) == 4
