@@ -23,6 +23,13 @@ MODELS = textwrap.dedent("""
         init_model_(model)
         return model
 
+    def doubled():
+        model = fixed()
+        for layer in model[:-1]:
+            if isinstance(layer, nn.Linear):
+                layer.weight.data.mul_(2)
+        return model
+
     def not_a_model():
         return 42
 """)
@@ -41,9 +48,29 @@ def models_module(tmp_path, monkeypatch):
 
 def test_findings_exit_1_and_clean_exit_0(models_module, capsys):
     assert main([f"{models_module}:deep", "--input-shape", "32,64"]) == 1
-    assert "INI300" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "\nINI003 0: PyTorch default init before relu" in out
+    assert "\nINI300 " in out
     assert main([f"{models_module}:fixed", "--input-shape", "32,64"]) == 0
     assert capsys.readouterr().out.rstrip().endswith("no findings")
+
+
+def test_thresholds_are_passed_on(models_module, capsys):
+    assert main([f"{models_module}:doubled", "--input-shape", "32,64"]) == 1
+    assert "INI301" in capsys.readouterr().out
+    assert main([f"{models_module}:doubled", "--input-shape", "32,64", "--explode-above", "1e30"]) == 0
+    capsys.readouterr()
+    assert main([f"{models_module}:fixed", "--input-shape", "32,64", "--dead-above", "2"]) == 2
+    assert capsys.readouterr().err == (
+        "initlint audit: error: ValueError: need 0 < collapse_below < 1 < explode_above and 0 < dead_above < 1, "
+        "got 0.0001, 10000.0 and 2.0\n")
+
+
+def test_plot_option_writes_a_png(models_module, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "moments.png"
+    assert main([f"{models_module}:fixed", "--input-shape", "32,64", "--plot", str(path)]) == 0
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.parametrize("target, message", [
