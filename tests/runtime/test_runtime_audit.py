@@ -70,8 +70,8 @@ def test_fingerprint_describes_the_distribution_and_copies_no_whole_weight():
     whole = big.double()
     guessed = fingerprint(big)
     assert guessed.std == pytest.approx(float(whole.std(unbiased=False)), rel=1e-9)
-    assert guessed.kurtosis == pytest.approx(float(((whole - whole.mean()) ** 4).mean() / whole.var(unbiased=False) ** 2),
-                                             rel=1e-9)
+    fourth = float(((whole - whole.mean()) ** 4).mean())
+    assert guessed.kurtosis == pytest.approx(fourth / float(whole.var(unbiased=False)) ** 2, rel=1e-9)
 
 
 def test_fingerprint_on_conv_reports_scale_in_fan_in_units():

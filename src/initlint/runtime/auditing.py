@@ -147,7 +147,8 @@ def _dead_message(layer: nn.Module, follower: Follower, signal: LayerSignal) -> 
     if bias is not None and follower.kind == "activation":
         bias_moment = float(bias.detach().float().pow(2).mean())
         spread = math.sqrt(max(signal.pre_moment - bias_moment, 0.0))
-        message += f"; its bias averages {float(bias.detach().mean()):.3g} against a spread of {spread:.3g} from its weights"
+        message += (f"; its bias averages {float(bias.detach().mean()):.3g} against a spread of {spread:.3g} "
+                    "from its weights")
     return message
 
 
@@ -249,7 +250,8 @@ def _units(layer: nn.Module) -> int:
 def _collapse_message(ratio: float, reference: str, threshold: float) -> str:
     if ratio == 0.0:
         return f"the signal is exactly zero here (the first hidden layer is {reference})"
-    return f"second moment falls to {ratio:.2g} of that of the first hidden layer ({reference}) (threshold {threshold:g})"
+    return (f"second moment falls to {ratio:.2g} of that of the first hidden layer ({reference}) "
+            f"(threshold {threshold:g})")
 
 
 def plot_second_moments(report: AuditReport, path: str) -> None:

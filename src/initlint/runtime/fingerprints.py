@@ -42,8 +42,9 @@ _SLICE = 1 << 20       # elements converted to float64 at a time
 
 @dataclass(frozen=True)
 class Fingerprint:
-    scheme: str        # "default" | "he" | "xavier" | "lecun" | "zero" | "constant" | "custom",
-                       # or tied schemes joined by "/" ("lecun/xavier")
+    # "default" | "he" | "xavier" | "lecun" | "zero" | "constant" | "custom",
+    # or tied schemes joined by "/" ("lecun/xavier")
+    scheme: str
     distribution: str  # "uniform" | "normal" | "truncated_normal" | "constant"
     std: float
     gain: float        # std * sqrt(fan_in): the scale in units of 1/sqrt(fan_in)

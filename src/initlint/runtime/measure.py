@@ -14,7 +14,7 @@ from typing import Any, Callable, Optional
 import torch
 import torch.nn as nn
 
-from .follow import LAYER_TYPES, Follower, FollowMode, hooked, plain_weights, run_inputs
+from .follow import Follower, FollowMode, hooked, plain_weights, run_inputs
 from .gains import RELU_FAMILY
 
 _SLICE = 1 << 22  # elements per slice of a temporary

@@ -372,9 +372,9 @@ def init_model_(model: nn.Module, example_inputs: Any = None, *, policy: Optiona
         bias = module.bias if isinstance(module.bias, nn.Parameter) else None
         bias_names = names[id(bias)] if bias is not None else []
         label = str(follower)
+        whole_layer = weight.params + ((bias,) if bias is not None else ())
         if any(param.is_meta for param in weight.params):
-            for param in weight.params + ((bias,) if bias is not None else ()):
-                done[id(param)] = ParamInit(names[id(param)][0], "skipped", follower=label, reason="meta device")
+            _record_each(whole_layer, names, done, "skipped", label, "meta device")
             continue
         weight_skipped = _matches_any(all_names, skip_patterns)
         if weight.kind.startswith("parametrized") and not weight_skipped:
@@ -384,14 +384,12 @@ def init_model_(model: nn.Module, example_inputs: Any = None, *, policy: Optiona
                 f"skip=['{module_name}.*'] and initialise it yourself")
         rule = policy.matching_rule(module_name, module, follower)
         if not weight_skipped and rule is None and not overwrite and _deliberate_zero(module.weight, follower):
-            reason = f"zero weight before {follower.kind}: a deliberate zero init (overwrite=True replaces it)"
-            for param in weight.params + ((bias,) if bias is not None else ()):
-                done[id(param)] = ParamInit(names[id(param)][0], "kept", follower=label, reason=reason)
+            _record_each(whole_layer, names, done, "kept", label,
+                         f"zero weight before {follower.kind}: a deliberate zero init (overwrite=True replaces it)")
             continue
         decision = policy.decide(module_name, module, follower)
         if weight_skipped:
-            for param in weight.params:
-                done[id(param)] = ParamInit(names[id(param)][0], "skipped", follower=label, reason="in skip")
+            _record_each(weight.params, names, done, "skipped", label, "in skip")
         else:
             key = id(weight.params[-1])
             primary = names[key][0]
@@ -418,6 +416,11 @@ def init_model_(model: nn.Module, example_inputs: Any = None, *, policy: Optiona
             params[name] = dataclasses.replace(entry, name=name, tied=tuple(n for n in all_names if n != name))
     order = [clean_name(name) for name, _ in model.named_parameters(remove_duplicate=False)]
     return InitRecord({name: params[name] for name in order}, strategy)
+
+
+def _record_each(params: tuple, names: dict, done: dict, action: str, follower: str, reason: str) -> None:
+    for param in params:
+        done[id(param)] = ParamInit(names[id(param)][0], action, follower=follower, reason=reason)
 
 
 def _norm_gamma(gamma: nn.Parameter, names: dict, done: dict, overwrite: bool, skip_patterns: list) -> None:
