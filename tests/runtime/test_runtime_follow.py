@@ -1,3 +1,5 @@
+import weakref
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -5,6 +7,7 @@ import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from initlint.runtime import find_followers  # noqa: E402
+from initlint.runtime.follow import FollowMode, _Tag  # noqa: E402
 
 
 class Mixed(nn.Module):
@@ -74,3 +77,21 @@ def test_module_activations_are_classified():
     assert {name: str(f) for name, f in followers.items()} == {
         "0": "gelu", "2": "prelu", "6": "layer_norm -> linear", "8": "output"}
     assert followers["6"].then.kind == "layer"
+
+
+def test_runtime_fallback_follows_parametrized_layers():
+    model = Untraceable()
+    torch.nn.utils.parametrizations.weight_norm(model.pre)
+    followers, strategy = find_followers(model, torch.randn(2, 3, 8, 8))
+    assert strategy == "torch_function"
+    assert {name: str(f) for name, f in followers.items()} == EXPECTED
+
+
+def test_tags_do_not_keep_tensors_alive():
+    mode = FollowMode({})
+    tensor = torch.randn(3)
+    mode.tag(tensor, _Tag("layer"))
+    assert mode.tag_of(tensor).layer == "layer"
+    reference = weakref.ref(tensor)
+    del tensor
+    assert reference() is None
