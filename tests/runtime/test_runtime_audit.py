@@ -281,3 +281,11 @@ def test_plot(tmp_path):
     path = tmp_path / "moments.png"
     audit(_he_mlp(3), _inputs(), print_table=False, plot=str(path))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_constant_hidden_weight_is_ini001_not_symmetric_units():
+    model = _he_mlp(4)
+    nn.init.constant_(model[0].weight, 0.1)
+    report = audit(model, _inputs(), print_table=False)
+    assert [(finding.code, finding.layer) for finding in report.findings] == [("INI001", "0")]
+    assert report.layers[0].duplicate_rows == 0  # not counted: INI001 already says it

@@ -164,8 +164,9 @@ def audit(model: nn.Module, example_inputs: Any, *, print_table: bool = True,
     * INI300/INI301: the second moment a hidden layer hands on (its activation's
       output) falls below ``collapse_below`` / rises above ``explode_above`` times
       the first hidden layer's; or its output no longer depends on the input;
-    * INI302: a ReLU-family activation gets a non-positive input for more than
-      ``dead_above`` of a layer's outputs (reported at that layer, whose weights or bias cause it);
+    * INI302: a ReLU-family activation gets a negative input for more than
+      ``dead_above`` of a layer's outputs (reported at that layer, whose bias or
+      weights cause it);
     * INI303: hidden units with identical weight rows;
     * INI001/INI002/INI003 where the weight's fingerprint is certain.
 
@@ -197,7 +198,7 @@ def audit(model: nn.Module, example_inputs: Any, *, print_table: bool = True,
     collapse = explosion = None
     for depth, (name, follower, guessed, layer, signal) in enumerate(measured, start=1):
         findings = _static_codes(name, follower, guessed, stacks)
-        ratio = None
+        ratio, twins = None, 0
         if is_hidden(follower):
             ratio = _signal(signal) / reference if reference > 0 else 0.0
             if collapse is None and ratio < collapse_below:
@@ -220,8 +221,6 @@ def audit(model: nn.Module, example_inputs: Any, *, print_table: bool = True,
                     findings.append(Finding(SYMMETRIC_UNITS, name, (
                         f"{twins} of {_units(layer)} units have the same weights as another unit: "
                         "they compute the same thing and get the same gradient")))
-        else:
-            twins = 0
         if signal.inactive_fraction is not None and signal.inactive_fraction > dead_above:
             findings.append(Finding(DEAD_UNITS, name, _dead_message(layer, follower, signal)))
         report.findings += findings
