@@ -64,8 +64,13 @@ class ModuleIndex:
                     key = id(function) if function is not None else None
                     self.class_name_vars.setdefault(key, {})[node.targets[0].target.value] = subject
             inner = node if kind is cst.FunctionDef else function
-            if isinstance(node, cst.BaseStatement):
+            if kind in _STATEMENTS:
                 statement = node
             inside = in_class or kind is cst.ClassDef
             stack.extend((child, inner, statement, inside) for child in children(node))
         return imports
+
+
+# Statement types, looked up by type: an isinstance check against LibCST's abstract bases is slow.
+_STATEMENTS = frozenset({cst.SimpleStatementLine, cst.SimpleStatementSuite, cst.If, cst.For, cst.While,
+                         cst.With, cst.Try, cst.TryStar, cst.FunctionDef, cst.ClassDef, cst.Match})

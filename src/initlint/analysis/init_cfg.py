@@ -26,6 +26,8 @@ class InitConfigs:
     """Part of the Analyzer (see collect.py): its methods share the Analyzer's state."""
 
     def _init_cfg_sites(self) -> None:
+        if "init_cfg" not in self.name_uses:
+            return
         for scope in self.scopes:
             if not scope.is_class or "__init__" not in scope.methods:
                 continue
