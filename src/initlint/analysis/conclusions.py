@@ -39,6 +39,11 @@ class Conclusions:
                         isinstance(arg.value, cst.Name) and arg.value.value == param for arg in node.args):
                     self.may_init_elsewhere = True
                     break
+        for scope in self.scopes:  # layers a class holds from builders elsewhere share its fate
+            if scope.is_class and scope.may_init_elsewhere:
+                for layer in scope.layers:
+                    layer.maybe_init = True
+
 
     def _early_init_calls(self):
         """``self.apply(fn)`` / ``self.init_method()`` in ``__init__`` before layers it should reach that

@@ -79,6 +79,7 @@ class Part:
     op: Optional[str] = None          # "pass": the module class (``Dropout``, ``Flatten``)
     chunks: list = field(default_factory=list)  # per element: the statement that added it (None: unknown)
     uncertain_from: Optional[int] = None  # elements from here on follow an unknown number of others
+    also: list = field(default_factory=list)  # further (Sequential, index) places of the same module
 
 
 @dataclass(eq=False)

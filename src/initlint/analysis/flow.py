@@ -29,7 +29,8 @@ def resolve_followers(analyzer: "Analyzer") -> None:
         followers = list(consumers.get(id(layer), []))
         part = analyzer_part_of(analyzer, layer)
         if part is not None and part.parent is not None:
-            followers.append(resolver.element_follower(*part.parent))
+            for place in [part.parent] + part.also:
+                followers.append(resolver.element_follower(*place))
         layer.follower = _merge(followers)
 
 

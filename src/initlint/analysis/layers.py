@@ -171,7 +171,7 @@ class LayerCollector:
             part = self._describe(small.value, statement, scope, locals_)
             builder = locals_.get(small.target.value)
             if builder is not None and builder.kind == "list" and part.kind == "list":
-                self._extend_builder(builder, part.elements)
+                self._extend_builder(builder, part.elements, source=part)
             return
         if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
             call = small.value
@@ -182,8 +182,9 @@ class LayerCollector:
                 if func.attr.value in ("insert", "add_module", "register_module"):
                     added = added[1:]
                 parts = [self._describe(expr, statement, scope, locals_) for expr in added]
+                source = None
                 if func.attr.value == "extend" and parts and parts[0].kind == "list":
-                    parts = parts[0].elements
+                    source, parts = parts[0], parts[0].elements
                 owner = func.value
                 if isinstance(owner, cst.Name) and owner.value in locals_ \
                         and locals_[owner.value].kind == "list":
@@ -191,14 +192,14 @@ class LayerCollector:
                     if func.attr.value == "insert":
                         self._insert_into_builder(builder, parts, number(argument(call, 0, "index")))
                     else:
-                        self._extend_builder(builder, parts)
+                        self._extend_builder(builder, parts, source=source)
                     return
                 path = self._path(owner, self_name, scope)
                 if path:
                     if func.attr.value in ("add_module", "register_module"):
                         name = string(argument(call, 0, "name"))
-                        for part in parts:
-                            self._register(f"{path}.{name}" if name else f"{path}[*]", part, scope)
+                        for part in parts if name else ():  # a computed name: no path to give
+                            self._register(f"{path}.{name}", part, scope)
                     else:
                         for part in parts:
                             self._register(f"{path}[*]", part, scope)
@@ -206,10 +207,15 @@ class LayerCollector:
         # Anything else: register the layers it builds, as wrapped if inside unknown calls.
         self._describe_loose(small, statement, scope, locals_)
 
-    def _extend_builder(self, builder: Part, parts: list) -> None:
-        # Elements added by one statement stay next to each other whatever the branches around it.
+    def _extend_builder(self, builder: Part, parts: list, source: Optional[Part] = None) -> None:
+        """Append ``parts``: elements added by one statement stay next to each other whatever the
+        branches around it; those of another list (``source``) keep what is known of its order."""
         builder.chunks.extend([None] * (len(builder.elements) - len(builder.chunks)))
-        builder.chunks.extend([id(parts)] * len(parts))
+        if source is not None and (source.chunks or source.conditional):
+            builder.chunks.extend(source.chunks + [None] * (len(parts) - len(source.chunks)))
+            builder.conditional = builder.conditional or source.conditional
+        else:
+            builder.chunks.extend([id(parts)] * len(parts))
         builder.elements.extend(parts)
         if self.branch_depth > self.builder_depth.get(id(builder), 0):
             builder.conditional = True
@@ -399,6 +405,8 @@ class LayerCollector:
                 for index, element in enumerate(named.elements):
                     if element.parent is None:
                         element.parent = (named, index)
+                    else:
+                        element.also.append((named, index))
             return named
         for arg in args:
             if arg.star == "*":
@@ -420,6 +428,8 @@ class LayerCollector:
         for index, element in enumerate(part.elements):
             if element.parent is None:
                 element.parent = (part, index)
+            else:  # the same module in several places (``layers += [conv2d, ...]`` in two branches)
+                element.also.append((part, index))
         return part
 
     @staticmethod
