@@ -51,3 +51,19 @@ def test_cli_fixes_only_the_file_that_holds_the_init(tmp_path):
     result = run_cli("--no-cache", "--fix", str(tmp_path / "pkg" / "train.py"))
     assert (tmp_path / "pkg" / "train.py").read_bytes() == before  # relocated findings carry no fix
     assert "train.py:9:1: INI001" in result.stdout, result.stdout + result.stderr
+
+
+def test_cached_result_is_dropped_when_a_file_it_read_changes(tmp_path):
+    shutil.copytree(fixture_path("project", "pkg"), tmp_path / "pkg")
+    (tmp_path / "pyproject.toml").write_text("")
+    train = str(tmp_path / "pkg" / "train.py")
+    cache = str(tmp_path / "cache")
+    first = run_cli("--cache-dir", cache, "--output-format", "concise", train)
+    assert "train.py:9:1: INI001" in first.stdout, first.stdout + first.stderr
+    utils = tmp_path / "pkg" / "utils.py"
+    utils.write_text(utils.read_text().replace("nn.init.zeros_(m.weight)",
+                                               'nn.init.kaiming_normal_(m.weight, nonlinearity="relu")'))
+    second = run_cli("--cache-dir", cache, "--output-format", "concise", train)
+    assert "INI001" not in second.stdout, second.stdout
+    third = run_cli("--cache-dir", cache, "--output-format", "concise", train)
+    assert third.stdout == second.stdout

@@ -73,7 +73,7 @@ def check_file(path: str, settings: Settings, mode: str = "check", cache_dir: Op
     if mode == "check" or result.module is None:
         report.findings = [_portable(f) for f in result.findings]
         if key is not None:
-            _cache_store(cache_dir, key, report.findings)
+            _cache_store(cache_dir, key, report.findings, result.dependencies)
         return report
     new_source = _fix_rounds(source, result, path, settings, extra, report)
     if new_source is None:
@@ -166,9 +166,15 @@ def _cache_key(source: bytes, settings: Settings, extra: tuple) -> str:
 
 
 def _cache_load(cache_dir: str, key: str, path: str):
+    """The findings stored for this file's bytes, unless a file of the project its analysis read has
+    changed since (then the file is checked again)."""
     try:
         with open(os.path.join(cache_dir, key[:2], key), "r", encoding="utf-8") as handle:
-            rows = json.load(handle)
+            entry = json.load(handle)
+        for dependency, digest in entry["dependencies"]:
+            if _digest_of(dependency) != digest:
+                return None
+        rows = entry["findings"]
         findings = []
         for row in rows:
             findings.append(Finding(row["code"], row["message"], path, row["line"], row["column"],
@@ -178,15 +184,24 @@ def _cache_load(cache_dir: str, key: str, path: str):
         return None  # missing or corrupt: analyse again
 
 
-def _cache_store(cache_dir: str, key: str, findings: list) -> None:
+def _digest_of(path: str) -> Optional[str]:
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
+    except OSError:
+        return None
+
+
+def _cache_store(cache_dir: str, key: str, findings: list, dependencies: list) -> None:
     folder = os.path.join(cache_dir, key[:2])
     rows = [{"code": f.code, "message": f.message, "line": f.line, "column": f.column,
              "end_line": f.end_line, "end_column": f.end_column, "fix": f.fix_description} for f in findings]
+    entry = {"findings": rows, "dependencies": [[path, _digest_of(path)] for path in dependencies]}
     try:
         os.makedirs(folder, exist_ok=True)
         temp = os.path.join(folder, f".{key}.{os.getpid()}.tmp")
         with open(temp, "w", encoding="utf-8") as handle:
-            json.dump(rows, handle)
+            json.dump(entry, handle)
         os.replace(temp, os.path.join(folder, key))
     except OSError:
         pass  # a cache that cannot be written only costs speed
