@@ -100,12 +100,14 @@ def test_test_files_get_only_error_rules(project, name):
     assert lines_of(run("--no-cache", "-q", name, cwd=project).stdout) == [ERROR, WARNING]
 
 
-def test_a_project_inside_a_test_folder_is_not_all_tests(tmp_path):
+@pytest.mark.parametrize("pyproject", ['[tool.initlint]\nselect = ["ALL"]\n', "[project]\nname = 'demo'\n"])
+def test_a_project_inside_a_test_folder_is_not_all_tests(tmp_path, pyproject):
+    """Test folders count from the project root (its pyproject.toml), not from the working directory."""
     project = tmp_path / "test" / "project"
     project.mkdir(parents=True)
-    (project / "pyproject.toml").write_text('[tool.initlint]\nselect = ["ALL"]\n')
+    (project / "pyproject.toml").write_text(pyproject)
     (project / "model.py").write_text(MODEL)
-    result = run("--no-cache", "-q", str(project / "model.py"), cwd=tmp_path)
+    result = run("--no-cache", "-q", "--select", "ALL", str(project / "model.py"), cwd=tmp_path)
     assert lines_of(result.stdout) == [ADVICE_104, ERROR, WARNING, ADVICE_103]
 
 

@@ -150,7 +150,7 @@ def _upper_all(codes: list[str]) -> tuple:
 
 
 def settings_from(args) -> Settings:
-    from .config import ConfigError, check_code_prefix, find_config, load_settings
+    from .config import ConfigError, check_code_prefix, find_config, load_settings, project_root
 
     config_path = args.config
     if config_path is not None and not os.path.isfile(config_path):
@@ -158,6 +158,8 @@ def settings_from(args) -> Settings:
     if config_path is None:
         config_path = find_config(args.paths)
     settings = load_settings(config_path)
+    if config_path is None:  # paths (test folders, excludes, the cache) count from the project's root
+        settings.root = project_root(args.paths) or os.getcwd()
     for code in (args.select or []) + (args.ignore or []) + args.extend_select + args.extend_ignore:
         check_code_prefix(code, "command line")
     if args.select is not None:
@@ -179,15 +181,11 @@ def cache_dir_for(args, settings: Settings) -> Optional[str]:
     """--cache-dir, else $INITLINT_CACHE_DIR, else .initlint_cache in the project root (the folder of the
     configuration in use, else the nearest folder above the first path with a pyproject.toml or .git,
     else the working directory), so that running from a subfolder uses the same cache."""
-    from .config import CACHE_FOLDER, project_root
+    from .config import CACHE_FOLDER
 
     if args.no_cache:
         return None
-    if args.cache_dir or os.environ.get("INITLINT_CACHE_DIR"):
-        return args.cache_dir or os.environ["INITLINT_CACHE_DIR"]
-    if settings.source is not None:
-        return os.path.join(settings.root, CACHE_FOLDER)
-    return os.path.join(project_root(args.paths) or os.getcwd(), CACHE_FOLDER)
+    return args.cache_dir or os.environ.get("INITLINT_CACHE_DIR") or os.path.join(settings.root, CACHE_FOLDER)
 
 
 def lint_command(argv: list[str]) -> int:
