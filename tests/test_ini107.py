@@ -200,3 +200,52 @@ def test_names_that_are_not_torch_are_silent():
     source = b"import torch\nfrom mylib import calculate_gain, kaiming_normal_\n" \
              b"g = calculate_gain('gelu')\nkaiming_normal_(w, mode='fan_avg')\n"
     assert ini107_findings(source) == []
+
+
+# A grid of plausible calls, right and wrong: INI107 must flag exactly those that raise in torch 2.13.
+GRID_FUNCTIONS = ["normal_", "uniform_", "trunc_normal_", "constant_", "zeros_", "xavier_uniform_", "xavier_normal_",
+                  "kaiming_normal_", "kaiming_uniform_", "orthogonal_", "sparse_", "dirac_", "normal", "kaiming_normal"]
+GRID_ARGUMENTS = [
+    "", "0.02", "0, 0.02", "std=0.02", "stddev=0.02", "a=1.0, b=-1.0", "a=3.0", "b=-1.0", "a=-3.0, b=-2.5",
+    "mode='fan_avg'", "mode='FAN_IN'", "mode='fan_out', nonlinearity='relu'", "nonlinearity='gelu'",
+    "nonlinearity='ReLU'", "nonlinearity='tanh'", "a=0.2, nonlinearity='leaky_relu'", "'relu'", "a='0.2'",
+    "a=True", "gain=2.0", "gain=nn.init.calculate_gain('relu')", "0, 0.02, None", "0, 0.02, None, 1",
+    "std=-1.0", "std=0", "val=1", "value=1", "0.5", "0.5, 0.5", "1.0, -1.0", "0.1, std=0.2", "sparsity=0.1",
+    "generator=None", "mean=0, std=1, a=-1, b=1", "std=0.02, a=-0.04, b=0.04", "groups=1", "groups='2'",
+    "None", "gain=None", "mode=None", "nonlinearity=None", "generator=0", "a=None",
+]
+GRID_GAINS = ["'gelu'", "'relu'", "'ReLU'", "'leaky_relu', 0.2", "'leaky_relu', '0.2'", "'tanh', 3", "", "'selu'",
+              "nonlinearity='swish'", "'conv_transpose2d'", "'relu', 1, 2", "param=0.1, nonlinearity='relu'",
+              "None", "'leaky_relu', None", "'leaky_relu', True"]
+
+
+def _raises(call: str, tensor) -> bool:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            eval(call, {"nn": nn, "w": tensor})
+    except Exception:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("function", GRID_FUNCTIONS)
+def test_flagged_exactly_when_torch_raises(function):
+    tensor = torch.empty(8, 8, 3, 3) if function == "dirac_" else torch.empty(8, 8)
+    wrong = []
+    for arguments in GRID_ARGUMENTS:
+        call = f"nn.init.{function}(w{', ' if arguments else ''}{arguments})"
+        flagged = bool(ini107_findings(f"import torch.nn as nn\n{call}\n".encode()))
+        if flagged != _raises(call, tensor):
+            wrong.append(call)
+    assert wrong == []
+
+
+def test_calculate_gain_flagged_exactly_when_it_raises():
+    wrong = []
+    for arguments in GRID_GAINS:
+        call = f"nn.init.calculate_gain({arguments})"
+        source = "import torch.nn as nn\n\n\ndef init(m):\n    nn.init.zeros_(m.fc.weight)\n    " + call + "\n"
+        if bool(ini107_findings(source.encode())) != _raises(call, None):
+            wrong.append(call)
+    assert wrong == []

@@ -6,8 +6,8 @@ import libcst as cst
 from ..analysis.names import torch_name
 from ..analysis.syntax import argument, boolean, number, string, walk
 from .base import Rule
-from .init_signatures import (FAN_MODES, GAIN_NONLINEARITIES, INIT_SIGNATURES, TENSOR_METHOD_SIGNATURES,
-                              binding_problems, spelled_as)
+from .init_signatures import (FAN_MODES, GAIN_NONLINEARITIES, INIT_SIGNATURES, NUMERIC_PARAMETERS,
+                              TENSOR_METHOD_SIGNATURES, binding_problems, spelled_as)
 from .rewrite import quote_of
 from ..findings import Fix, RawFinding
 
@@ -138,7 +138,9 @@ things.
             return argument(call, signature.parameters.index(param), param)
 
         if name in _KAIMING:
-            problems += self._kaiming_gain(call, given, facts.imports)
+            problems += self._kaiming_gain(call, given, facts.imports)  # a binding error: raised first
+        problems += self._literal_types(name, signature, given, rewriter)
+        if name in _KAIMING:
             mode = string(given("mode"))
             if mode is not None and mode.lower() not in FAN_MODES:
                 spelled = spelled_as(mode, FAN_MODES)
@@ -160,6 +162,29 @@ things.
                 problems.append(Problem("RuntimeError", f"std={rewriter.code(given('std'))} is negative"))
             if std == 0 and name == "trunc_normal_":
                 problems.append(Problem("ZeroDivisionError", "std=0 leaves no distribution to truncate"))
+        return problems
+
+    @staticmethod
+    def _literal_types(name, signature, given, rewriter) -> list[Problem]:
+        """Literals of a type the parameter cannot take: a string or None where torch computes with a
+        number, a float as ``dirac_``'s ``groups``, anything but None as ``generator``, a number or None
+        as Kaiming's ``mode``."""
+        problems = []
+        for param in signature.parameters:
+            value = given(param)
+            if value is None:
+                continue
+            text = rewriter.code(value)
+            numeric = number(value) is not None or boolean(value) is not None
+            computed_with = param in NUMERIC_PARAMETERS and not (name in _KAIMING and param == "a")
+            if computed_with and (string(value) is not None or text == "None"):
+                problems.append(Problem("TypeError", f"{param}={text} is not a number"))
+            elif param == "groups" and isinstance(value, cst.Float):
+                problems.append(Problem("TypeError", f"groups={text} is not a whole number"))
+            elif param == "generator" and (numeric or string(value) is not None):
+                problems.append(Problem("TypeError", f"generator={text} is not a torch.Generator"))
+            elif param == "mode" and (numeric or text == "None"):
+                problems.append(Problem("AttributeError", f"mode={text} is not a string"))
         return problems
 
     @staticmethod
@@ -216,7 +241,8 @@ things.
         (``slope_fix``: the edit that moves a slope which is really a nonlinearity name)."""
         text = string(expr) if expr is not None else default
         if text is None:
-            return []
+            not_a_name = isinstance(expr, cst.Name) and expr.value == "None" or number(expr) is not None
+            return [Problem("ValueError", "its nonlinearity is not a name")] if not_a_name else []
         if text not in GAIN_NONLINEARITIES:
             spelled = spelled_as(text, GAIN_NONLINEARITIES)
             reason = f'nonlinearity "{text}" is not one calculate_gain knows'
