@@ -20,7 +20,7 @@ import sys
 from typing import Iterator, Optional
 
 from . import __version__
-from .config import ConfigError, Settings, find_config, load_settings, test_file_ignores
+from .config import ConfigError, Settings, find_config, load_settings, project_root, test_file_ignores
 from .engine import DEFAULT_TOKENS, Selection, lint_source, might_involve_torch
 from .rules import ALL_RULES, PARSE_ERROR_CODE, Options
 
@@ -63,7 +63,7 @@ def _analysis_settings(filename: str, quiet: bool = False) -> tuple:
     folder = absolute if os.path.isdir(absolute) else os.path.dirname(absolute)
     if folder in _config_cache:
         return _config_cache[folder]
-    value = (Options(), DEFAULT_TOKENS, Settings.test_files, os.getcwd())
+    value = (Options(), DEFAULT_TOKENS, Settings.test_files, project_root([folder]) or os.getcwd())
     try:
         path = find_config([folder])
         if path is not None:
