@@ -9,8 +9,8 @@ import multiprocessing
 import os
 import signal
 import stat
-from concurrent.futures import ProcessPoolExecutor, wait
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Optional
 
