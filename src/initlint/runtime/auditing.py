@@ -53,11 +53,6 @@ class LayerAudit:
     duplicate_rows: int            # units whose weight row equals another unit's
     codes: tuple = ()
 
-    @property
-    def signal(self) -> float:
-        """What the layer hands on: the activation's output if one follows, else its own."""
-        return self.pre_moment if self.post_moment is None else self.post_moment
-
 
 @dataclass
 class AuditReport:
@@ -238,6 +233,7 @@ def audit(model: nn.Module, example_inputs: Any, *, print_table: bool = True,
 
 
 def _signal(signal: LayerSignal) -> float:
+    """What a layer hands on: its activation's output if one follows, else its own."""
     return signal.pre_moment if signal.post_moment is None else signal.post_moment
 
 
