@@ -249,3 +249,15 @@ def test_calculate_gain_flagged_exactly_when_it_raises():
         if bool(ini107_findings(source.encode())) != _raises(call, None):
             wrong.append(call)
     assert wrong == []
+
+
+@pytest.mark.parametrize("method", ["normal_", "uniform_"])
+def test_tensor_methods_flagged_exactly_when_torch_raises(method):
+    wrong = []
+    for arguments in ["", "0.02", "0, 0.02", "std=0.02", "stddev=0.02", "1.0, -1.0", "-0.1, 0.1", "2.0", "0, -1.0",
+                      "'0.1'", "None", "0, 0.02, None", "mean=0, std=0.02, generator=None", "a=-0.1, b=0.1"]:
+        call = f"w.data.{method}({arguments})"
+        source = f"import torch.nn as nn\nfc = nn.Linear(8, 8)\nfc.weight.data.{method}({arguments})\n"
+        if bool(ini107_findings(source.encode())) != _raises(call, torch.empty(8, 8)):
+            wrong.append(call)
+    assert wrong == []

@@ -47,7 +47,11 @@ literal arguments make torch 2.13 raise:
 - a Kaiming `mode` other than `fan_in`/`fan_out` (in any case): ValueError;
 - `trunc_normal_` or `uniform_` with a literal lower bound above the upper one (the defaults count:
   `trunc_normal_(w, a=3)` has b=2): RuntimeError; `normal_`/`sparse_` with a negative `std`:
-  RuntimeError; `trunc_normal_` with `std=0`: ZeroDivisionError.
+  RuntimeError; `trunc_normal_` with `std=0`: ZeroDivisionError;
+- a literal of a type the parameter cannot take: a string or None for a number (`mean`, `std`, `a`,
+  `b`, `val`, `gain`, ...), a number or string in the `generator` position (`xavier_uniform_(w, 0,
+  0.02)` hands 0.02 to `generator`), a float for `dirac_`'s `groups`: TypeError; a number or None as
+  Kaiming's `mode`: AttributeError.
 
 `calculate_gain` calls are checked where they are an init call's argument or sit in a function that
 initialises parameters. Only literals are judged: a value that comes from a variable or a config is
@@ -105,14 +109,16 @@ things.
         for call, name in facts.init_calls:
             if name == "calculate_gain":
                 continue  # with the other calculate_gain calls below
-            problems = self._init_problems(call, name, site_of_call.get(id(call)), facts, rewriter)
+            problems = self._init_problems(call, name, INIT_SIGNATURES[name], site_of_call.get(id(call)), facts,
+                                           rewriter)
             yield from self._finding(call, problems, rewriter)
         checked = set()
         for site in facts.sites:
             signature = TENSOR_METHOD_SIGNATURES.get(site.func)
             if site.via == "method" and signature is not None and id(site.call) not in checked:
                 checked.add(id(site.call))
-                yield from self._finding(site.call, self._binding(site.call, site.func, signature), rewriter)
+                problems = self._init_problems(site.call, site.func, signature, None, facts, rewriter)
+                yield from self._finding(site.call, problems, rewriter)
         for call in _calculate_gain_calls(facts):
             problems = self._binding(call, "calculate_gain", INIT_SIGNATURES["calculate_gain"])
             problems += self._nonlinearity(argument(call, 0, "nonlinearity"), argument(call, 1, "param"),
@@ -130,8 +136,7 @@ things.
                          f"`{rewriter.code(call.func)}` raises {problems[0].exception} when it runs: "
                          + "; ".join(p.reason for p in problems), fix)
 
-    def _init_problems(self, call, name, site, facts, rewriter) -> list[Problem]:
-        signature = INIT_SIGNATURES[name]
+    def _init_problems(self, call, name, signature, site, facts, rewriter) -> list[Problem]:
         problems = self._binding(call, name, signature)
 
         def given(param):
@@ -151,11 +156,12 @@ things.
         starred = any(arg.star for arg in call.args)
         if name in ("trunc_normal_", "uniform_"):
             low, high = (-2.0, 2.0) if name == "trunc_normal_" else (0.0, 1.0)
-            a, a_text = _literal(given("a"), low, starred, rewriter)
-            b, b_text = _literal(given("b"), high, starred, rewriter)
+            lower, upper = ("from", "to") if "from" in signature.parameters else ("a", "b")  # the tensor method
+            a, a_text = _literal(given(lower), low, starred, rewriter)
+            b, b_text = _literal(given(upper), high, starred, rewriter)
             if a is not None and b is not None and a > b:
-                problems.append(Problem("RuntimeError", f"its lower bound a={a_text} is above its upper "
-                                                        f"bound b={b_text}"))
+                problems.append(Problem("RuntimeError", f"its lower bound {lower}={a_text} is above its upper "
+                                                        f"bound {upper}={b_text}"))
         if name in ("normal_", "sparse_", "trunc_normal_"):
             std = number(given("std"))
             if std is not None and std < 0 and name != "trunc_normal_":

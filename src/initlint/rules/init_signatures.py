@@ -41,7 +41,7 @@ TENSOR_METHOD_SIGNATURES = {
 
 # Parameters torch computes with: a string there raises TypeError. (Kaiming's ``a`` and calculate_gain's
 # ``param`` are read only for leaky_relu, so they are judged with the nonlinearity.)
-NUMERIC_PARAMETERS = frozenset({"mean", "std", "a", "b", "val", "gain", "sparsity", "groups"})
+NUMERIC_PARAMETERS = frozenset({"mean", "std", "a", "b", "from", "to", "val", "gain", "sparsity", "groups"})
 
 # ``calculate_gain`` raises ValueError for any other string (it is case-sensitive).
 GAIN_NONLINEARITIES = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
