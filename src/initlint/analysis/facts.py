@@ -45,7 +45,7 @@ class Layer:
     wrapped: bool = False            # built inside a call initlint does not know (zero_module(...))
     custom_class: bool = False       # a user subclass: it may initialise itself
     paths: list[str] = field(default_factory=list)   # "self.fc", "self.mlp[0]", "model[2]"
-    path_statement: Optional[cst.CSTNode] = None     # the statement that gave it its first path
+    path_statements: dict = field(default_factory=dict)  # path -> the statement that first gave it
     repeated: bool = False           # built in a loop or comprehension: stands for several layers
     maybe_init: bool = False         # code initlint cannot follow may initialise it
     comprehension: bool = False      # the element of a comprehension (every element is such a layer)

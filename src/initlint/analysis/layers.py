@@ -263,8 +263,7 @@ class LayerCollector:
             scope.part_seqs.setdefault(path, []).append(self.statement_seq.get(id(statement), -1))
         if part.kind == "layer" and part.layer is not None and not scope.is_method:
             part.layer.paths.append(path)
-            if part.layer.path_statement is None:
-                part.layer.path_statement = statement
+            part.layer.path_statements.setdefault(path, statement)
         elif part.kind in ("seq", "list") and nested:
             count = len(part.elements)
             names = part.element_names + [None] * (count - len(part.element_names))

@@ -114,7 +114,7 @@ with a bias) right after the statement that creates each layer of the stack; for
             target = _fix_target(layer)
             if target is None:
                 return None
-            path, loop = target
+            path, loop, statement = target
             if loop:
                 if path in containers:
                     continue
@@ -126,20 +126,20 @@ with a bias) right after the statement that creates each layer of the stack; for
                 lines = [f"{kaiming}({path}.weight, {nonlinearity})\n"]
                 if layer.bias == "true":
                     lines.append(f"{zeros}({path}.bias)\n")
-            inserts.append((layer.path_statement, rewriter.statements("".join(lines))))
+            inserts.append((statement, rewriter.statements("".join(lines))))
         uses_zeros = any(layer.bias == "true" for layer in stack)
         return Fix("insert He init", insert_after=inserts, needs=needs | (more if uses_zeros else frozenset()))
 
 
 def _fix_target(layer: Layer):
-    """``(path, False)`` to init the layer by name, ``(container, True)`` to init every element of a
-    container built by a comprehension of this layer, or None."""
-    if layer.path_statement is None:
-        return None
-    if not layer.repeated:
-        paths = [p for p in layer.paths if "[*]" not in p and "[-" not in p]
-        return (paths[0], False) if paths else None
-    for path in layer.paths:
-        if path.endswith("[*]") and "[*]" not in path[:-3] and layer.comprehension:
-            return path[:-3], True
+    """``(path, False, statement)`` to init the layer by name after the statement that names it,
+    ``(container, True, statement)`` to init every element of a container built by a comprehension of
+    this layer, or None. A builder's own name for it (``make_mlp()[0]``) is no place to init it."""
+    for path, statement in layer.path_statements.items():
+        if "()" in path or statement is None:
+            continue
+        if not layer.repeated and "[*]" not in path and "[-" not in path:
+            return path, False, statement
+        if layer.repeated and layer.comprehension and path.endswith("[*]") and "[*]" not in path[:-3]:
+            return path[:-3], True, statement
     return None
