@@ -286,3 +286,14 @@ def test_openmmlab_init_cfg_is_read_as_the_inits_it_stands_for():
     # fine; Xavier (uniform) before ReLU is INI002. Neither gets a fix: there is no call to rewrite.
     assert [(f.code, f.line, f.column) for f in found] == [("INI001", 6, 33), ("INI002", 28, 34)]
     assert all(f.fix is None for f in found)
+
+
+def test_openmmlab_and_fvcore_module_helpers_are_the_inits_they_make():
+    with open(fixture_path("frameworks", "module_helpers.py"), "rb") as handle:
+        found = lint_source(handle.read(), "module_helpers.py", Selection()).findings
+    # c2_xavier_fill is kaiming_uniform_(a=1): gain 1 before ReLU; normal_init's default std is 1;
+    # xavier_init(distribution="uniform") before ReLU. normal_init(std=0.01) on the head and
+    # kaiming_init (relu, fan_out) on the output layer are fine.
+    assert [(f.code, f.line) for f in found] == [("INI004", 14), ("INI005", 32), ("INI002", 33)]
+    assert found[0].message.endswith("(what `c2_xavier_fill` does)")
+    assert all(f.fix is None for f in found)

@@ -6,6 +6,8 @@ from typing import Optional
 
 import libcst as cst
 
+from .syntax import dotted
+
 
 @dataclass(frozen=True)
 class Follower:
@@ -171,8 +173,10 @@ class FileFacts:
         configs = {id(site.call) for site in self.sites if site.config}
         kept = []
         for finding in raw:
-            if id(finding.node) in configs:
+            if id(finding.node) in configs:  # an init_cfg dict or a module helper: no init call to rewrite
                 finding.fix = None
+                helper = dotted(finding.node.func) if isinstance(finding.node, cst.Call) else None
+                finding.message += f" (what `{helper}` does)" if helper and helper != "dict" else " (this init_cfg)"
             if self.foreign is None or not self.foreign(finding.node):
                 kept.append(finding)
                 continue

@@ -1,14 +1,14 @@
 """Init sites: every place a weight or bias is (re)initialised, in execution order."""
 from __future__ import annotations
 
-
 import libcst as cst
 
 from . import vocab
 from .facts import InitSite, Scope
 from .names import torch_name, vendored
-from .patterns import Context, INIT_LIKE_NAME, blocks_of, ends_block, loop_names, mentions_bias, param_target, trains, truth_tested
-from .syntax import argument, block_statements, dotted, walk
+from .patterns import (INIT_LIKE_NAME, Context, blocks_of, ends_block, loop_names, mentions_bias, param_target,
+                       trains, truth_tested)
+from .syntax import argument, block_statements, dotted, string, walk
 
 
 class SiteScanner:
@@ -18,9 +18,10 @@ class SiteScanner:
         if not is_method:
             # A helper runs where it is first called or applied from a script or a plain function.
             runs = [(caller, statement) for caller, statement in self.applied_from.get(id(function), ())]
-            runs += [(caller, statement) for call, caller, statement in self.calls_by_name.get(function.name.value, ())
-                     if not self._is_method_call(call)]
-            orders = [((3,) if caller is None else (2, self.position_of[id(caller)])) + (self.statement_seq[id(statement)],)
+            runs += [(caller, statement) for call, caller, statement
+                     in self.calls_by_name.get(function.name.value, ()) if not self._is_method_call(call)]
+            orders = [((3,) if caller is None else (2, self.position_of[id(caller)]))
+                      + (self.statement_seq[id(statement)],)
                       for caller, statement in runs
                       if id(statement) in self.statement_seq and (caller is None or (
                           id(caller) in self.position_of and id(caller) not in self.method_scopes))]
@@ -137,8 +138,8 @@ class SiteScanner:
                 self.sites.append(InitSite(call, statement, ctx.function, qualified.rsplit(".", 1)[-1],
                                            "helper", parsed[1], parsed[0], reach_known=False,
                                            order=self._next_order(ctx), args=call))
-            else:  # handed a module, as intended: it initialises that module's weight and bias
-                self._note_unknown_call(call, statement, ctx)
+            elif not self._module_helper_sites(call, qualified.rsplit(".", 1)[-1], target, statement, ctx):
+                self._note_unknown_call(call, statement, ctx)  # handed a module it may initialise
             return
         func = call.func
         if trains(call, qualified):
@@ -166,6 +167,42 @@ class SiteScanner:
         for part in self.modules_given(model, ctx.function, self.at) or ():
             for layer in self._layers_of_part(part):
                 layer.values_loaded = True
+
+    def _module_helper_sites(self, call, name, target, statement, ctx) -> bool:
+        """``kaiming_init(m)``, ``normal_init(self.fc, std=0.01)``, ``c2_xavier_fill(conv)``: the inits
+        an OpenMMLab/fvcore helper makes on the module it is handed, as sites of its weight and bias
+        that rules judge like the calls they stand for (without a fix: the helper call is not one)."""
+        spec = vocab.MODULE_HELPER_INITS.get(name)
+        if spec is None or target is None or not isinstance(target, (cst.Name, cst.Attribute, cst.Subscript)):
+            return False
+        reach, _, loop, exact = self._resolve_owner(target, ctx)
+        if not reach:
+            return False
+        params, template = spec
+        given = {}
+        for position, (param, default) in enumerate(params):
+            value = argument(call, position + 1, param)
+            given[param] = self.module.code_for_node(value) if value is not None else default
+        distribution = string(cst.parse_expression(given["distribution"])) if "distribution" in given else None
+        if "distribution" in given and distribution not in ("normal", "uniform"):
+            return False
+        fields = {}
+        for param, code in given.items():
+            if f"={{{param}}}" in template:  # ``a={a}``: always written, with the helper's default
+                fields[param] = code
+            else:  # ``{mean}``: written only where the call gives it (torch's default is the same)
+                fields[param] = f", {param}={code}" if code is not None else ""
+        fields["distribution"] = distribution
+        weight_call = cst.parse_expression(template.format(**fields))
+        order = self._next_order(ctx)
+        self.sites.append(InitSite(call, statement, ctx.function, dotted(weight_call.func), "torch", "weight",
+                                   target, reach=reach, loop=loop, exact_filter=exact, in_forward=ctx.in_forward,
+                                   order=order, args=weight_call, config=True))
+        bias_call = cst.parse_expression(f"constant_(b, {given.get('bias') or '0'})")
+        self.sites.append(InitSite(call, statement, ctx.function, "constant_", "torch", "bias", target,
+                                   reach=reach, loop=loop, exact_filter=exact, in_forward=ctx.in_forward,
+                                   order=order, args=bias_call, config=True))
+        return True
 
     def _note_unknown_call(self, call: cst.Call, statement, ctx: Context) -> None:
         """A call initlint cannot see into may initialise what it is handed: ``init_weights(self)``,

@@ -110,6 +110,24 @@ MODULE_INIT_HELPERS = frozenset({"constant_init", "normal_init", "kaiming_init",
                                  "bias_init_with_prob", "c2_msra_fill", "c2_xavier_fill"})
 MODULE_INIT_HELPER_PACKAGES = ("mmcv", "mmengine", "fvcore", "mmdet", "detectron2")
 
+# What each module helper does to the module's weight: its parameters after the module (name, default
+# or None where torch's own default is the same), and the torch.nn.init call it makes ({name}: the
+# argument's code; {distribution}: its string). The bias is set to the ``bias`` argument (default 0).
+MODULE_HELPER_INITS = {
+    "constant_init": ((("val", None), ("bias", "0")), "constant_(w, val={val})"),
+    "normal_init": ((("mean", None), ("std", None), ("bias", "0")), "normal_(w{mean}{std})"),
+    "trunc_normal_init": ((("mean", None), ("std", None), ("a", None), ("b", None), ("bias", "0")),
+                          "trunc_normal_(w{mean}{std}{a}{b})"),
+    "uniform_init": ((("a", None), ("b", None), ("bias", "0")), "uniform_(w{a}{b})"),
+    "xavier_init": ((("gain", None), ("bias", "0"), ("distribution", '"normal"')), "xavier_{distribution}_(w{gain})"),
+    "kaiming_init": ((("a", "0"), ("mode", '"fan_out"'), ("nonlinearity", '"relu"'), ("bias", "0"),
+                      ("distribution", '"normal"')),
+                     "kaiming_{distribution}_(w, a={a}, mode={mode}, nonlinearity={nonlinearity})"),
+    "caffe2_xavier_init": ((("bias", "0"),), 'kaiming_uniform_(w, a=1, mode="fan_in", nonlinearity="leaky_relu")'),
+    "c2_msra_fill": ((), 'kaiming_normal_(w, mode="fan_out", nonlinearity="relu")'),
+    "c2_xavier_fill": ((), "kaiming_uniform_(w, a=1)"),
+}
+
 
 def activation_gain(name: Optional[str], slope: Optional[float] = None) -> Optional[float]:
     """The gain an init should use before this activation (None where there is no agreed one).
