@@ -376,3 +376,38 @@ class Net(nn.Module):
     path, result = fix_once(tmp_path, "nomove.py", source)
     assert path.read_bytes() == source
     assert result.returncode == 1 and "INI202 `self.apply(self._init)`" in result.stdout
+
+
+def test_rewritten_call_keeps_its_arguments_comments_and_layout(tmp_path):
+    source = b'''import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(8, 8)
+        self.fc2 = nn.Linear(8, 8)
+        self.fc3 = nn.Linear(8, 1)
+        nn.init.xavier_uniform_(self.fc1.weight)  # glorot, as in the paper
+        nn.init.xavier_uniform_(
+            self.fc2.weight,  # the hidden layer
+            gain=1.0,
+        )
+        nn.init.zeros_(self.fc1.bias)
+        nn.init.zeros_(self.fc2.bias)
+
+    def forward(self, x):
+        return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x)))))
+'''
+    path, result = fix_once(tmp_path, "net.py", source)
+    assert path.read_bytes() == source.replace(
+        b'nn.init.xavier_uniform_(self.fc1.weight)  # glorot',
+        b'nn.init.kaiming_uniform_(self.fc1.weight, nonlinearity="relu")  # glorot').replace(
+        b'''        nn.init.xavier_uniform_(
+            self.fc2.weight,  # the hidden layer
+            gain=1.0,
+        )''', b'''        nn.init.kaiming_uniform_(
+            self.fc2.weight,  # the hidden layer
+            nonlinearity="relu",
+        )'''), result.stdout + result.stderr

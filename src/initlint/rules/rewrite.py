@@ -58,11 +58,11 @@ class Rewriter:
         else:
             name, args = "xavier_uniform_", target
         new_call, needs = self.call(name, args)
-        return Fix(f"{reason}: use {name}", replace={site.call: new_call}, needs=needs)
+        return Fix(f"{reason}: use {name}", replace={site.call: keep_arguments(site.call, new_call)}, needs=needs)
 
     def replace_call(self, site: InitSite, name: str, args: str, description: str) -> Fix:
         new_call, needs = self.call(name, args)
-        return Fix(description, replace={site.call: new_call}, needs=needs)
+        return Fix(description, replace={site.call: keep_arguments(site.call, new_call)}, needs=needs)
 
     def guard(self, statement: cst.CSTNode, test: str, description: str) -> Optional[Fix]:
         """Wrap a simple statement in ``if <test>:``."""
@@ -129,3 +129,36 @@ def quote_of(call: cst.Call) -> str:
         if isinstance(arg.value, cst.SimpleString):
             return arg.value.quote[0]
     return '"'
+
+
+def keep_arguments(old: cst.Call, new: cst.Call) -> cst.Call:
+    """``new`` with the arguments it shares with ``old`` taken from ``old``, whitespace and comments
+    included (``self.fc2.weight,  # the hidden layer``), and ``old``'s layout around them, so that a
+    rewrite changes only what it must."""
+    if not isinstance(old, cst.Call):
+        return new
+    code = cst.Module([]).code_for_node
+    olds = {(arg.keyword.value if arg.keyword else None, code(arg.value)): arg for arg in old.args}
+    args = []
+    for index, arg in enumerate(new.args):
+        kept = olds.get((arg.keyword.value if arg.keyword else None, code(arg.value)))
+        last = index == len(new.args) - 1
+        if kept is None:
+            args.append(arg)
+        elif not last and not isinstance(kept.comma, cst.Comma):
+            args.append(kept.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))))
+        elif last and isinstance(kept.comma, cst.Comma) and not _multiline(old):
+            args.append(kept.with_changes(comma=cst.MaybeSentinel.DEFAULT))
+        else:
+            args.append(kept)
+    if _multiline(old) and args and not isinstance(args[-1].comma, cst.Comma):
+        last_old = old.args[-1] if old.args else None
+        if last_old is not None and isinstance(last_old.comma, cst.Comma):
+            args[-1] = args[-1].with_changes(comma=last_old.comma)
+    return new.with_changes(args=args, lpar=old.lpar, rpar=old.rpar,
+                            whitespace_after_func=old.whitespace_after_func,
+                            whitespace_before_args=old.whitespace_before_args)
+
+
+def _multiline(call: cst.Call) -> bool:
+    return "\n" in cst.Module([]).code_for_node(call)
