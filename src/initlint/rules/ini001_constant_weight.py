@@ -44,6 +44,13 @@ nn.init.kaiming_normal_(self.fc1.weight, nonlinearity="relu")
 Replaces the constant init with the init that fits what follows the layer: `kaiming_normal_` with
 `nonlinearity="relu"` (or `"leaky_relu"` and `a=slope`) before the ReLU family,
 `xavier_uniform_(w, gain=calculate_gain("tanh"))` before tanh or sigmoid, `xavier_uniform_` otherwise.
+In a `modules()` loop or an `apply` function the new init is chosen by the hidden layers the
+loop reaches (the activation's init when they agree, PyTorch's default `kaiming_uniform_(w, a=5 ** 0.5)`
+when they do not, or when the helper is applied nowhere initlint can see), so no weight it reaches stays
+constant. No fix where the init is an OpenMMLab `init_cfg` dict or a module helper (`kaiming_init(m)`,
+`c2_xavier_fill(m)`): there is no init call to rewrite. A finding reported at a call that runs a helper
+defined in another file of the project (`net.apply(init_weights)`) carries no fix either: the code to
+change is in that file.
 
 ## References
 - He et al. 2015, "Delving Deep into Rectifiers".

@@ -60,6 +60,10 @@ distribution), with `nonlinearity` (and `a`) matching the activation. `orthogona
 `gain=calculate_gain(...)`. No fix when the same call also initialises layers that are not followed by
 that activation (a shared `_xavier_init` helper that also reaches output heads): rewriting it would
 change them too.
+No fix where the init is an OpenMMLab `init_cfg` dict or a module helper (`kaiming_init(m)`,
+`c2_xavier_fill(m)`): there is no init call to rewrite. A finding reported at a call that runs a helper
+defined in another file of the project (`net.apply(init_weights)`) carries no fix either: the code to
+change is in that file.
 
 ## References
 - He et al. 2015, "Delving Deep into Rectifiers".

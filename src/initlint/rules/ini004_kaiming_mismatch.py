@@ -41,6 +41,10 @@ nn.init.kaiming_normal_(self.fc.weight, nonlinearity="tanh")
 Rewrites `nonlinearity` (and `a`) to the activation's own: `"linear"` before SELU and softmax,
 `"leaky_relu"` with `a=slope` before LeakyReLU/PReLU/RReLU, the activation's name otherwise. No fix when
 the same call also initialises layers it is right for (or that initlint cannot judge).
+No fix where the init is an OpenMMLab `init_cfg` dict or a module helper (`kaiming_init(m)`,
+`c2_xavier_fill(m)`): there is no init call to rewrite. A finding reported at a call that runs a helper
+defined in another file of the project (`net.apply(init_weights)`) carries no fix either: the code to
+change is in that file.
 
 ## References
 - He et al. 2015, "Delving Deep into Rectifiers".
