@@ -110,3 +110,48 @@ class Heads(nn.Module):
         return F.relu(self.a(x)), F.relu(self.b(x))
 '''
     assert findings(source) == []
+
+
+def test_appends_under_a_flag_leave_the_follower_unknown():
+    # pytorch-cifar100's make_layers: the BatchNorm is appended only when batch_norm is set.
+    source = '''
+class VGG(nn.Module):
+    def __init__(self, features):
+        super().__init__()
+        self.features = features
+
+    def forward(self, x):
+        return self.features(x)
+
+
+def make_layers(cfg, batch_norm=False):
+    layers = []
+    for v in cfg:
+        if v == "M":
+            layers += [nn.MaxPool2d(2)]
+            continue
+        layers += [nn.Conv2d(3, v, 3)]
+        if batch_norm:
+            layers += [nn.BatchNorm2d(v)]
+        layers += [nn.ReLU(inplace=True)]
+    return nn.Sequential(*layers)
+
+
+def make_layers_bn(cfg):
+    layers = []
+    for v in cfg:
+        if v == "M":
+            layers += [nn.MaxPool2d(2)]
+        else:
+            layers += [nn.Conv2d(3, v, 3), nn.BatchNorm2d(v), nn.ReLU(inplace=True)]
+    return nn.Sequential(*layers)
+
+
+def vgg11():
+    return VGG(make_layers([64, "M", 128]))
+
+
+def vgg11_bn():
+    return VGG(make_layers_bn([64, "M", 128]))
+'''
+    assert [(code, line) for code, line, _ in findings(source, ("INI104",))] == [("INI104", 33)]

@@ -215,7 +215,7 @@ class LayerCollector:
             builder.chunks.extend(source.chunks + [None] * (len(parts) - len(source.chunks)))
             builder.conditional = builder.conditional or source.conditional
         else:
-            builder.chunks.extend([id(parts)] * len(parts))
+            builder.chunks.extend([next(self.counter)] * len(parts))  # ids of dead lists get reused
         builder.elements.extend(parts)
         if self.branch_depth > self.builder_depth.get(id(builder), 0):
             builder.conditional = True
@@ -231,7 +231,7 @@ class LayerCollector:
         builder.chunks.extend([None] * (len(builder.elements) - len(builder.chunks)))
         builder.element_names.extend([None] * (len(builder.elements) - len(builder.element_names)))
         builder.elements[index:index] = parts
-        builder.chunks[index:index] = [id(parts)] * len(parts)
+        builder.chunks[index:index] = [next(self.counter)] * len(parts)
         builder.element_names[index:index] = [None] * len(parts)
 
     def _describe_loose(self, node, statement, scope, locals_):
