@@ -226,3 +226,12 @@ def test_fixed_unscaled_init_is_scaled():
     assert 0.9 < build(source)["UnusedScale"](512, 512).fc.weight.std() < 1.1
     assert 0.05 < build(new_source.decode())["UnusedScale"](512, 512).fc.weight.std() < 0.075  # sqrt(2/512)
     assert len(applied) == 4
+
+
+def test_module_helpers_test_the_bias_themselves():
+    source = ("import torch.nn as nn\nfrom mmcv.cnn import constant_init, kaiming_init\n\n\n"
+              "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+              "        self.conv = nn.Conv2d(3, 8, 3, bias=False)\n        for m in self.modules():\n"
+              "            if isinstance(m, nn.Conv2d):\n                kaiming_init(m)\n"
+              "        constant_init(self.conv, 1)\n        nn.init.zeros_(self.conv.bias)\n")
+    assert findings(source, "INI101") == [(13, 9, True)]

@@ -1,5 +1,7 @@
 import libcst as cst
 
+from ..analysis import vocab
+from ..analysis.syntax import dotted
 from .base import Rule, layer_names
 from .rewrite import guard_one_line_suite, guard_shared_line
 from ..findings import Fix, RawFinding
@@ -16,6 +18,9 @@ class BiasInitWithoutBias(Rule):
 Flags an init of `<layer>.bias` where the layer is built with `bias=False`, or with `bias=<a parameter>`
 that can be False, and the init is not guarded by a test of the bias (`if m.bias is not None:`). Inside
 `self.modules()` loops and `apply` functions it flags when a layer they reach is literally bias-free.
+
+mmcv/mmengine/fvcore helpers handed a module (`kaiming_init(m)`, `c2_msra_fill(m)`) are not flagged:
+they test the bias for None themselves.
 
 ## Why is this bad?
 A layer built with `bias=False` has `bias = None`: `nn.init.zeros_(None)` raises `AttributeError` and
@@ -47,7 +52,7 @@ statement initlint does not rewrite.
 
     def check(self, facts, options, rewriter):
         for site in facts.sites:
-            if site.param != "bias" or site.guarded or site.via in ("helper", "other"):
+            if site.param != "bias" or site.guarded or site.via in ("helper", "other") or _module_helper(site):
                 continue
             if site.loop and not [l for l in site.reach if l.bias == "false"]:
                 continue
@@ -75,3 +80,10 @@ statement initlint does not rewrite.
         if not site.loop and len(site.reach) == len(risky) and all(l.bias == "false" for l in risky):
             return Fix("delete the init of a bias that does not exist", replace={statement: None})
         return rewriter.guard(statement, test, "guard with `is not None`")
+
+
+def _module_helper(site) -> bool:
+    """An mmcv/mmengine/fvcore helper handed a module (``kaiming_init(m)``): it tests the module's bias
+    for None itself, so a bias-free layer is no crash."""
+    name = dotted(site.call.func) if isinstance(site.call, cst.Call) else None
+    return name is not None and name.rsplit(".", 1)[-1] in vocab.MODULE_INIT_HELPERS
