@@ -289,3 +289,19 @@ def test_constant_hidden_weight_is_ini001_not_symmetric_units():
     report = audit(model, _inputs(), print_table=False)
     assert [(finding.code, finding.layer) for finding in report.findings] == [("INI001", "0")]
     assert report.layers[0].duplicate_rows == 0  # not counted: INI001 already says it
+
+
+def test_saturated_fraction_for_tanh_and_sigmoid():
+    model = _he_mlp(3, activation=nn.Tanh)
+    inputs = _inputs()
+    healthy = audit(model, inputs, print_table=False).layers[0]
+    with torch.no_grad():
+        expected = float((torch.tanh(model[0](inputs)).abs() > 0.99).float().mean())
+    assert healthy.saturated_fraction == pytest.approx(expected)
+    model[0].weight.data.mul_(10)
+    saturated = audit(model, inputs, print_table=False).layers[0]
+    assert healthy.saturated_fraction < 0.2 < 0.7 < saturated.saturated_fraction  # 5/3 gain: ~11%
+    assert saturated.inactive_fraction is None and saturated.dead_units is None
+    sigmoid = nn.Sequential(nn.Linear(64, 64), nn.Sigmoid(), nn.Linear(64, 2))
+    nn.init.constant_(sigmoid[0].bias, 10.0)
+    assert audit(sigmoid, inputs, print_table=False).layers[0].saturated_fraction > 0.9
