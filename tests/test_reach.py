@@ -297,3 +297,17 @@ def test_openmmlab_and_fvcore_module_helpers_are_the_inits_they_make():
     assert [(f.code, f.line) for f in found] == [("INI004", 14), ("INI005", 32), ("INI002", 33)]
     assert found[0].message.endswith("(what `c2_xavier_fill` does)")
     assert all(f.fix is None for f in found)
+
+
+def test_hugging_face_initialization_module_is_torch_nn_init():
+    source = """import torch.nn as nn
+from ... import initialization as init
+
+
+def _init_weights(module):
+    if isinstance(module, nn.Linear):
+        init.normal_(module.weight, std=0.02)
+        init.xavier_uniform_(module.bias)
+"""
+    found = lint_source(source.encode(), "modeling_x.py", Selection()).findings
+    assert [(f.code, f.line) for f in found] == [("INI102", 8)]

@@ -100,6 +100,10 @@ def torch_name(qualified: Optional[str]) -> Optional[str]:
     mmcv's layer wrappers (``mmcv.cnn.Conv2d``) are the torch layers."""
     if qualified is None:
         return None
+    module, _, name = qualified.rpartition(".")
+    if module.rpartition(".")[2] == "initialization" and (module.startswith(".") or module.startswith("transformers.")):
+        # Hugging Face's ``initialization`` module wraps each torch.nn.init function under its name.
+        return f"torch.nn.init.{name}"
     if not qualified.startswith("torch."):
         mmcv = vendored(qualified, "mmcv")
         name = qualified.rsplit(".", 1)[-1]
