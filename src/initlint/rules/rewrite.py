@@ -106,12 +106,13 @@ def guard_shared_line(statement: cst.SimpleStatementLine, node: cst.CSTNode, tes
     comment = {} if after else {"trailing_whitespace": statement.trailing_whitespace}
     guarded = cst.If(test=cst.parse_expression(test),
                      body=cst.IndentedBlock(body=[line([statement.body[index]], **comment)]))
-    pieces = ([line(before, leading_lines=statement.leading_lines)] if before else
-              [guarded.with_changes(leading_lines=statement.leading_lines)])
-    pieces += [guarded] if before else []
+    if before:
+        first, rest = line(before, leading_lines=statement.leading_lines), [guarded]
+    else:
+        first, rest = guarded.with_changes(leading_lines=statement.leading_lines), []
     if after:
-        pieces.append(line(after, trailing_whitespace=statement.trailing_whitespace))
-    return Fix(description, replace={statement: pieces[0]}, insert_after=[(statement, pieces[1:])])
+        rest.append(line(after, trailing_whitespace=statement.trailing_whitespace))
+    return Fix(description, replace={statement: first}, insert_after=[(statement, rest)])
 
 
 def _nodes(root):
