@@ -235,3 +235,10 @@ def test_module_helpers_test_the_bias_themselves():
               "            if isinstance(m, nn.Conv2d):\n                kaiming_init(m)\n"
               "        constant_init(self.conv, 1)\n        nn.init.zeros_(self.conv.bias)\n")
     assert findings(source, "INI101") == [(13, 9, True)]
+
+
+def test_helper_fix_keeps_the_layout_and_comments_of_its_arguments(tmp_path):
+    source = ("import torch.nn as nn\nfrom mmcv.cnn import normal_init\nfc = nn.Linear(2, 2)\n"
+              "normal_init(\n    fc.weight,  # the head\n    std=0.01,\n)\n")
+    fixed, status = fix_twice(tmp_path, source, "INI204")
+    assert fixed == source.replace("normal_init(\n", "nn.init.normal_(\n") and status == 0

@@ -2,7 +2,7 @@ from dataclasses import dataclass
 
 from ..analysis.syntax import string
 from .base import Rule
-from .rewrite import quote_of
+from .rewrite import keep_arguments, quote_of
 from ..findings import Fix, RawFinding
 
 
@@ -130,4 +130,4 @@ and for `bias_init_with_prob`, which computes a value and initialises nothing.
         args += [f"{param}={quote}{value}{quote}" if isinstance(value, str) else f"{param}={value}"
                  for param, value in helper.fixed if param not in given]
         new_call, needs = rewriter.call(name, ", ".join(args))
-        return Fix(f"use {name}", replace={call: new_call}, needs=needs)
+        return Fix(f"use {name}", replace={call: keep_arguments(call, new_call)}, needs=needs)
