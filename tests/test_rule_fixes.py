@@ -242,3 +242,21 @@ def test_helper_fix_keeps_the_layout_and_comments_of_its_arguments(tmp_path):
               "normal_init(\n    fc.weight,  # the head\n    std=0.01,\n)\n")
     fixed, status = fix_twice(tmp_path, source, "INI204")
     assert fixed == source.replace("normal_init(\n", "nn.init.normal_(\n") and status == 0
+
+
+def test_ini005_in_helpers_applied_nowhere_and_in_loops_over_mixed_layers(tmp_path):
+    source = read("fixes_ini005_helpers.py")
+    result = lint_source(source.encode(), "models/init.py", Selection(select=("INI005",)))
+    assert [(f.line, f.column, f.message) for f in result.findings] == [
+        (10, 9, "normal_ with the default std=1 on every Linear weight this helper meets: the signal's scale "
+                "grows with fan_in at every layer"),
+        (32, 17, "normal_ with the default std=1 on self.fc1, self.fc2, self.out: the signal's scale grows with "
+                 "fan_in at every layer")]
+    fixed, status = fix_twice(tmp_path, source, "INI005")
+    default = "nn.init.kaiming_uniform_(m.weight, a=5 ** 0.5)"
+    assert fixed == edited(source, [("        nn.init.normal_(m.weight)\n        nn.init.zeros_(m.bias)\n\n\ndef emb",
+                                     f"        {default}\n        nn.init.zeros_(m.bias)\n\n\ndef emb"),
+                                    ("                nn.init.normal_(m.weight)\n", f"                {default}\n")])
+    assert status == 0
+    torch.manual_seed(0)
+    assert build(fixed)["Mixed"]().fc1.weight.abs().max() <= 1 / 64 ** 0.5  # PyTorch's default bound

@@ -23,8 +23,9 @@ class UnscaledRandomInit(Rule):
 ## What it does
 Flags `normal_(w)` and `trunc_normal_(w)` with the default `std=1` (also when the only number given is
 the mean: `trunc_normal_(w, 0.02)`) and `uniform_(w)` with the default range [0, 1) (the `nn.init`
-functions and the tensor methods alike) on a Linear/Conv weight. Embedding weights and other tensors
-are not checked: N(0, 1) is the usual embedding init.
+functions and the tensor methods alike) on a Linear/Conv weight; in an init helper applied to no model
+initlint can see, on the Linear/Conv types it dispatches to. Embedding weights and other tensors are
+not checked: N(0, 1) is the usual embedding init.
 
 N(0, 1) on purpose stays silent where something rescales the weight at run time, as StyleGAN/ProGAN's
 equalized learning rate does: the layer is handed to a wrapper named like `equal_lr`/`EqualLR.apply`/
@@ -54,7 +55,10 @@ nn.init.xavier_uniform_(self.fc.weight)                        # otherwise
 ```
 
 ## Fix
-As INI001: the scaled init that fits what follows the layer.
+As INI001: the scaled init that fits what follows the layer (`kaiming_normal_` before the ReLU family,
+Xavier otherwise). Where the layers an `apply` function or `modules()` loop reaches are followed by
+different activations, or the helper is applied to no model initlint can see, PyTorch's own default
+`kaiming_uniform_(w, a=5 ** 0.5)`.
 
 ## References
 - Glorot and Bengio 2010; He et al. 2015.
@@ -68,19 +72,32 @@ As INI001: the scaled init that fits what follows the layer.
                 continue
             if site.loop and not site.exact_filter:
                 continue
+            default = "range [0, 1)" if site.func == "uniform_" else "std=1"
+            offset = 1 if site.via == "torch" else 0
+            mean = site.argument(offset, "mean") if site.func != "uniform_" else None
+            if mean is not None and site.argument(offset, None) is mean:
+                default += f" ({rewriter.code(mean)} is the mean)"
+            if site.standalone_kinds:
+                yield RawFinding(self.code, site.call,
+                                 f"{site.func} with the default {default} on every "
+                                 f"{'/'.join(site.standalone_kinds)} weight this helper meets: the signal's "
+                                 f"scale grows with fan_in at every layer", self._default_init(site, rewriter))
+                continue
             reach = [layer for layer in effective_reach(facts, site) if not rescaled.applies(layer, site)]
             if not reach:
                 continue
             followers = {layer.follower for layer in reach}
-            fix = rewriter.fitting_init(site, reach[0].follower, "scaled init") if len(followers) == 1 else None
-            default = "range [0, 1)" if site.func == "uniform_" else "std=1"
-            offset = 1 if site.via == "torch" else 0
-            mean = site.argument(offset, "mean") if site.func != "uniform_" else None
-            given = f" ({rewriter.code(mean)} is the mean)" if mean is not None and \
-                site.argument(offset, None) is mean else ""
+            fix = rewriter.fitting_init(site, reach[0].follower, "scaled init") if len(followers) == 1 \
+                else self._default_init(site, rewriter)
             yield RawFinding(self.code, site.call,
-                             f"{site.func} with the default {default}{given} on {layer_names(reach)}: "
+                             f"{site.func} with the default {default} on {layer_names(reach)}: "
                              f"the signal's scale grows with fan_in at every layer", fix)
+
+    @staticmethod
+    def _default_init(site, rewriter):
+        """Layers followed by different activations, or by none initlint can see: PyTorch's own default."""
+        return rewriter.replace_call(site, "kaiming_uniform_", f"{rewriter.parameter(site)}, a=5 ** 0.5",
+                                     "use PyTorch's default init (kaiming_uniform_, a=sqrt(5))")
 
     @staticmethod
     def _unscaled(site) -> bool:
