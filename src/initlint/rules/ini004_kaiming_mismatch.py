@@ -15,10 +15,11 @@ class KaimingMismatch(Rule):
     docs = """\
 ## What it does
 Flags `kaiming_uniform_`/`kaiming_normal_` whose `nonlinearity` (and `a`) gives a gain more than 10%
-away from the gain of the activation that follows the layer: `nonlinearity="relu"` before tanh, sigmoid
-or softmax, `nonlinearity="selu"` before SELU, a `leaky_relu` slope `a` far from the LeakyReLU's, or
+away from the gain of the activation that follows the layer: `nonlinearity="relu"` before tanh or
+sigmoid, `nonlinearity="selu"` before SELU, a `leaky_relu` slope `a` far from the LeakyReLU's, or
 `"linear"` before ReLU. For loops and `apply` functions it flags only when every reached layer with a
-known activation disagrees.
+known activation disagrees. Layers before a softmax are not judged: the scale of attention or class
+logits is a temperature, not a gain the signal's variance passes through.
 
 ## Why is this bad?
 Kaiming init scales weights by the gain of the activation named in `nonlinearity`. With the wrong one
@@ -38,7 +39,7 @@ nn.init.kaiming_normal_(self.fc.weight, nonlinearity="tanh")
 ```
 
 ## Fix
-Rewrites `nonlinearity` (and `a`) to the activation's own: `"linear"` before SELU and softmax,
+Rewrites `nonlinearity` (and `a`) to the activation's own: `"linear"` before SELU,
 `"leaky_relu"` with `a=slope` before LeakyReLU/PReLU/RReLU, the activation's name otherwise. No fix when
 the same call also initialises layers it is right for (or that initlint cannot judge).
 No fix where the init is an OpenMMLab `init_cfg` dict or a module helper (`kaiming_init(m)`,
@@ -65,8 +66,10 @@ change is in that file.
                 continue
             used = vocab.kaiming_gain(nonlinearity, a)
             reach = effective_reach(facts, site)
+            # Softmax is not a hidden nonlinearity the signal's variance passes through: the scale of its
+            # logits is a temperature, not a gain to match.
             judged = [layer for layer in reach
-                      if layer.follower.kind == "act"
+                      if layer.follower.kind == "act" and layer.follower.act != "softmax"
                       and vocab.activation_gain(layer.follower.act, layer.follower.slope) is not None]
             if used is None or not judged:
                 continue
