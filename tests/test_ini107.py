@@ -261,3 +261,37 @@ def test_tensor_methods_flagged_exactly_when_torch_raises(method):
         if bool(ini107_findings(source.encode())) != _raises(call, torch.empty(8, 8)):
             wrong.append(call)
     assert wrong == []
+
+
+def test_module_helpers_are_checked_for_their_own_and_the_passed_on_arguments():
+    source = b'''import torch.nn as nn
+from mmcv.cnn import constant_init, kaiming_init, normal_init
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.fc = nn.Linear(8, 8)
+        kaiming_init(self.conv, mode="fan_avg")
+        kaiming_init(self.conv, nonlinearity="gelu")
+        normal_init(self.fc, stddev=0.01)
+        constant_init(self.fc, 1, val=2)
+        kaiming_init(self.conv, mode="fan_in", distribution="uniform")
+        normal_init(self.fc, 0, 0.01, bias=0)
+        constant_init(self.fc, 1)
+'''
+    found = ini107_findings(source)
+    assert [(f.line, f.column) for f in found] == [(10, 9), (11, 9), (12, 9), (13, 9)]
+    assert [re.search(r"raises (\w+)", f.message).group(1) for f in found] == [
+        "ValueError", "ValueError", "TypeError", "TypeError"]
+
+
+@pytest.mark.parametrize("call,unscaled", [("normal_init(self.fc, stddev=0.01)", False),
+                                          ("normal_init(self.fc)", True)])
+def test_ini005_does_not_read_a_helper_call_that_raises_as_the_default_std(call, unscaled):
+    source = ("import torch.nn as nn\nfrom mmcv.cnn import normal_init\n\n\nclass Net(nn.Module):\n"
+              "    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(8, 8)\n"
+              f"        {call}\n")
+    found = lint_source(source.encode(), "m.py", Selection(select=("INI005",))).findings
+    assert [(f.code, f.line) for f in found] == ([("INI005", 9)] if unscaled else [])

@@ -4,7 +4,7 @@ import libcst as cst
 
 from ..analysis.syntax import dotted, walk
 from .base import Rule, effective_reach, layer_names
-from .init_signatures import INIT_SIGNATURES, TENSOR_METHOD_SIGNATURES, binding_problems
+from .init_signatures import INIT_SIGNATURES, TENSOR_METHOD_SIGNATURES, binding_problems, helper_signature
 from ..findings import RawFinding
 
 # Calls that rescale a layer's weight at run time (equalized learning rate) or normalise it by its
@@ -105,6 +105,9 @@ different activations, or the helper is applied to no model initlint can see, Py
         signatures = INIT_SIGNATURES if site.via == "torch" else TENSOR_METHOD_SIGNATURES
         if site.args is None or site.func not in signatures or binding_problems(site.args, signatures[site.func]):
             return False  # a call that cannot bind raises (INI107): it sets no scale at all
+        helper = helper_signature(site.call)  # ``normal_init(m, stddev=0.01)``: the helper raises
+        if helper is not None and binding_problems(site.call, helper):
+            return False
         if site.func == "normal_" or (site.func == "trunc_normal_" and site.via == "torch"):
             return site.argument(offset + 1, "std") is None
         if site.func == "uniform_":

@@ -7,7 +7,7 @@ from ..analysis.names import torch_name
 from ..analysis.syntax import argument, boolean, number, string, walk
 from .base import Rule
 from .init_signatures import (FAN_MODES, GAIN_NONLINEARITIES, INIT_SIGNATURES, NUMERIC_PARAMETERS,
-                              TENSOR_METHOD_SIGNATURES, binding_problems, spelled_as)
+                              TENSOR_METHOD_SIGNATURES, binding_problems, helper_signature, spelled_as)
 from .rewrite import quote_of
 from ..findings import Fix, RawFinding
 
@@ -35,7 +35,8 @@ class InvalidInitArguments(Rule):
     fixable = True
     docs = """\
 ## What it does
-Flags `torch.nn.init` calls (and `calculate_gain`, and the tensor methods `normal_`/`uniform_`) whose
+Flags `torch.nn.init` calls (and `calculate_gain`, the tensor methods `normal_`/`uniform_`, and the
+mmcv/mmengine/fvcore helpers such as `kaiming_init(m, ...)` that pass their arguments on to them) whose
 literal arguments make torch 2.13 raise:
 - a keyword the function does not have (`normal_(w, stddev=0.01)`, `gain=` to a Kaiming function,
   `std=` to `uniform_`), too many positional arguments, an argument given twice, or a required one
@@ -119,6 +120,19 @@ things.
                 checked.add(id(site.call))
                 problems = self._init_problems(site.call, site.func, signature, None, facts, rewriter)
                 yield from self._finding(site.call, problems, rewriter)
+        for site in facts.sites:
+            helper = helper_signature(site.call)
+            if helper is None or site.via != "torch" or site.param != "weight" or id(site.call) in checked:
+                continue
+            # An mmcv/mmengine/fvcore helper handed a module: its own arguments, then the torch.nn.init call
+            # it makes (``site.args``, written by the analysis: its edits would land nowhere).
+            checked.add(id(site.call))
+            signature = INIT_SIGNATURES[site.func]
+            passed_on = self._init_problems(site.args, site.func, signature, site, facts, rewriter)
+            for problem in passed_on:
+                problem.edits = None
+            problems = self._binding(site.call, site.func, helper) + passed_on
+            yield from self._finding(site.call, problems, rewriter)
         for call in _calculate_gain_calls(facts):
             problems = self._binding(call, "calculate_gain", INIT_SIGNATURES["calculate_gain"])
             problems += self._nonlinearity(argument(call, 0, "nonlinearity"), argument(call, 1, "param"),

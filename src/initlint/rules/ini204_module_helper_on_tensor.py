@@ -2,6 +2,7 @@ from dataclasses import dataclass
 
 from ..analysis.syntax import string
 from .base import Rule
+from .init_signatures import HELPER_SIGNATURES
 from .rewrite import keep_arguments, quote_of
 from ..findings import Fix, RawFinding
 
@@ -9,7 +10,6 @@ from ..findings import Fix, RawFinding
 @dataclass(frozen=True)
 class _Helper:
     """What an mmcv/mmengine/fvcore helper does to a module's weight, as one ``torch.nn.init`` call."""
-    parameters: tuple          # the helper's parameters after the module, in order
     normal: str                # the torch function (for ``distribution="normal"``, the helpers' default)
     uniform: str = ""          # the torch function for ``distribution="uniform"``
     fixed: tuple = ()          # (keyword, value) the helper passes where torch's default differs
@@ -17,18 +17,16 @@ class _Helper:
 
 
 _HELPERS = {
-    "constant_init": _Helper(("val", "bias"), "constant_"),
-    "normal_init": _Helper(("mean", "std", "bias"), "normal_"),
-    "uniform_init": _Helper(("a", "b", "bias"), "uniform_"),
-    "trunc_normal_init": _Helper(("mean", "std", "a", "b", "bias"), "trunc_normal_"),
-    "xavier_init": _Helper(("gain", "bias", "distribution"), "xavier_normal_", "xavier_uniform_",
-                           weight_style=True),
-    "kaiming_init": _Helper(("a", "mode", "nonlinearity", "bias", "distribution"), "kaiming_normal_",
-                            "kaiming_uniform_", (("mode", "fan_out"), ("nonlinearity", "relu")),
+    "constant_init": _Helper("constant_"),
+    "normal_init": _Helper("normal_"),
+    "uniform_init": _Helper("uniform_"),
+    "trunc_normal_init": _Helper("trunc_normal_"),
+    "xavier_init": _Helper("xavier_normal_", "xavier_uniform_", weight_style=True),
+    "kaiming_init": _Helper("kaiming_normal_", "kaiming_uniform_", (("mode", "fan_out"), ("nonlinearity", "relu")),
                             weight_style=True),
-    "caffe2_xavier_init": _Helper(("bias",), "kaiming_uniform_", fixed=(("a", 1),), weight_style=True),
-    "c2_xavier_fill": _Helper((), "kaiming_uniform_", fixed=(("a", 1),), weight_style=True),
-    "c2_msra_fill": _Helper((), "kaiming_normal_", fixed=(("mode", "fan_out"), ("nonlinearity", "relu")),
+    "caffe2_xavier_init": _Helper("kaiming_uniform_", fixed=(("a", 1),), weight_style=True),
+    "c2_xavier_fill": _Helper("kaiming_uniform_", fixed=(("a", 1),), weight_style=True),
+    "c2_msra_fill": _Helper("kaiming_normal_", fixed=(("mode", "fan_out"), ("nonlinearity", "relu")),
                             weight_style=True),
 }
 # fvcore's helpers read ``module.weight`` without testing for it: a tensor makes them raise.
@@ -99,6 +97,7 @@ and for `bias_init_with_prob`, which computes a value and initialises nothing.
         call = site.args
         if helper is None or (helper.weight_style and site.param == "bias"):
             return None
+        parameters = HELPER_SIGNATURES[site.func].parameters[1:]  # after the module
         tensor, positional, keywords = None, [], {}
         for index, arg in enumerate(call.args):
             if arg.star:
@@ -106,13 +105,13 @@ and for `bias_init_with_prob`, which computes a value and initialises nothing.
             if arg.keyword is None:
                 if index == 0:
                     tensor = arg.value
-                elif index - 1 < len(helper.parameters):
-                    positional.append((helper.parameters[index - 1], arg.value))
+                elif index - 1 < len(parameters):
+                    positional.append((parameters[index - 1], arg.value))
                 else:
                     return None
             elif arg.keyword.value == "module":
                 tensor = arg.value
-            elif arg.keyword.value in helper.parameters:
+            elif arg.keyword.value in parameters:
                 keywords[arg.keyword.value] = arg.value
             else:
                 return None

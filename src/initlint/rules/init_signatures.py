@@ -32,6 +32,18 @@ INIT_SIGNATURES = {
     "sparse_": Signature(("tensor", "sparsity", "std", "generator"), required=2),
     "calculate_gain": Signature(("nonlinearity", "param")),
 }
+# mmcv/mmengine/fvcore helpers that take a module (they pass these arguments on to torch.nn.init).
+HELPER_SIGNATURES = {
+    "constant_init": Signature(("module", "val", "bias"), required=2),
+    "normal_init": Signature(("module", "mean", "std", "bias")),
+    "uniform_init": Signature(("module", "a", "b", "bias")),
+    "trunc_normal_init": Signature(("module", "mean", "std", "a", "b", "bias")),
+    "xavier_init": Signature(("module", "gain", "bias", "distribution")),
+    "kaiming_init": Signature(("module", "a", "mode", "nonlinearity", "bias", "distribution")),
+    "caffe2_xavier_init": Signature(("module", "bias")),
+    "c2_xavier_fill": Signature(("module",)),
+    "c2_msra_fill": Signature(("module",)),
+}
 # The tensor methods of the same names (``w.normal_(0, 0.01)``): ``from``/``to`` cannot be written as
 # keywords in Python, but they still count as positions.
 TENSOR_METHOD_SIGNATURES = {
@@ -89,3 +101,10 @@ def binding_problems(call: cst.Call, signature: Signature) -> list[BindingProble
         if missing:
             problems.append(BindingProblem(f"it lacks its required argument `{missing[0]}`", missing=missing[0]))
     return problems
+
+
+def helper_signature(call) -> Optional[Signature]:
+    """The signature of the mmcv/mmengine/fvcore module helper ``call`` calls, if it calls one."""
+    func = call.func if isinstance(call, cst.Call) else None
+    name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", None)
+    return HELPER_SIGNATURES.get(name) if isinstance(name, str) else None
