@@ -155,3 +155,35 @@ def vgg11_bn():
     return VGG(make_layers_bn([64, "M", 128]))
 '''
     assert [(code, line) for code, line, _ in findings(source, ("INI104",))] == [("INI104", 33)]
+
+
+def test_nested_builders_of_the_same_name_and_builders_called_twice():
+    # PyTorch-GAN: each class defines its own nested ``block``; a builder called twice builds two layers.
+    source = '''
+class Generator(nn.Module):
+    def __init__(self):
+        super().__init__()
+
+        def block(in_feat, out_feat):
+            return [nn.Linear(in_feat, out_feat), nn.LeakyReLU(0.2)]
+
+        self.model = nn.Sequential(*block(8, 16), *block(16, 16), nn.Linear(16, 4), nn.Tanh())
+
+    def forward(self, z):
+        return self.model(z)
+
+
+class Discriminator(nn.Module):
+    def __init__(self):
+        super().__init__()
+
+        def block(in_filters, out_filters):
+            return [nn.Conv2d(in_filters, out_filters, 3), nn.BatchNorm2d(out_filters), nn.LeakyReLU(0.2)]
+
+        self.model = nn.Sequential(*block(3, 16), *block(16, 32))
+
+    def forward(self, x):
+        return self.model(x)
+'''
+    assert [(code, line) for code, line, _ in findings(source, ("INI",))] == [("INI003", 9), ("INI104", 22)]
+    assert findings(source)[0][2].startswith("self.model[0] and its copies keep PyTorch's default init")

@@ -73,6 +73,8 @@ class Analyzer(LayerCollector, PathLookup, ModuleIndex, Dependencies, Reach, Sit
         self.collecting: Optional[cst.FunctionDef] = None
         self.collected: set[int] = set()          # functions whose parts are collected (builders on demand)
         self.returns: dict[int, Part] = {}        # builder function -> what it returns
+        self.built: set[int] = set()              # builder functions called once already
+        self.enclosing: dict[int, Optional[cst.FunctionDef]] = {}  # function -> the function it is defined in
         self.standalone_kinds: tuple = ()   # layer kinds the site being added dispatches to, unapplied
         self.resolving: set = set()          # (function, parameter) pairs being resolved from their callers
         self.param_parts: dict = {}          # (function, parameter) -> what its callers hand it
@@ -94,8 +96,10 @@ class Analyzer(LayerCollector, PathLookup, ModuleIndex, Dependencies, Reach, Sit
                 self.class_scopes[name] = self.class_scopes[name.rsplit(".", 1)[-1]]
         self._find_layer_classes()
         # Layers and other parts: module level first, then every function.
-        self.plain_functions = {function.name.value: (function, scope) for function, scope, is_method
-                                in self.functions if not is_method}
+        self.plain_functions: dict[str, list] = {}
+        for function, scope, is_method in self.functions:
+            if not is_method:
+                self.plain_functions.setdefault(function.name.value, []).append((function, scope))
         self._collect_parts(self.module.body, self.module_scope, None, None, {})
         for function, scope, is_method in self.functions:
             self._collect_function(function, scope, is_method)

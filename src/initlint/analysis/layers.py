@@ -15,7 +15,7 @@ from .syntax import argument, block_statements, boolean, dotted, number, string
 class LayerCollector:
     """Part of the Analyzer (see collect.py): its methods share the Analyzer's state."""
 
-    def _find_scopes(self, statements, scope: Scope, in_class: bool) -> None:
+    def _find_scopes(self, statements, scope: Scope, in_class: bool, enclosing=None) -> None:
         for statement in statements:
             if isinstance(statement, cst.ClassDef):
                 class_scope = Scope(statement.name.value, statement, is_class=True,
@@ -28,10 +28,11 @@ class LayerCollector:
                 self._find_scopes(block_statements(statement.body), class_scope, in_class=True)
             elif isinstance(statement, cst.FunctionDef):
                 self.functions.append((statement, scope, in_class))
-                self._find_scopes(block_statements(statement.body), scope, in_class=False)
+                self.enclosing[id(statement)] = enclosing
+                self._find_scopes(block_statements(statement.body), scope, in_class=False, enclosing=statement)
             elif isinstance(statement, (cst.If, cst.Try, cst.With, cst.For, cst.While)):
                 for block in blocks_of(statement):
-                    self._find_scopes(block, scope, in_class)
+                    self._find_scopes(block, scope, in_class, enclosing)
 
     def _base_name(self, expr) -> Optional[str]:
         resolved = torch_name(self.imports.resolve(expr))
@@ -109,8 +110,13 @@ class LayerCollector:
         """What a builder function of this file returns (``make_mlp([obs, 256, 1])``), its layers
         counted as the caller's."""
         name = dotted(call.func)
-        if name in self.plain_functions:
-            function, home = self.plain_functions[name]
+        # A function of that name defined in the function being collected, else at module level
+        # (PyTorch-GAN's classes each define their own nested ``block``).
+        candidates = [(function, home) for function, home in self.plain_functions.get(name, ())
+                      if self.enclosing.get(id(function)) in (self.collecting, None)]
+        candidates.sort(key=lambda candidate: self.enclosing.get(id(candidate[0])) is None)
+        if candidates:
+            function, home = candidates[0]
             self._collect_function(function, home, False)
         elif scope.is_class and name and name.startswith("self.") and name[5:] in scope.methods \
                 and name[5:] != "__init__":  # ``self._make_layer(block, 64, 2)``
@@ -119,6 +125,10 @@ class LayerCollector:
         else:
             return None
         part = self.returns.get(id(function))
+        if part is not None and id(function) in self.built:  # called again: more layers of the same kind
+            for layer in self._layers_of_part(part):
+                layer.repeated = True
+        self.built.add(id(function))
         if part is not None and scope.is_class:
             known = {id(layer) for layer in scope.layers}
             scope.layers.extend(layer for layer in self._layers_of_part(part) if id(layer) not in known)

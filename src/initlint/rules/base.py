@@ -82,7 +82,7 @@ def layer_label(layer: Layer, site: Optional[InitSite] = None) -> str:
         name = layer.scope.name + name[4:]
     if name.endswith("[*]"):
         return f"the {layer.class_name} layers of {name[:-3]}"
-    return f"{name} and its copies from the loop" if layer.repeated else name
+    return f"{name} and its copies" if layer.repeated else name
 
 
 def line_of(node) -> str:
