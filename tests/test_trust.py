@@ -185,5 +185,5 @@ class Discriminator(nn.Module):
     def forward(self, x):
         return self.model(x)
 '''
-    assert [(code, line) for code, line, _ in findings(source, ("INI",))] == [("INI003", 9), ("INI104", 22)]
+    assert [(code, line) for code, line, _ in findings(source, ("INI",))] == [("INI003", 10), ("INI104", 23)]
     assert findings(source)[0][2].startswith("self.model[0] and its copies keep PyTorch's default init")
