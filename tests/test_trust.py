@@ -187,3 +187,33 @@ class Discriminator(nn.Module):
 '''
     assert [(code, line) for code, line, _ in findings(source, ("INI",))] == [("INI003", 10), ("INI104", 23)]
     assert findings(source)[0][2].startswith("self.model[0] and its copies keep PyTorch's default init")
+
+
+def test_elif_type_tests_bias_slices_helpers_and_calculate_gain():
+    source = '''
+from mmcv.cnn import kaiming_init
+
+
+def init(m):
+    if isinstance(m, nn.Linear):
+        nn.init.kaiming_normal_(m.weight)
+    elif isinstance(m, nn.Conv2d):
+        nn.init.constant_(m.weight, 0.5)
+
+
+class Attn(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.qkv = nn.Linear(dim, dim * 3, bias=False)
+        self.qkv.bias[:dim].fill_(0)
+        self.conv = nn.Conv2d(3, 8, 3, bias=False)
+        kaiming_init(self.conv)
+
+
+g = nn.init.calculate_gain("gelu")
+'''
+    found = findings(source)
+    # The elif branch dispatches to Conv2d only; a slice of a missing bias still raises; mmcv's helper
+    # tests the bias itself; calculate_gain("gelu") raises wherever it is.
+    assert [(code, line) for code, line, _ in found] == [("INI001", 12), ("INI101", 19), ("INI107", 24)]
+    assert "every Conv2d weight it meets" in found[0][2]

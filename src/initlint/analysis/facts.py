@@ -173,7 +173,8 @@ class FileFacts:
         configs = {id(site.call) for site in self.sites if site.config}
         kept = []
         for finding in raw:
-            if id(finding.node) in configs:  # an init_cfg dict or a module helper: no init call to rewrite
+            if id(finding.node) in configs and finding.code != "INI107":  # INI107 reads the helper call itself
+                # An init_cfg dict or a module helper: no init call to rewrite.
                 finding.fix = None
                 helper = dotted(finding.node.func) if isinstance(finding.node, cst.Call) else None
                 finding.message += f" (what `{helper}` does)" if helper and helper != "dict" else " (this init_cfg)"

@@ -53,10 +53,13 @@ class ModuleIndex:
                     self.calls_by_name.setdefault(name, []).append((node, function, statement))
             elif kind is cst.Name:
                 self.name_uses[node.value] = self.name_uses.get(node.value, 0) + 1
-            elif kind is cst.Attribute and node.attr.value == "__name__":
-                subject = class_name_subject(node)
-                if subject:
-                    self.type_tested.setdefault(id(function), set()).add(subject)
+            elif kind is cst.Attribute:
+                if type(node.value) is cst.Attribute:  # ``nn.init`` in ``nn.init.zeros_``: a path, not a use
+                    self.name_uses[node.value.attr.value] = self.name_uses.get(node.value.attr.value, 0) - 1
+                if node.attr.value == "__name__":
+                    subject = class_name_subject(node)
+                    if subject:
+                        self.type_tested.setdefault(id(function), set()).add(subject)
             elif kind is cst.Assign and len(node.targets) == 1 \
                     and isinstance(node.targets[0].target, cst.Name):
                 subject = class_name_subject(node.value)

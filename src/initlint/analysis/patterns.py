@@ -151,7 +151,8 @@ def outer_calls(node):
 
 
 def param_target(expr):
-    """``(owner, "weight"|"bias")`` for ``owner.weight``, ``owner.bias.data``, ``owner.weight.detach()``."""
+    """``(owner, "weight"|"bias")`` for ``owner.weight``, ``owner.bias.data``, ``owner.weight.detach()``,
+    ``owner.bias[a:b]`` (a slice of a weight initialises only part of it: not a site)."""
     while True:
         if isinstance(expr, cst.Attribute) and expr.attr.value == "data":
             expr = expr.value
@@ -160,6 +161,8 @@ def param_target(expr):
             expr = expr.func.value
         else:
             break
+    if isinstance(expr, cst.Subscript) and isinstance(expr.value, cst.Attribute) and expr.value.attr.value == "bias":
+        return expr.value.value, "bias"  # ``self.qkv.bias[a:b].fill_(0)``: needs the bias all the same
     if isinstance(expr, cst.Attribute) and expr.attr.value in ("weight", "bias"):
         return expr.value, expr.attr.value
     return None

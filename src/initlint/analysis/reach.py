@@ -160,6 +160,8 @@ class Reach:
                 matcher = self._type_test(test, var, ctx) if mentions else None
                 if matcher is not None and positive:
                     matchers.append(matcher)
+                elif matcher is not None:  # ``elif isinstance(m, nn.Conv2d)`` after ``if isinstance(m, ...)``
+                    matchers.append(_negated(matcher))
                 elif not mentions_bias(test):
                     exact = False
         if not matchers:
@@ -253,3 +255,7 @@ class Reach:
             for part in parts_at(scope, "self" + rest, None) or ():
                 for layer in self._layers_of_part(part):
                     layer.maybe_init = True
+
+
+def _negated(matcher):
+    return lambda layer: not matcher(layer)

@@ -115,6 +115,8 @@ class SiteScanner:
             name = init_name
             deprecated = name in vocab.DEPRECATED_INIT_FUNCTIONS
             canonical = vocab.DEPRECATED_INIT_FUNCTIONS.get(name, name)
+            if canonical == "calculate_gain":  # INI107 checks its argument too
+                self.init_calls.append((call, canonical))
             if canonical not in vocab.INIT_FUNCTIONS:
                 return
             self.init_calls.append((call, canonical))
@@ -201,7 +203,8 @@ class SiteScanner:
         bias_call = cst.parse_expression(f"constant_(b, {given.get('bias') or '0'})")
         self.sites.append(InitSite(call, statement, ctx.function, "constant_", "torch", "bias", target,
                                    reach=reach, loop=loop, exact_filter=exact, in_forward=ctx.in_forward,
-                                   order=order, args=bias_call, config=True))
+                                   order=order, args=bias_call, config=True,
+                                   guarded=True))  # the helpers test ``bias is not None`` themselves
         return True
 
     def _note_unknown_call(self, call: cst.Call, statement, ctx: Context) -> None:

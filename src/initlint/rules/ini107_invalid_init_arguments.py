@@ -4,7 +4,7 @@ from typing import Optional
 import libcst as cst
 
 from ..analysis.names import torch_name
-from ..analysis.syntax import argument, boolean, number, string, walk
+from ..analysis.syntax import argument, boolean, number, string
 from .base import Rule
 from .init_signatures import (FAN_MODES, GAIN_NONLINEARITIES, INIT_SIGNATURES, NUMERIC_PARAMETERS,
                               TENSOR_METHOD_SIGNATURES, binding_problems, helper_signature, spelled_as)
@@ -54,8 +54,7 @@ literal arguments make torch 2.13 raise:
   0.02)` hands 0.02 to `generator`), a float for `dirac_`'s `groups`: TypeError; a number or None as
   Kaiming's `mode`: AttributeError.
 
-`calculate_gain` calls are checked where they are an init call's argument or sit in a function that
-initialises parameters. Only literals are judged: a value that comes from a variable or a config is
+`calculate_gain` calls are checked wherever they are. Only literals are judged: a value that comes from a variable or a config is
 never guessed at. Equal `trunc_normal_` bounds (`a == b`) do not raise in torch 2.13 (every value
 becomes that bound), so they are not reported here.
 
@@ -328,18 +327,5 @@ def _activation_after(site, slope: Optional[float]) -> Optional[str]:
 
 
 def _calculate_gain_calls(facts):
-    """``calculate_gain`` calls in the arguments of init calls and in the functions that initialise
-    parameters: walking only those keeps the whole file from being walked again."""
-    places = {id(call): call for call, name in facts.init_calls if name != "calculate_gain"}
-    places.update({id(site.function): site.function for site in facts.sites
-                   if site.function is not None and site.via in ("torch", "method")})
-    found = {id(call): call for call, name in facts.init_calls if name == "calculate_gain"}
-    for place in places.values():
-        for node in walk(place):
-            if type(node) is not cst.Call or id(node) in found:
-                continue
-            func = node.func
-            last = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", None)
-            if last == "calculate_gain" and torch_name(facts.imports.resolve(func)) == _CALCULATE_GAIN:
-                found[id(node)] = node
-    return found.values()
+    """Every ``torch.nn.init.calculate_gain`` call of the file (the analysis records them)."""
+    return [call for call, name in facts.init_calls if name == "calculate_gain"]
