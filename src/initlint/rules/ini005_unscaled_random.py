@@ -3,7 +3,7 @@ import re
 import libcst as cst
 
 from ..analysis.syntax import dotted, walk
-from .base import Rule, effective_reach, layer_names
+from .base import Rule, literal_fans, relu_like, effective_reach, layer_names
 from .init_signatures import INIT_SIGNATURES, TENSOR_METHOD_SIGNATURES, binding_problems, helper_signature
 from ..findings import RawFinding
 
@@ -90,8 +90,20 @@ different activations, or the helper is applied to no model initlint can see, Py
             fix = rewriter.fitting_init(site, reach[0].follower, "scaled init") if len(followers) == 1 \
                 else self._default_init(site, rewriter)
             yield RawFinding(self.code, site.call,
-                             f"{site.func} with the default {default} on {layer_names(reach)}: "
-                             f"the signal's scale grows with fan_in at every layer", fix)
+                             f"{site.func} with the default {default} on {layer_names(reach, site=site)}: "
+                             f"{self._effect(site, reach)}", fix)
+
+    @staticmethod
+    def _effect(site, reach) -> str:
+        """With std=1 a layer multiplies the signal's second moment by fan_in (by fan_in / 2 after a
+        ReLU): where the sizes are literal, say by how much."""
+        fans = {literal_fans(layer) for layer in reach}
+        if site.func == "uniform_" or len(fans) != 1 or None in fans:
+            return "the signal's scale grows with fan_in at every layer"
+        fan_in = fans.pop()[0]
+        relu = all(relu_like(layer.follower) for layer in reach)
+        growth = (fan_in / 2 if relu else fan_in) ** 0.5
+        return f"the signal grows about {growth:.0f}x per layer (fan_in={fan_in})"
 
     @staticmethod
     def _default_init(site, rewriter):
