@@ -136,8 +136,8 @@ def test_ini005_messages():
     result = lint_source(source, "models/gan.py", Selection(select=("INI005",)))
     assert [f.message for f in result.findings if f.line in (98, 136)] == [
         "normal_ with the default std=1 on self.fc: the signal's scale grows with fan_in at every layer",
-        "trunc_normal_ with the default std=1 (0.02 is the mean) on self.fc1: the signal's scale grows with "
-        "fan_in at every layer"]
+        "trunc_normal_ with the default std=1 (0.02 is the mean) on self.fc1: the signal grows about 16x per "
+        "layer (fan_in=512)"]
 
 
 # Each deliberate N(0, 1) init in the fixture, with the one edit that removes what makes it deliberate.
