@@ -217,3 +217,31 @@ g = nn.init.calculate_gain("gelu")
     # tests the bias itself; calculate_gain("gelu") raises wherever it is.
     assert [(code, line) for code, line, _ in found] == [("INI001", 12), ("INI101", 19), ("INI107", 24)]
     assert "every Conv2d weight it meets" in found[0][2]
+
+
+def test_a_builder_called_twice_copies_its_own_layers_not_the_classes_it_holds():
+    # pytorch-cifar's RegNet: _make_layer builds Blocks that hold an SE (one ReLU layer each).
+    source = '''
+class SE(nn.Module):
+    def __init__(self, planes, se_planes):
+        super().__init__()
+        self.se1 = nn.Conv2d(planes, se_planes, kernel_size=1)
+        self.se2 = nn.Conv2d(se_planes, planes, kernel_size=1)
+
+    def forward(self, x):
+        return x * self.se2(F.relu(self.se1(x))).sigmoid()
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layer1 = self._make_layer(8)
+        self.layer2 = self._make_layer(16)
+
+    def _make_layer(self, planes):
+        return nn.Sequential(SE(planes, 4), SE(planes, 4))
+
+    def forward(self, x):
+        return self.layer2(self.layer1(x))
+'''
+    assert findings(source) == []

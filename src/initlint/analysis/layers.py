@@ -126,7 +126,7 @@ class LayerCollector:
             return None
         part = self.returns.get(id(function))
         if part is not None and id(function) in self.built:  # called again: more layers of the same kind
-            for layer in self._layers_of_part(part):
+            for layer in _built_here(part):
                 layer.repeated = True
         self.built.add(id(function))
         if part is not None and scope.is_class:
@@ -476,3 +476,11 @@ class LayerCollector:
         if isinstance(value, cst.Name):
             return "param"
         return "unknown"
+
+
+def _built_here(part: Part) -> list:
+    """The layers a part builds itself (not those of class instances it holds)."""
+    if part.kind == "layer":
+        return [part.layer]
+    return [layer for element in part.elements for layer in _built_here(element)] if part.kind in ("seq", "list") \
+        else []
