@@ -24,7 +24,7 @@ class Dependencies:
     """Part of the Analyzer (see collect.py): its methods share the Analyzer's state."""
 
     def _pull_dependencies(self) -> None:
-        self.foreign: list = []                 # (definition, Dependency) pulled in, in order
+        self.foreign: list = []                 # (definition, its file relative to this one), in order
         self.foreign_names: set[str] = set()    # names they are known by here
         self.dependencies: list[str] = []       # their files
         if self.project is None or self.path is None:
@@ -70,9 +70,10 @@ class Dependencies:
             name = _dotted_name(fn)
             if name:
                 want(name)
+        script_calls = self.script_calls
         script_inits = any(name.rsplit(".", 1)[-1] in _SCRIPT_INIT_CALLS or name.startswith(("nn.init", "init."))
-                           or INIT_LIKE_NAME.search(name.rsplit(".", 1)[-1]) for name in self.script_calls)
-        for name in self.script_calls:
+                           or INIT_LIKE_NAME.search(name.rsplit(".", 1)[-1]) for name in script_calls)
+        for name in script_calls:
             last = name.rsplit(".", 1)[-1]
             if INIT_LIKE_NAME.search(last) or (script_inits and last[:1].isupper()):
                 want(name)

@@ -1,6 +1,9 @@
 """One walk over the file for what later passes look up."""
 from __future__ import annotations
 
+from collections import Counter
+from typing import Optional
+
 import libcst as cst
 
 from .names import ImportTable
@@ -17,16 +20,32 @@ class ModuleIndex:
         ``m.__class__.__name__``)."""
         self.apply_calls = []
         self.calls_by_name: dict[str, list] = {}       # f(...) / self.f(...) -> [(call, caller, statement)]
-        self.script_calls: set[str] = set()            # dotted names called outside any class
-        self.name_uses: dict[str, int] = {}
+        self.script_call_funcs: list = []              # what is called outside any class
+        self.names_seen: list[str] = []                # every name used (``nn.init``'s ``init`` excepted)
+        self.path_names: list[str] = []
+        self._name_uses: Optional[Counter] = None
         self.type_tested: dict[int, set] = {}          # id(function) -> names tested
         self.class_name_vars: dict = {}                # id(function) or None -> {var: subject}
         self.imports = ImportTable.from_nodes(self._index(self.module))
+
+    @property
+    def name_uses(self) -> Counter:
+        """How often each name is used (counted once, when first asked)."""
+        if self._name_uses is None:
+            self._name_uses = Counter(self.names_seen)
+            self._name_uses.subtract(self.path_names)
+        return self._name_uses
+
+    @property
+    def script_calls(self) -> set[str]:
+        """The dotted names called outside any class."""
+        return {name for name in map(dotted, self.script_call_funcs) if name}
 
     def _index(self, root) -> list:
         """Index ``root`` (the module, or a definition pulled in from another file); its imports."""
         imports = []
         stack = [(root, None, None, False)]
+        names, paths = self.names_seen, self.path_names
         while stack:
             node, function, statement, in_class = stack.pop()
             kind = type(node)
@@ -34,34 +53,32 @@ class ModuleIndex:
                 imports.append(node)
                 continue
             if kind is cst.Call:
+                func = node.func
+                func_kind = type(func)
                 if not in_class:
-                    name = dotted(node.func)
-                    if name:
-                        self.script_calls.add(name)
-                if isinstance(node.func, cst.Name) and node.func.value == "isinstance" and node.args \
-                        and isinstance(node.args[0].value, cst.Name):
+                    self.script_call_funcs.append(func)
+                if func_kind is cst.Name and func.value == "isinstance" and node.args \
+                        and type(node.args[0].value) is cst.Name:
                     self.type_tested.setdefault(id(function), set()).add(node.args[0].value.value)
-                elif isinstance(node.func, cst.Attribute) and node.func.attr.value == "apply" \
-                        and len(node.args) == 1:
-                    self.apply_calls.append((node.args[0].value, node.func.value, function, statement))
-                elif (dotted(node.func) or "").rsplit(".", 1)[-1] == "named_apply" and len(node.args) >= 2:
-                    # timm's ``named_apply(fn, module)``
+                elif func_kind is cst.Attribute and func.attr.value == "apply" and len(node.args) == 1:
+                    self.apply_calls.append((node.args[0].value, func.value, function, statement))
+                elif len(node.args) >= 2 and "named_apply" in (getattr(func, "value", None), getattr(
+                        getattr(func, "attr", None), "value", None)):  # timm's ``named_apply(fn, module)``
                     self.apply_calls.append((node.args[0].value, node.args[1].value, function, statement))
-                elif node.args and (isinstance(node.func, cst.Name) or (
-                        isinstance(node.func, cst.Attribute) and isinstance(node.func.value, cst.Name))):
-                    name = node.func.value if isinstance(node.func, cst.Name) else node.func.attr.value
+                elif node.args and (func_kind is cst.Name or (
+                        func_kind is cst.Attribute and type(func.value) is cst.Name)):
+                    name = func.value if func_kind is cst.Name else func.attr.value
                     self.calls_by_name.setdefault(name, []).append((node, function, statement))
             elif kind is cst.Name:
-                self.name_uses[node.value] = self.name_uses.get(node.value, 0) + 1
+                names.append(node.value)
             elif kind is cst.Attribute:
                 if type(node.value) is cst.Attribute:  # ``nn.init`` in ``nn.init.zeros_``: a path, not a use
-                    self.name_uses[node.value.attr.value] = self.name_uses.get(node.value.attr.value, 0) - 1
+                    paths.append(node.value.attr.value)
                 if node.attr.value == "__name__":
                     subject = class_name_subject(node)
                     if subject:
                         self.type_tested.setdefault(id(function), set()).add(subject)
-            elif kind is cst.Assign and len(node.targets) == 1 \
-                    and isinstance(node.targets[0].target, cst.Name):
+            elif kind is cst.Assign and len(node.targets) == 1 and type(node.targets[0].target) is cst.Name:
                 subject = class_name_subject(node.value)
                 if subject:
                     key = id(function) if function is not None else None
@@ -70,7 +87,8 @@ class ModuleIndex:
             if kind in _STATEMENTS:
                 statement = node
             inside = in_class or kind is cst.ClassDef
-            stack.extend((child, inner, statement, inside) for child in children(node))
+            for child in children(node):
+                stack.append((child, inner, statement, inside))
         return imports
 
 

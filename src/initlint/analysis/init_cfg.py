@@ -26,7 +26,7 @@ class InitConfigs:
     """Part of the Analyzer (see collect.py): its methods share the Analyzer's state."""
 
     def _init_cfg_sites(self) -> None:
-        if "init_cfg" not in self.name_uses:
+        if self.name_uses.get("init_cfg", 0) <= 0:
             return
         for scope in self.scopes:
             if not scope.is_class or "__init__" not in scope.methods:

@@ -17,7 +17,7 @@ class SiteScanner:
     def _order_prefix(self, function, scope, is_method, position) -> tuple:
         if not is_method:
             # A helper runs where it is first called or applied from a script or a plain function.
-            runs = [(caller, statement) for caller, statement in self.applied_from.get(id(function), ())]
+            runs = list(self.applied_from.get(id(function), ()))
             runs += [(caller, statement) for call, caller, statement
                      in self.calls_by_name.get(function.name.value, ()) if not self._is_method_call(call)]
             orders = [((3,) if caller is None else (2, self.position_of[id(caller)]))

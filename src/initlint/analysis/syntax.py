@@ -54,14 +54,16 @@ def children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
             yield value
 
 
+_DEFINITIONS = frozenset({cst.FunctionDef, cst.ClassDef, cst.Lambda})  # by type: see ``children``
+
+
 def walk(node: cst.CSTNode, into_defs: bool = True) -> Iterator[cst.CSTNode]:
     """Every node below ``node`` (itself included), in source order."""
     stack = [node]
     while stack:
         current = stack.pop()
         yield current
-        if not into_defs and current is not node and isinstance(
-                current, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+        if not into_defs and current is not node and type(current) in _DEFINITIONS:
             continue
         stack.extend(reversed(list(children(current))))
 
