@@ -213,7 +213,8 @@ def test_counts_agree_when_two_findings_share_one_rewrite(tmp_path):
 AS_USER = """\
 import os, sys
 import libcst
-from initlint import cli, fix, notebook, runner
+from initlint import cli, config, engine, fix, notebook, report, rules, runner  # the clone may be root's only
+import initlint.report.formats
 libcst.parse_module("x = 1")
 uid, gid = int(sys.argv[1]), int(sys.argv[2])
 os.setgroups([])

@@ -11,12 +11,13 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from .analysis.collect import analyze
 from .analysis.project import project_for
-
-_LINE_MARK = re.compile("at line \x00([0-9]+)\x00")
 from .findings import Finding, RawFinding
 from .noqa import Suppressions
 from .rules import ALL_RULES, PARSE_ERROR_CODE, Options
 from .rules.rewrite import Rewriter
+
+# ``at line <id>``: a layer named by the line that builds it, known once positions are (rules.base.line_of).
+_LINE_MARK = re.compile("at line \x00([0-9]+)\x00")
 
 
 @dataclass

@@ -169,7 +169,8 @@ class FileFacts:
 
     def own_findings(self, raw: list) -> list:
         """Findings of this file: those in pulled-in definitions move to the call here that runs them
-        (without a fix: the code to change is in the other file), or are dropped."""
+        (without a fix: the code to change is in the other file), or are dropped. Findings on an
+        ``init_cfg`` dict or a module helper say so, and carry no fix (there is no init call to rewrite)."""
         configs = {id(site.call) for site in self.sites if site.config}
         kept = []
         for finding in raw:
