@@ -245,3 +245,26 @@ class Net(nn.Module):
         return self.layer2(self.layer1(x))
 '''
     assert findings(source) == []
+
+
+def test_joined_branches_feed_the_layer_after_the_join():
+    source = '''
+import torch
+
+
+class TwoTower(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(8, 16)
+        self.b = nn.Linear(8, 16)
+        self.head = nn.Linear(32, 1)
+        self.out = nn.Linear(32, 1)
+
+    def forward(self, x, y):
+        h = torch.cat([F.relu(self.a(x)), F.relu(self.b(y))], dim=1)
+        return self.out(F.relu(self.head(h)))
+'''
+    found = findings(source)
+    assert [(code, line) for code, line, _ in found] == [("INI003", 11), ("INI003", 12)]
+    assert found[0][2].startswith("2 layers (self.a, self.head)")
+    assert found[1][2].startswith("2 layers (self.b, self.head)")

@@ -38,6 +38,14 @@ def analyzer_part_of(analyzer, layer) -> Optional[Part]:
     return analyzer.layer_parts.get(id(layer))
 
 
+def _joins(arg, parents, imports) -> bool:
+    """Whether ``arg`` is the first argument of ``torch.cat``/``torch.stack``: the values in it go on,
+    joined, to what consumes the call."""
+    call = parents.get(id(arg))
+    return isinstance(arg, cst.Arg) and isinstance(call, cst.Call) and call.args[0] is arg \
+        and torch_name(imports.resolve(call.func)) in vocab.JOIN_FUNCTIONS
+
+
 def _same_chunk(seq: Part, first: int, second: int) -> bool:
     """Whether two elements were added by the same statement (their order is certain)."""
     chunks = seq.chunks
@@ -172,6 +180,12 @@ class _FunctionFlow:
         if depth > _MAX_DEPTH:
             return UNKNOWN
         parent = self.parents.get(id(node))
+        if isinstance(parent, cst.Element):  # ``torch.cat([x, skip], 1)``: the list is what is consumed
+            listed = self.parents.get(id(parent))
+            if isinstance(listed, (cst.List, cst.Tuple)) and _joins(self.parents.get(id(listed)), self.parents,
+                                                                    self.analyzer.imports):
+                return self.consumer(listed, depth + 1)
+            return UNKNOWN
         if isinstance(parent, cst.Arg):
             call = self.parents.get(id(parent))
             if isinstance(call, cst.Call) and call.args and call.args[0] is parent:
@@ -210,7 +224,7 @@ class _FunctionFlow:
             return Follower("act", act="relu")
         if qualified in vocab.NORM_FUNCTIONS:
             return Follower("norm", norm=vocab.NORM_FUNCTIONS[qualified], then=self.consumer(call, depth + 1))
-        if qualified in vocab.PASS_THROUGH_FUNCTIONS:
+        if qualified in vocab.PASS_THROUGH_FUNCTIONS or qualified in vocab.JOIN_FUNCTIONS:
             return _through(self.consumer(call, depth + 1), [qualified])
         parts = self._parts_called(call.func)
         if len(parts) != 1:

@@ -83,6 +83,8 @@ PASS_THROUGH_FUNCTIONS = frozenset({
     "torch.nn.functional.adaptive_avg_pool2d", "torch.nn.functional.adaptive_max_pool2d",
     "torch.nn.functional.interpolate", "torch.nn.functional.pad", "torch.flatten",
     "torch.reshape", "torch.nn.functional.pixel_shuffle"})
+# Functions joining several tensors: each input goes on to what consumes the result.
+JOIN_FUNCTIONS = frozenset({"torch.cat", "torch.concat", "torch.concatenate", "torch.stack"})
 PASS_THROUGH_METHODS = frozenset({"view", "reshape", "flatten", "permute", "transpose", "contiguous",
                                   "squeeze", "unsqueeze", "view_as", "reshape_as", "mean"})
 

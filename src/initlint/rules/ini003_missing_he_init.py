@@ -63,6 +63,7 @@ with a bias) right after the statement that creates each layer of the stack; for
             if then is not None and then.kind == "layer" and id(then.layer) in bare_ids and then.layer is not layer:
                 feeds[id(layer)] = then.layer
         fed = {id(layer) for layer in feeds.values()}
+        fixed: set = set()  # layers an earlier stack's fix initialises (branches joining into one layer)
         for first in bare:
             if id(first) in fed:
                 continue
@@ -70,7 +71,7 @@ with a bias) right after the statement that creates each layer of the stack; for
             while id(stack[-1]) in feeds and feeds[id(stack[-1])] not in stack:
                 stack.append(feeds[id(stack[-1])])
             if sum(2 if layer.repeated else 1 for layer in stack) >= options.relu_stack_depth:
-                yield RawFinding(self.code, first.call, self._message(stack), self._fix(stack, rewriter))
+                yield RawFinding(self.code, first.call, self._message(stack), self._fix(stack, rewriter, fixed))
 
     @staticmethod
     def _keeps_default(facts, layer: Layer) -> bool:
@@ -101,20 +102,22 @@ with a bias) right after the statement that creates each layer of the stack; for
         return f"{what} PyTorch's default init before {' / '.join(acts)}: {effect}; use He (kaiming) init"
 
     @staticmethod
-    def _fix(stack: list, rewriter):
+    def _fix(stack: list, rewriter, fixed: set):
         kaiming, needs = rewriter.init_function("kaiming_normal_")
         zeros, more = rewriter.init_function("zeros_")
         inserts, containers = [], set()
+        if any(_fix_target(layer) is None for layer in stack):
+            return None
         for layer in stack:
+            if id(layer) in fixed:
+                continue
+            fixed.add(id(layer))
             follower = layer.follower
             if follower.act in ("relu", "relu6"):
                 nonlinearity = 'nonlinearity="relu"'
             else:
                 nonlinearity = f'a={0.01 if follower.slope is None else follower.slope:g}, nonlinearity="leaky_relu"'
-            target = _fix_target(layer)
-            if target is None:
-                return None
-            path, loop, statement = target
+            path, loop, statement = _fix_target(layer)
             if loop:
                 if path in containers:
                     continue
