@@ -268,3 +268,21 @@ class TwoTower(nn.Module):
     assert [(code, line) for code, line, _ in found] == [("INI003", 11), ("INI003", 12)]
     assert found[0][2].startswith("2 layers (self.a, self.head)")
     assert found[1][2].startswith("2 layers (self.b, self.head)")
+
+
+def test_a_stack_goes_on_where_the_activation_output_also_leaves():
+    # Feature extractors return intermediate maps: conv1's ReLU output still feeds conv2.
+    source = '''
+class Features(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3)
+        self.conv2 = nn.Conv2d(8, 8, 3)
+
+    def forward(self, x):
+        x1 = F.relu(self.conv1(x))
+        x2 = F.relu(self.conv2(x1))
+        return x1, x2
+'''
+    assert [(code, line, msg[:36]) for code, line, msg in findings(source)] == [
+        ("INI003", 8, "2 layers (self.conv1, self.conv2) ke")]

@@ -23,6 +23,8 @@ class Follower:
     # Something between the layer and this follower does not keep a per-channel constant per channel
     # (a reshape, dropout, zero padding): what a norm here removes is not the layer's bias.
     reshaped: bool = field(default=False, compare=False)
+    # Kind "unknown" from consumers that disagree: the layers among them (the value still goes into those).
+    feeds: tuple = field(default=(), compare=False)
 
     def describe(self) -> str:
         if self.kind == "act":

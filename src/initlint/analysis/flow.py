@@ -60,11 +60,15 @@ def _through(follower: Follower, ops: list) -> Follower:
 
 
 def _merge(followers: list[Follower]) -> Follower:
-    """One follower when every consumer of the output agrees; a use initlint cannot read may disagree."""
-    if not followers or any(f.kind == "unknown" for f in followers):
-        return UNKNOWN
-    first = followers[0]
-    return first if all(f == first for f in followers[1:]) else UNKNOWN
+    """One follower when every consumer of the output agrees; a use initlint cannot read may disagree.
+    Where they disagree, the layers among them are kept (``feeds``): the value goes into those all the same."""
+    if followers and not any(f.kind == "unknown" for f in followers):
+        first = followers[0]
+        if all(f == first for f in followers[1:]):
+            return first
+    feeds = tuple(layer for f in followers
+                  for layer in ((f.layer,) if f.kind == "layer" and f.layer is not None else f.feeds))
+    return Follower("unknown", feeds=feeds) if feeds else UNKNOWN
 
 
 class _Resolver:

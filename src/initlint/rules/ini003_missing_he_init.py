@@ -60,8 +60,11 @@ with a bias) right after the statement that creates each layer of the stack; for
         feeds = {}  # id(layer) -> the default-init layer its activation's output goes into
         for layer in bare:
             then = layer.follower.then
-            if then is not None and then.kind == "layer" and id(then.layer) in bare_ids and then.layer is not layer:
-                feeds[id(layer)] = then.layer
+            fed = () if then is None else (then.layer,) if then.kind == "layer" else then.feeds
+            for successor in fed:  # also where the activation's output has other consumers too
+                if successor is not None and id(successor) in bare_ids and successor is not layer:
+                    feeds[id(layer)] = successor
+                    break
         fed = {id(layer) for layer in feeds.values()}
         fixed: set = set()  # layers an earlier stack's fix initialises (branches joining into one layer)
         for first in bare:
