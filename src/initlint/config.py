@@ -16,6 +16,7 @@ except ModuleNotFoundError:  # Python < 3.11
 
 from .engine import DEFAULT_TOKENS, Selection
 from .rules import ALL_RULES, Options
+from .rules.base import MIN_SIGNAL_CHANGE
 
 TEST_FILE_NAMES = ("test_*.py", "*_test.py", "conftest.py")
 TEST_FOLDERS = ("tests", "test")
@@ -37,6 +38,7 @@ class Settings:
     exclude: tuple = DEFAULT_EXCLUDE
     per_file_ignores: tuple = ()   # ((glob, (codes...)), ...)
     relu_stack_depth: int = 2
+    min_signal_change: float = MIN_SIGNAL_CHANGE
     extra_relu_activations: tuple = ()
     torch_tokens: tuple = DEFAULT_TOKENS
     notebooks: bool = True
@@ -52,7 +54,7 @@ class Settings:
 
     @property
     def options(self) -> Options:
-        return Options(relu_stack_depth=self.relu_stack_depth,
+        return Options(relu_stack_depth=self.relu_stack_depth, min_signal_change=self.min_signal_change,
                        extra_relu_activations=frozenset(self.extra_relu_activations))
 
     def ignores_for(self, path: str) -> tuple:
@@ -102,7 +104,7 @@ def test_file_ignores(path: str, root: str) -> tuple:
 
 _LIST_KEYS = ("select", "ignore", "extend-select", "extend-ignore", "exclude", "extend-exclude",
               "torch-tokens", "extra-relu-activations")
-_KNOWN_KEYS = set(_LIST_KEYS) | {"per-file-ignores", "relu-stack-depth", "notebooks", "test-files"}
+_KNOWN_KEYS = set(_LIST_KEYS) | {"per-file-ignores", "relu-stack-depth", "min-signal-change", "notebooks", "test-files"}
 
 
 def find_config(start_paths: list[str]) -> Optional[str]:
@@ -216,6 +218,11 @@ def apply_table(settings: Settings, table: dict, where: str) -> None:
         if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
             raise ConfigError(f"{where}: 'relu-stack-depth' must be a whole number >= 1")
         settings.relu_stack_depth = depth
+    if "min-signal-change" in table:
+        factor = table["min-signal-change"]
+        if not isinstance(factor, (int, float)) or isinstance(factor, bool) or not 1 <= factor < float("inf"):
+            raise ConfigError(f"{where}: 'min-signal-change' must be a number >= 1")
+        settings.min_signal_change = float(factor)
     if "notebooks" in table:
         if not isinstance(table["notebooks"], bool):
             raise ConfigError(f"{where}: 'notebooks' must be true or false")

@@ -120,7 +120,7 @@ class Analyzer(LayerCollector, PathLookup, ModuleIndex, Dependencies, Reach, Sit
         module_ctx.class_name_vars = self.class_name_vars.get(None, {})
         self._scan_block(self.module.body, module_ctx, skip_defs=True)
         self._init_cfg_sites()
-        resolve_followers(self)
+        block_entries, block_instances = resolve_followers(self)
         self._mark_unresolved_inits()
         early = self._early_init_calls()
         # A finding in a pulled-in definition is reported here only at the call of this file that runs
@@ -130,7 +130,8 @@ class Analyzer(LayerCollector, PathLookup, ModuleIndex, Dependencies, Reach, Sit
                      and id(site.function) in self.function_origin}
         return FileFacts(self.module, self.scopes, self.layers, self.sites, self.truth_tests, early,
                          self.imports, self.may_init_elsewhere, init_calls=self.init_calls,
-                         dependencies=self.dependencies, foreign=self.is_foreign_node, relocated=relocated)
+                         dependencies=self.dependencies, foreign=self.is_foreign_node, relocated=relocated,
+                         block_entries=block_entries, block_instances=block_instances)
 
 
 def analyze(module: cst.Module, extra_relu: frozenset = frozenset(), path: Optional[str] = None,

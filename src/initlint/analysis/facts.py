@@ -25,6 +25,8 @@ class Follower:
     reshaped: bool = field(default=False, compare=False)
     # Kind "unknown" from consumers that disagree: the layers among them (the value still goes into those).
     feeds: tuple = field(default=(), compare=False)
+    # Kind "unknown": instances of this file's classes (their parts) the value goes into.
+    blocks: tuple = field(default=(), compare=False)
 
     def describe(self) -> str:
         if self.kind == "act":
@@ -147,6 +149,11 @@ class FileFacts:
     dependencies: list = field(default_factory=list)  # other files of the project read for this one
     foreign: Optional[object] = None  # node -> whether it belongs to a definition pulled in from them
     relocated: dict = field(default_factory=dict)  # id(pulled-in init call) -> (call here running it, file)
+    # The model's path across its blocks: what each class's ``forward`` input meets first (class name ->
+    # Follower), and each instance of a class of this file: (its part, the scope holding it, what
+    # follows its output).
+    block_entries: dict = field(default_factory=dict)
+    block_instances: list = field(default_factory=list)
     _sites_by_layer: Optional[dict] = field(default=None, init=False, repr=False)
 
     def sites_for(self, layer: Layer, param: str) -> list[InitSite]:

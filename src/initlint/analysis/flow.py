@@ -19,11 +19,17 @@ _MAX_DEPTH = 12
 _SHAPE_READS = frozenset({"size", "shape", "dim", "ndim", "ndimension", "dtype", "device", "numel", "is_cuda"})
 
 
-def resolve_followers(analyzer: "Analyzer") -> None:
+def resolve_followers(analyzer: "Analyzer") -> tuple[dict, list]:
+    """Set every layer's follower; return what the model's path across blocks needs: each class's
+    ``forward`` entry follower, and every instance of a class of this file with what follows it."""
     consumers: dict[int, list[Follower]] = {}
+    entries: dict[str, Follower] = {}
     for function, scope, is_method in analyzer.functions:
         if scope.is_class and function.name.value != "__init__":
-            _FunctionFlow(analyzer, function, scope, is_method, consumers).run()
+            flow = _FunctionFlow(analyzer, function, scope, is_method, consumers)
+            flow.run()
+            if is_method and function.name.value == "forward" and scope.origin is None:
+                entries[scope.name] = flow.input_follower()
     resolver = _Resolver(consumers)
     for layer in analyzer.layers:
         followers = list(consumers.get(id(layer), []))
@@ -32,6 +38,30 @@ def resolve_followers(analyzer: "Analyzer") -> None:
             for place in [part.parent] + part.also:
                 followers.append(resolver.element_follower(*place))
         layer.follower = _merge(followers)
+    return entries, _instances(analyzer, consumers, resolver)
+
+
+def _instances(analyzer, consumers, resolver) -> list:
+    """``(part, scope, follower)`` for every instance of a class of this file held by a class."""
+    found, seen = [], set()
+    for scope in analyzer.scopes:
+        if not scope.is_class:
+            continue
+        todo = [part for parts in scope.parts.values() for part in parts]
+        while todo:
+            part = todo.pop()
+            if id(part) in seen:
+                continue
+            seen.add(id(part))
+            todo.extend(part.elements)
+            if part.kind != "other" or not part.instance_of:
+                continue
+            followers = list(consumers.get(id(part), []))
+            if part.parent is not None:
+                followers.extend(resolver.element_follower(*place) for place in [part.parent] + part.also)
+            if followers:
+                found.append((part, scope, _merge(followers)))
+    return found
 
 
 def analyzer_part_of(analyzer, layer) -> Optional[Part]:
@@ -68,7 +98,8 @@ def _merge(followers: list[Follower]) -> Follower:
             return first
     feeds = tuple(layer for f in followers
                   for layer in ((f.layer,) if f.kind == "layer" and f.layer is not None else f.feeds))
-    return Follower("unknown", feeds=feeds) if feeds else UNKNOWN
+    blocks = tuple(block for f in followers for block in f.blocks)
+    return Follower("unknown", feeds=feeds, blocks=blocks) if feeds or blocks else UNKNOWN
 
 
 class _Resolver:
@@ -116,6 +147,8 @@ class _Resolver:
                 if element.kind != "pass":
                     return self.entry(element, lambda: UNKNOWN, depth + 1)
             return after()
+        if part.kind == "other" and part.instance_of:  # an instance of this file's class: a block
+            return Follower("unknown", blocks=(part,))
         return UNKNOWN
 
 
@@ -146,6 +179,17 @@ class _FunctionFlow:
             for part in parts:
                 key = id(part.layer) if part.kind == "layer" else id(part)
                 self.consumers.setdefault(key, []).append(follower)
+
+    def input_follower(self) -> Follower:
+        """What ``forward``'s input meets first (every use until it is bound again, merged)."""
+        params = self.function.params.params
+        if len(params) < 2 or not self.parents:
+            return UNKNOWN
+        uses: list[Follower] = []
+        for statement in block_statements(self.function.body):
+            if self._uses_in(statement, params[1].name.value, 0, uses):
+                break
+        return _merge(uses) if uses else UNKNOWN
 
     def _index_block(self, statements, enclosing) -> None:
         for index, statement in enumerate(statements):

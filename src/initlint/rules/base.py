@@ -2,20 +2,28 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
 from typing import Iterable, Optional
 
 import libcst as cst
 
 from ..analysis import vocab
 from ..analysis.facts import FileFacts, Follower, InitSite, Layer
+from ..analysis.signal_path import SignalPaths
 from ..analysis.syntax import argument, number
 from ..findings import RawFinding
+
+
+# The factor by which the forward signal's RMS must change along the model's path (shrink or growth)
+# for INI002-INI005 to report by default: about 6 default-init ReLU layers, 14 square Xavier ones.
+MIN_SIGNAL_CHANGE = 100.0
 
 
 @dataclass(frozen=True)
 class Options:
     """Rule options from ``[tool.initlint]``."""
     relu_stack_depth: int = 2
+    min_signal_change: float = MIN_SIGNAL_CHANGE
     extra_relu_activations: frozenset = frozenset()  # user callables/classes that act like ReLU
 
 
@@ -125,3 +133,110 @@ def literal_fans(layer: Layer) -> Optional[tuple[int, int]]:
             receptive *= int(size)
     fan_in, fan_out = int(channels[0]) * receptive, int(channels[1]) * receptive
     return (fan_out, fan_in) if layer.kind.startswith("ConvTranspose") else (fan_in, fan_out)
+
+
+def _kernel_volume(layer: Layer, expr, default: int) -> Optional[int]:
+    """The product of a literal kernel size or stride (an int or a tuple of ints)."""
+    if expr is None:
+        return default
+    if number(expr) is not None:
+        return int(number(expr)) ** int(layer.kind[-2])
+    if not isinstance(expr, cst.Tuple):
+        return None
+    volume = 1
+    for element in expr.elements:
+        size = number(element.value)
+        if size is None:
+            return None
+        volume *= int(size)
+    return volume
+
+
+def signal_fans(layer: Layer) -> Optional[tuple[float, int, int]]:
+    """``(taps, fan_in, fan_out)`` of a layer built with literal sizes: how many inputs each output sums
+    (for a strided ConvTranspose, in_channels x kernel / stride), and the fans PyTorch's inits use
+    (for a ConvTranspose, whose weight is (in, out, k...), fan_in is out_channels x kernel)."""
+    fans = literal_fans(layer)
+    if fans is None:
+        return None
+    if not layer.kind.startswith("ConvTranspose"):
+        return float(fans[0]), fans[0], fans[1]
+    stride = _kernel_volume(layer, argument(layer.call, 3, "stride"), 1)
+    if not stride:
+        return None
+    return fans[1] / stride, fans[0], fans[1]
+
+
+def activation_keep(follower: Follower) -> float:
+    """The fraction of the second moment the activation after a layer keeps: (1 + slope^2) / 2 for
+    the ReLU family, 1 for anything else (the linear regime)."""
+    if follower.kind != "act" or follower.act not in vocab.RELU_FAMILY:
+        return 1.0
+    gain = vocab.activation_gain(follower.act, follower.slope)
+    return 1.0 if gain is None else 1 / gain ** 2
+
+
+def signal_factor(layer: Layer, weight_variance: Optional[float], width_free: float) -> float:
+    """By how much the layer (and its activation) multiplies the signal's second moment: from the
+    weight's variance where the sizes are literal, else the width-free ``width_free``.
+    ``weight_variance`` maps ``(fan_in, fan_out)`` to Var(w)."""
+    fans = signal_fans(layer)
+    if fans is None or weight_variance is None:
+        return width_free
+    taps, fan_in, fan_out = fans
+    return taps * weight_variance(fan_in, fan_out) * activation_keep(layer.follower)
+
+
+def rms_change(variance_factor: float) -> float:
+    """The log of the RMS change of a second-moment factor, as SignalPaths adds them up."""
+    return 0.5 * math.log(variance_factor) if variance_factor > 0 else 0.0
+
+
+class Effect:
+    """How much a rule's layers change the forward signal along the model's path, and whether that
+    crosses ``min-signal-change``. ``factors``: id(layer) -> (layer, second-moment factor); factors
+    below 1 shrink the signal, above 1 grow it, and a path compounds those in one direction."""
+
+    def __init__(self, facts: FileFacts, options: Options, factors: dict) -> None:
+        self.options = options
+        self.factors = factors
+        self.shrinking = SignalPaths(facts, lambda l: -rms_change(self._factor(l)) if self._factor(l) < 1 else 0.0)
+        self.growing = SignalPaths(facts, lambda l: rms_change(self._factor(l)) if self._factor(l) > 1 else 0.0)
+
+    def _factor(self, layer: Layer) -> float:
+        entry = self.factors.get(id(layer))
+        return 1.0 if entry is None else entry[1]
+
+    def along(self, layers) -> tuple[float, int, Optional[Layer]]:
+        """The largest RMS change along a path through any of ``layers`` (a factor >= 1, either way),
+        how many such layers the path holds, and the last of them."""
+        best = (1.0, 0, None)
+        for layer in layers:
+            factor = self._factor(layer)
+            if factor == 1.0:
+                continue
+            paths = self.shrinking if factor < 1 else self.growing
+            total, count, last = paths.through(layer)
+            if math.exp(total) > best[0]:
+                best = (math.exp(total), count, last)
+        return best
+
+    def reported(self, change: float) -> bool:
+        return change >= self.options.min_signal_change
+
+
+def describe_change(change: float, count: int, last: Optional[Layer], home=None, grows: bool = False) -> str:
+    """``the signal shrinks about 529x over 7 such layers by self.fc7``; a last layer in another class
+    than ``home`` (the scope of the finding's layers) is named with its class (``DoubleConv.conv2``)."""
+    verb = "grows" if grows else "shrinks"
+    label = None if last is None else layer_label(last)
+    if label is not None and last.scope is not home and last.scope is not None and last.scope.is_class \
+            and label.startswith("self"):
+        label = last.scope.name + label[4:]
+    where = f" by {label}" if label is not None else ""
+    over = f" over {count} such layers" if count > 1 else ""
+    return f"the signal {verb} about {_times(change)}{over}{where}"
+
+
+def _times(change: float) -> str:
+    return f"{change:.1f}x" if change < 10 else f"{change:.0f}x" if change < 1e6 else f"{change:.0e}x"

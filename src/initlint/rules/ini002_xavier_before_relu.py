@@ -1,7 +1,8 @@
 from ..analysis import vocab
 from ..analysis.names import torch_name
 from ..analysis.syntax import argument, dotted, number, string
-from .base import Rule, literal_fans, effective_reach, layer_names, relu_like
+from .base import Effect, Rule, activation_keep, describe_change, effective_reach, layer_names, relu_like, \
+    signal_factor, signal_fans
 from ..findings import RawFinding
 
 _UNIT_GAIN_INITS = {"xavier_uniform_": 1, "xavier_normal_": 1, "orthogonal_": 1}
@@ -72,6 +73,7 @@ change is in that file.
 """
 
     def check(self, facts, options, rewriter):
+        found, factors = [], {}
         for site in facts.sites:
             if site.param != "weight" or site.func not in _UNIT_GAIN_INITS or site.via != "torch":
                 continue
@@ -83,24 +85,32 @@ change is in that file.
             reach = [layer for layer in everything if relu_like(layer.follower)]
             if not reach:
                 continue
+            found.append((site, everything, reach))
+            for layer in reach:
+                factors[id(layer)] = (layer, _unit_gain_factor(site.func, layer))
+        effect = Effect(facts, options, factors)
+        for site, everything, reach in found:
+            change, count, last = effect.along(reach)
+            if not effect.reported(change):
+                continue
             follower = reach[0].follower
             # Rewrite the call only when every layer it initialises wants the same init.
             fixable = len(reach) == len(everything) and len({layer.follower for layer in reach}) == 1
             yield RawFinding(self.code, site.call,
-                             f"{site.func} on {layer_names(reach, site=site)} followed by {follower.describe()}"
-                             f"{self._effect(site, reach)}: use He (kaiming) init",
+                             f"{site.func} on {layer_names(reach, site=site)} followed by {follower.describe()}: "
+                             f"{describe_change(change, count, last, reach[0].scope)}{self._per_layer(site, reach)}; "
+                             "use He (kaiming) init",
                              self._fix(site, follower, rewriter) if fixable else None)
 
     @staticmethod
-    def _effect(site, reach) -> str:
-        """Xavier keeps Var(w) = 2 / (fan_in + fan_out); ReLU keeps half the second moment, so each such
-        layer scales the signal's second moment by fan_in / (fan_in + fan_out)."""
-        fans = {literal_fans(layer) for layer in reach}
-        if site.func not in ("xavier_uniform_", "xavier_normal_") or len(fans) != 1 or None in fans:
+    def _per_layer(site, reach) -> str:
+        """Where every reached layer has the same literal sizes, the shrink per layer and the fans."""
+        fans = {signal_fans(layer) for layer in reach}
+        if len(fans) != 1 or None in fans:
             return ""
-        fan_in, fan_out = fans.pop()
-        factor = fan_in / (fan_in + fan_out)
-        return f", which shrinks the signal about {factor ** -0.5:.1f}x per layer (fan_in={fan_in}, fan_out={fan_out})"
+        taps, fan_in, fan_out = fans.pop()
+        factor = _unit_gain_factor(site.func, reach[0])
+        return f" ({factor ** -0.5:.1f}x per layer: fan_in={fan_in}, fan_out={fan_out})"
 
     @staticmethod
     def _fix(site, follower, rewriter):
@@ -115,3 +125,12 @@ change is in that file.
         name = site.func.replace("xavier", "kaiming")
         return rewriter.replace_call(site, name, f'{target}, {slope}nonlinearity="{nonlinearity}"',
                                      f"use {name}")
+
+
+def _unit_gain_factor(func: str, layer) -> float:
+    """Xavier keeps Var(w) = 2 / (fan_in + fan_out), a unit-gain orthogonal init rows (or columns) of
+    unit norm; the ReLU after keeps half the second moment: x1/2 per square layer."""
+    keep = activation_keep(layer.follower)
+    if func == "orthogonal_":
+        return signal_factor(layer, lambda fan_in, fan_out: 1 / max(fan_in, fan_out), keep)
+    return signal_factor(layer, lambda fan_in, fan_out: 2 / (fan_in + fan_out), keep)

@@ -1,7 +1,8 @@
 from ..analysis.facts import Layer
-import math
+import libcst as cst
 
-from .base import Rule, layer_label, relu_like
+from ..analysis.patterns import blocks_of
+from .base import Effect, Rule, activation_keep, describe_change, layer_label, relu_like, signal_factor
 from ..findings import Fix, RawFinding
 
 
@@ -67,14 +68,17 @@ with a bias) right after the statement that creates each layer of the stack; for
                     break
         fed = {id(layer) for layer in feeds.values()}
         fixed: set = set()  # layers an earlier stack's fix initialises (branches joining into one layer)
+        effect = Effect(facts, options, {id(layer): (layer, _default_factor(layer)) for layer in bare})
         for first in bare:
             if id(first) in fed:
                 continue
             stack = [first]
             while id(stack[-1]) in feeds and feeds[id(stack[-1])] not in stack:
                 stack.append(feeds[id(stack[-1])])
-            if sum(2 if layer.repeated else 1 for layer in stack) >= options.relu_stack_depth:
-                yield RawFinding(self.code, first.call, self._message(stack), self._fix(stack, rewriter, fixed))
+            change, count, last = effect.along(stack)
+            if count >= options.relu_stack_depth and effect.reported(change):
+                yield RawFinding(self.code, first.call, self._message(stack, change, count, last),
+                                 self._fix(stack, rewriter, fixed))
 
     @staticmethod
     def _keeps_default(facts, layer: Layer) -> bool:
@@ -85,30 +89,22 @@ with a bias) right after the statement that creates each layer of the stack; for
         return not facts.sites_for(layer, "weight")
 
     @staticmethod
-    def _message(stack: list) -> str:
+    def _message(stack: list, change: float, count: int, last) -> str:
         names = ", ".join(layer_label(layer) for layer in stack)
         acts = sorted({layer.follower.describe() for layer in stack})
         what = f"{len(stack)} layers ({names}) keep" if len(stack) > 1 else f"{names} keeps"
-        if any(layer.repeated for layer in stack):
-            effect = "the activations shrink at every layer"
-            if len(stack) == 1:
-                what = f"{names} keep"  # "the Linear layers of self.hidden", "self.up[0] and its copies"
-        else:
-            # Default init: Var(w) = 1/(3 fan_in); the activation keeps (1 + slope^2)/2 of the second
-            # moment, so each layer scales it by (1 + slope^2)/6 whatever the width.
-            shrink = 1.0
-            for layer in stack:
-                slope = layer.follower.slope or 0.0
-                shrink *= 6 / (1 + slope * slope)
-            effect = f"the activations shrink about {math.sqrt(shrink):.0f}x by {layer_label(stack[-1])} " \
-                     "(He init keeps their scale)"
-        return f"{what} PyTorch's default init before {' / '.join(acts)}: {effect}; use He (kaiming) init"
+        if len(stack) == 1 and stack[0].repeated:
+            what = f"{names} keep"  # "the Linear layers of self.hidden", "self.up[0] and its copies"
+        where = "" if count == sum(2 if layer.repeated else 1 for layer in stack) else \
+            " along the model's path"
+        return f"{what} PyTorch's default init before {' / '.join(acts)}:{where} " \
+               f"{describe_change(change, count, last, stack[0].scope)} (He init keeps its scale); use He (kaiming) init"
 
     @staticmethod
     def _fix(stack: list, rewriter, fixed: set):
         kaiming, needs = rewriter.init_function("kaiming_normal_")
         zeros, more = rewriter.init_function("zeros_")
-        inserts, containers = [], set()
+        inserts, containers, named = [], set(), []
         if any(_fix_target(layer) is None for layer in stack):
             return None
         for layer in stack:
@@ -125,16 +121,81 @@ with a bias) right after the statement that creates each layer of the stack; for
                 if path in containers:
                     continue
                 containers.add(path)
-                lines = [f"for layer in {path}:\n", f"    {kaiming}(layer.weight, {nonlinearity})\n"]
-                if layer.bias == "true":
-                    lines.append(f"    {zeros}(layer.bias)\n")
+                inserts.append((statement, _loop(path, nonlinearity, layer.bias == "true", kaiming, zeros, rewriter)))
             else:
-                lines = [f"{kaiming}({path}.weight, {nonlinearity})\n"]
-                if layer.bias == "true":
-                    lines.append(f"{zeros}({path}.bias)\n")
-            inserts.append((statement, rewriter.statements("".join(lines))))
+                named.append((path, statement, nonlinearity, layer.bias == "true"))
+        inserts.extend(_named_inits(named, kaiming, zeros, rewriter))
         uses_zeros = any(layer.bias == "true" for layer in stack)
         return Fix("insert He init", insert_after=inserts, needs=needs | (more if uses_zeros else frozenset()))
+
+
+def _loop(over: str, nonlinearity: str, bias: bool, kaiming: str, zeros: str, rewriter) -> list:
+    lines = [f"for layer in {over}:\n", f"    {kaiming}(layer.weight, {nonlinearity})\n"]
+    if bias:
+        lines.append(f"    {zeros}(layer.bias)\n")
+    return rewriter.statements("".join(lines))
+
+
+def _named_inits(named: list, kaiming: str, zeros: str, rewriter) -> list:
+    """Inits of layers that have a name: one loop over three or more that want the same init and are
+    built in one block (after the last of them), else a statement or two after each layer's own."""
+    inserts, done = [], set()
+    places = _statement_places(rewriter.module) if len(named) >= 3 else {}
+    groups: dict = {}
+    for entry in named:
+        place = places.get(id(entry[1]))
+        if place is not None:
+            groups.setdefault((id(place[0]), entry[2], entry[3]), []).append((place[1], entry))
+    for (_, nonlinearity, bias), members in groups.items():
+        paths = list(dict.fromkeys(entry[0] for _, entry in members))
+        if len(paths) < 3:
+            continue
+        last = max(members, key=lambda member: member[0])[1][1]
+        inserts.append((last, _loop(_tuple_text(paths), nonlinearity, bias, kaiming, zeros, rewriter)))
+        done.update(id(entry) for _, entry in members)
+    for entry in named:
+        if id(entry) in done:
+            continue
+        path, statement, nonlinearity, bias = entry
+        lines = [f"{kaiming}({path}.weight, {nonlinearity})\n"]
+        if bias:
+            lines.append(f"{zeros}({path}.bias)\n")
+        inserts.append((statement, rewriter.statements("".join(lines))))
+    return inserts
+
+
+def _tuple_text(paths: list) -> str:
+    """``(a, b, c)``, wrapped over several lines where one would be long."""
+    flat = f"({', '.join(paths)})"
+    if len(flat) <= 72:
+        return flat
+    lines, line = [], ""
+    for path in paths:
+        if line and len(line) + len(path) + 2 > 76:
+            lines.append(line)
+            line = ""
+        line += f"{path}, "
+    lines.append(line)
+    return "(\n" + "".join(f"    {text.rstrip()}\n" for text in lines) + ")"
+
+
+def _statement_places(module) -> dict:
+    """id(statement) -> (the block holding it, its index there), for every statement of the module."""
+    places = {}
+    todo = [module.body]
+    while todo:
+        block = todo.pop()
+        for index, statement in enumerate(block):
+            places[id(statement)] = (block, index)
+            if not isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+                todo.extend(blocks_of(statement))  # function and class bodies too
+    return places
+
+
+def _default_factor(layer: Layer) -> float:
+    """PyTorch's default init: Var(w) = 1 / (3 fan_in); before ReLU, which keeps half the second
+    moment, each layer multiplies it by 1/6 (by (1 + slope^2) / 6 before a leaky ReLU)."""
+    return signal_factor(layer, lambda fan_in, fan_out: 1 / (3 * fan_in), activation_keep(layer.follower) / 3)
 
 
 def _fix_target(layer: Layer):

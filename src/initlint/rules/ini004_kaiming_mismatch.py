@@ -1,6 +1,6 @@
 from ..analysis import vocab
 from ..analysis.syntax import number, string
-from .base import Rule, effective_reach, layer_names
+from .base import Effect, Rule, describe_change, effective_reach, layer_names, signal_fans
 from ..findings import RawFinding
 
 _TOLERANCE = 0.1  # a gain more than 10% off changes the signal's scale per layer noticeably
@@ -54,6 +54,7 @@ change is in that file.
 """
 
     def check(self, facts, options, rewriter):
+        found, factors = [], {}
         for site in facts.sites:
             if site.param != "weight" or site.func not in ("kaiming_uniform_", "kaiming_normal_") \
                     or site.via != "torch":
@@ -77,13 +78,34 @@ change is in that file.
                 layer.follower.act, layer.follower.slope) - 1) > _TOLERANCE]
             if len(wrong) != len(judged) or len({l.follower for l in wrong}) != 1:
                 continue
+            found.append((site, nonlinearity, a_expr, a, reach, wrong))
+            mode = string(site.argument(2, "mode")) or "fan_in"
+            for layer in wrong:
+                factors[id(layer)] = (layer, _mismatch_factor(layer, used, mode))
+        effect = Effect(facts, options, factors)
+        for site, nonlinearity, a_expr, a, reach, wrong in found:
+            change, count, last = effect.along(wrong)
+            if not effect.reported(change):
+                continue
             follower = wrong[0].follower
+            grows = effect.factors[id(wrong[0])][1] > 1
             yield RawFinding(self.code, site.call,
                              f"{site.func}(nonlinearity=\"{nonlinearity}\""
                              f"{'' if a_expr is None else f', a={a:g}'}) on {layer_names(wrong, site=site)}, "
-                             f"which is followed by {follower.describe()}",
-                             # The site also initialises other layers: rewriting it would change them too.
-                             self._fix(site, follower, rewriter) if len(wrong) == len(reach) else None)
+                             f"which is followed by {follower.describe()}: "
+                             f"{describe_change(change, count, last, wrong[0].scope, grows)}",
+                             self._fix(site, follower, rewriter) if self._fixable(reach, wrong) else None)
+
+    @staticmethod
+    def _fixable(reach, wrong) -> bool:
+        """Rewriting the call changes every layer it initialises: only where the new nonlinearity is
+        right for all of them. The linear gain the fix gives before SELU is also right for a layer whose
+        output leaves the model (a SELU net's output layer in the same loop)."""
+        wrong_ids = {id(layer) for layer in wrong}
+        others = [layer for layer in reach if id(layer) not in wrong_ids]
+        nonlinearity, _ = vocab.nonlinearity_for(wrong[0].follower.act)
+        return not others or (vocab.kaiming_gain(nonlinearity, 0.0) == 1.0
+                              and all(layer.follower.kind in ("output", "end") for layer in others))
 
     @staticmethod
     def _fix(site, follower, rewriter):
@@ -99,3 +121,14 @@ change is in that file.
         if generator is not None:
             args.append(f"generator={rewriter.code(generator)}")
         return rewriter.replace_call(site, site.func, ", ".join(args), f'nonlinearity="{nonlinearity}"')
+
+
+def _mismatch_factor(layer, used_gain: float, mode: str) -> float:
+    """Kaiming sets Var(w) = gain^2 / fan_in; an activation keeps 1 / its own gain^2 of the second
+    moment, so with the wrong gain each layer multiplies the signal's second moment by
+    (used / wanted)^2 (times taps / fan_in for a strided ConvTranspose). ``mode="fan_out"`` is judged by
+    the gains alone: it is a choice about the backward pass, not this rule's subject."""
+    wanted = vocab.activation_gain(layer.follower.act, layer.follower.slope)
+    fans = signal_fans(layer)
+    ratio = (used_gain / wanted) ** 2
+    return ratio if fans is None or mode != "fan_in" else ratio * fans[0] / fans[1]

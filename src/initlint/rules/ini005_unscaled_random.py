@@ -3,7 +3,7 @@ import re
 import libcst as cst
 
 from ..analysis.syntax import dotted, walk
-from .base import Rule, literal_fans, relu_like, effective_reach, layer_names
+from .base import Effect, Rule, describe_change, effective_reach, layer_names, signal_factor
 from .init_signatures import INIT_SIGNATURES, TENSOR_METHOD_SIGNATURES, binding_problems, helper_signature
 from ..findings import RawFinding
 
@@ -67,6 +67,7 @@ different activations, or the helper is applied to no model initlint can see, Py
 
     def check(self, facts, options, rewriter):
         rescaled = _RunTimeRescaling(rewriter)
+        found, factors = [], {}
         for site in facts.sites:
             if site.param != "weight" or site.via not in ("torch", "method") or not self._unscaled(site):
                 continue
@@ -86,24 +87,26 @@ different activations, or the helper is applied to no model initlint can see, Py
             reach = [layer for layer in effective_reach(facts, site) if not rescaled.applies(layer, site)]
             if not reach:
                 continue
+            found.append((site, default, reach))
+            if site.func != "uniform_":
+                for layer in reach:
+                    factors[id(layer)] = (layer, signal_factor(layer, lambda fan_in, fan_out: 1.0, None))
+        effect = Effect(facts, options, {key: value for key, value in factors.items() if value[1] is not None})
+        for site, default, reach in found:
+            measured = site.func != "uniform_" and all(factors[id(layer)][1] is not None for layer in reach)
+            if measured:
+                change, count, last = effect.along(reach)
+                if not effect.reported(change):
+                    continue
+                what = describe_change(change, count, last, reach[0].scope, grows=True)
+            else:  # sizes initlint cannot read: N(0, 1) grows the signal with every fan_in above 1
+                what = "the signal's scale grows with fan_in at every layer"
             followers = {layer.follower for layer in reach}
             fix = rewriter.fitting_init(site, reach[0].follower, "scaled init") if len(followers) == 1 \
                 else self._default_init(site, rewriter)
             yield RawFinding(self.code, site.call,
                              f"{site.func} with the default {default} on {layer_names(reach, site=site)}: "
-                             f"{self._effect(site, reach)}", fix)
-
-    @staticmethod
-    def _effect(site, reach) -> str:
-        """With std=1 a layer multiplies the signal's second moment by fan_in (by fan_in / 2 after a
-        ReLU): where the sizes are literal, say by how much."""
-        fans = {literal_fans(layer) for layer in reach}
-        if site.func == "uniform_" or len(fans) != 1 or None in fans:
-            return "the signal's scale grows with fan_in at every layer"
-        fan_in = fans.pop()[0]
-        relu = all(relu_like(layer.follower) for layer in reach)
-        growth = (fan_in / 2 if relu else fan_in) ** 0.5
-        return f"the signal grows about {growth:.0f}x per layer (fan_in={fan_in})"
+                             f"{what}", fix)
 
     @staticmethod
     def _default_init(site, rewriter):

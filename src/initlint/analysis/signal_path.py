@@ -1,0 +1,126 @@
+"""How a change in the forward signal compounds along the model's data path, across its blocks.
+
+A path runs from layer to layer through what follows each (an activation, pass-through ops); it enters
+an instance of one of this file's classes at what its ``forward`` input meets first, and leaves it
+where that ``forward`` returns, to what follows the instance in the class holding it. A norm layer
+ends a path (it rescales the signal), and so does a residual add (the identity branch keeps the scale).
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from .facts import FileFacts, Follower, Layer
+
+_MAX_NESTING = 8     # instances inside instances followed at most this deep
+_MAX_STEPS = 150     # a path longer than this is not followed further
+
+
+class SignalPaths:
+    """The most compounded change along any path through a layer, for one rule's per-layer changes.
+
+    ``weight(layer)`` is the log of the factor by which the layer changes the signal's RMS in the
+    direction the rule is about (0 for layers it does not judge); ``through(layer)`` is the largest sum
+    of weights along a path that passes through the layer, with how many judged layers it holds and
+    the last of them."""
+
+    def __init__(self, facts: FileFacts, weight: Callable[[Layer], float]) -> None:
+        self.facts = facts
+        self.weight = weight
+        self.instances: dict[str, list] = {}   # class name -> [(part, holding scope name, follower)]
+        for part, scope, follower in facts.block_instances:
+            self.instances.setdefault(part.instance_of, []).append((part, scope.name, follower))
+        self.suffixes: dict = {}
+        self.best: dict[int, tuple] = {}        # id(layer) -> (sum, count, last layer)
+        self.done = False
+
+    def through(self, layer: Layer) -> tuple[float, int, Optional[Layer]]:
+        if not self.done:
+            self._walk_all()
+        return self.best.get(id(layer), (0.0, 0, None))
+
+    def _walk_all(self) -> None:
+        self.done = True
+        prefixes: dict = {}
+        for layer in self.facts.layers:
+            if self.weight(layer) > 0:
+                self._forward((layer, ()), (0.0, 0, None), prefixes, 0)
+
+    def _forward(self, node, prefix, prefixes, steps) -> None:
+        """Walk on from ``node`` with what the path so far holds, recording the best total per layer."""
+        key = (id(node[0]), tuple(id(part) for part in node[1]))
+        known = prefixes.get(key)
+        if known is not None and known[0] >= prefix[0]:
+            return
+        prefixes[key] = prefix
+        layer = node[0]
+        after = self._suffix(node, set())
+        own = self.weight(layer)
+        total = prefix[0] + after[0]
+        count = prefix[1] + after[1]
+        last = after[2] or prefix[2]
+        recorded = self.best.get(id(layer))
+        if recorded is None or (total, count) > recorded[:2]:
+            self.best[id(layer)] = (total, count, last)
+        if steps > _MAX_STEPS:
+            return
+        passed = (prefix[0] + own, prefix[1] + _count(layer, own), layer if own > 0 else prefix[2])
+        for successor in self._successors(node):
+            self._forward(successor, passed, prefixes, steps + 1)
+
+    def _suffix(self, node, active: set) -> tuple:
+        """(sum, count, last judged layer) of the best path starting at ``node`` (its own weight included)."""
+        key = (id(node[0]), tuple(id(part) for part in node[1]))
+        cached = self.suffixes.get(key)
+        if cached is not None:
+            return cached
+        if key in active or len(active) > _MAX_STEPS:
+            return 0.0, 0, None
+        active.add(key)
+        own = self.weight(node[0])
+        best = (0.0, 0, None)
+        for successor in self._successors(node):
+            found = self._suffix(successor, active)
+            if found[0] > best[0] or (found[0] == best[0] and found[1] > best[1]):
+                best = found
+        active.discard(key)
+        result = (own + best[0], best[1] + _count(node[0], own), best[2] or (node[0] if own > 0 else None))
+        self.suffixes[key] = result
+        return result
+
+    def _successors(self, node) -> list:
+        layer, context = node
+        return self._after(layer.follower, context, layer.scope.name if layer.scope is not None else None, set())
+
+    def _after(self, follower: Optional[Follower], context: tuple, owner: Optional[str], seen: set) -> list:
+        """The layers (with their instance context) a value meeting ``follower`` goes into next."""
+        if follower is None:
+            return []
+        if follower.kind == "act":
+            return self._after(follower.then, context, owner, seen)
+        if follower.kind == "layer":
+            return [(follower.layer, context)] if follower.layer is not None else []
+        if follower.kind == "unknown":
+            found = [(layer, context) for layer in follower.feeds]
+            if len(context) < _MAX_NESTING:
+                for block in follower.blocks:
+                    entry = self.facts.block_entries.get(block.instance_of)
+                    found.extend(self._after(entry, context + (block,), block.instance_of, seen))
+            return found
+        if follower.kind == "output":  # leaves the class: to what follows the instance holding it
+            if context:
+                instance = context[-1]
+                for part, holder, after in self.instances.get(instance.instance_of, ()):
+                    if part is instance:
+                        return self._after(after, context[:-1], holder, seen)
+                return []
+            if owner is None or owner in seen:
+                return []
+            seen = seen | {owner}
+            return [found for _, holder, after in self.instances.get(owner, ())
+                    for found in self._after(after, (), holder, seen)]
+        return []  # a norm rescales the signal; a residual add keeps the identity's scale; the end
+
+
+def _count(layer: Layer, weight: float) -> int:
+    """How many layers a judged layer stands for (one built in a loop: at least two)."""
+    return 0 if weight <= 0 else 2 if layer.repeated else 1
