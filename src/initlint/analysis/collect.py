@@ -18,6 +18,7 @@ import libcst as cst
 
 from .conclusions import Conclusions
 from .dependencies import Dependencies
+from .dormant import dormant_functions
 from .facts import FileFacts, InitSite, Layer, Part, Scope
 from .flow import resolve_followers
 from .index import ModuleIndex
@@ -131,7 +132,8 @@ class Analyzer(LayerCollector, PathLookup, ModuleIndex, Dependencies, Reach, Sit
         return FileFacts(self.module, self.scopes, self.layers, self.sites, self.truth_tests, early,
                          self.imports, self.may_init_elsewhere, init_calls=self.init_calls,
                          dependencies=self.dependencies, foreign=self.is_foreign_node, relocated=relocated,
-                         block_entries=block_entries, block_instances=block_instances)
+                         block_entries=block_entries, block_instances=block_instances,
+                         dormant=dormant_functions(self))
 
 
 def analyze(module: cst.Module, extra_relu: frozenset = frozenset(), path: Optional[str] = None,

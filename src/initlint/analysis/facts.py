@@ -154,6 +154,7 @@ class FileFacts:
     # follows its output).
     block_entries: dict = field(default_factory=dict)
     block_instances: list = field(default_factory=list)
+    dormant: frozenset = frozenset()  # id() of init methods that never run (nothing calls them, a flag that is off)
     _sites_by_layer: Optional[dict] = field(default=None, init=False, repr=False)
 
     def sites_for(self, layer: Layer, param: str) -> list[InitSite]:

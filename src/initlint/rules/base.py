@@ -74,6 +74,12 @@ def constant_value(site: InitSite) -> tuple[bool, Optional[float]]:
     return False, None
 
 
+def runs(facts: FileFacts, site: InitSite) -> bool:
+    """Whether the site's code runs: not in an init method nothing calls, or calls only under a flag
+    that defaults to off and no caller turns on."""
+    return site.function is None or id(site.function) not in facts.dormant
+
+
 def effective_reach(facts: FileFacts, site: InitSite) -> list[Layer]:
     """The layers this site reaches where no later init overrides it (loaded weights do too)."""
     return [layer for layer in site.reach if not layer.values_loaded and facts.is_effective(site, layer)]

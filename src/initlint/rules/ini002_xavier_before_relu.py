@@ -1,7 +1,7 @@
 from ..analysis import vocab
 from ..analysis.names import torch_name
 from ..analysis.syntax import argument, dotted, number, string
-from .base import Effect, Rule, activation_keep, describe_change, effective_reach, layer_names, relu_like, \
+from .base import Effect, Rule, runs, activation_keep, describe_change, effective_reach, layer_names, relu_like, \
     signal_factor, signal_fans
 from ..findings import RawFinding
 
@@ -37,6 +37,15 @@ class XavierBeforeRelu(Rule):
 Flags `xavier_uniform_`, `xavier_normal_` and `orthogonal_` with gain 1 (the default) on the weight of
 a Linear/Conv layer followed directly by a ReLU-family activation (ReLU, ReLU6, LeakyReLU, PReLU, RReLU).
 
+How it decides: each such layer multiplies the signal's second moment by fan_in / (fan_in + fan_out)
+times what the activation keeps (1/2 for ReLU, (1 + slope^2)/2 for a leaky one) where its sizes are
+literal (x1/2 per square layer where they are not; a unit-gain `orthogonal_` by 1/2 times
+min(1, fan_in/fan_out)). The factors compound along the model's data path, across blocks, until a norm
+or a residual add. It reports when the RMS shrinks by at least `min-signal-change` (default 100x:
+fourteen square Xavier layers) along a path through a layer the call initialises; one or two Xavier
+layers before ReLU (a policy network, a textbook MLP) train fine and stay silent. The message gives
+the factor.
+
 ## Why is this bad?
 Xavier/Glorot init keeps the variance of a linear (or tanh) layer's output. ReLU zeroes half of it, so
 each Xavier-initialised ReLU layer halves the signal's variance; a deep stack's activations and
@@ -45,14 +54,16 @@ Xavier with `gain=nn.init.calculate_gain("relu")` is fine and stays silent.
 
 ## Example
 ```python
-nn.init.xavier_uniform_(self.conv.weight)
-...
-x = F.relu(self.conv(x))
+for m in self.modules():  # a deep ReLU stack (fourteen or more square layers)
+    if isinstance(m, nn.Conv2d):
+        nn.init.xavier_uniform_(m.weight)
 ```
 
 ## Use instead
 ```python
-nn.init.kaiming_uniform_(self.conv.weight, nonlinearity="relu")
+for m in self.modules():
+    if isinstance(m, nn.Conv2d):
+        nn.init.kaiming_uniform_(m.weight, nonlinearity="relu")
 ```
 
 ## Fix
@@ -75,7 +86,7 @@ change is in that file.
     def check(self, facts, options, rewriter):
         found, factors = [], {}
         for site in facts.sites:
-            if site.param != "weight" or site.func not in _UNIT_GAIN_INITS or site.via != "torch":
+            if not runs(facts, site) or site.param != "weight" or site.func not in _UNIT_GAIN_INITS or site.via != "torch":
                 continue
             gain_expr = site.argument(1, "gain")
             gain = 1.0 if gain_expr is None else literal_gain(gain_expr, facts.imports)

@@ -16,12 +16,19 @@ class MissingHeInit(Rule):
 ## What it does
 Flags a stack of Linear/Conv layers that keep PyTorch's default init and feed each other through
 ReLU-family activations: each layer's output goes through the activation (no norm between) into the
-next layer of the stack, in `nn.Sequential` order or along `forward()`'s data flow. A stack needs at
-least 2 layers (the `relu-stack-depth` option); layers built in a loop or comprehension count as
-several. One finding per stack, at its first layer, naming every layer in it (`# noqa` on that line
-silences the whole stack). Stays silent when anything initlint cannot follow may initialise the layers:
-an `apply` or init method it cannot find, an init helper that this file never applies, a base class
-other than `nn.Module`, a custom layer subclass.
+next layer of the stack, in `nn.Sequential` order or along `forward()`'s data flow. One finding per
+stack, at its first layer, naming every layer in it (`# noqa` on that line silences the whole stack).
+
+How it decides: it compounds the signal's change along the model's data path through the stack,
+across blocks (a block class's `forward` entered where it is called and left where it returns) and
+builder-made parts: each default-init layer before ReLU multiplies the signal's second moment by 1/6
+(by (1 + slope^2)/6 before a leaky ReLU; a strided `ConvTranspose` by in/(3 out stride^2), from its
+literal sizes), a norm or a residual add ends the path. It reports when the RMS shrinks by at least
+`min-signal-change` (default 100x: six such layers) over at least `relu-stack-depth` (default 2) such
+layers; layers built in a loop or comprehension count as two. The message gives the factor.
+Stays silent when anything initlint cannot follow may initialise the layers: an `apply` or init method
+it cannot find, an init helper that this file never applies, a base class other than `nn.Module`, a
+custom layer subclass.
 
 ## Why is this bad?
 PyTorch's default Linear/Conv init is `kaiming_uniform_(w, a=sqrt(5))`: U(-1/sqrt(fan_in),
@@ -31,20 +38,25 @@ biases and its gradients vanish.
 
 ## Example
 ```python
-self.net = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+self.net = nn.Sequential(
+    nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 10),
+)
 ```
 
 ## Use instead
 ```python
-for layer in (self.net[0], self.net[2]):
+for layer in (self.net[0], self.net[2], self.net[4], self.net[6], self.net[8], self.net[10]):
     nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
     nn.init.zeros_(layer.bias)
 ```
 
 ## Fix
 Inserts `kaiming_normal_(<layer>.weight, nonlinearity="relu")` (and `zeros_(<layer>.bias)` for layers
-with a bias) right after the statement that creates each layer of the stack; for the layers of a
-`ModuleList`/`Sequential` built by a comprehension, a loop over the container
+with a bias) right after the statement that creates each layer of the stack; three or more layers built
+in one block get one loop after the last of them (`for layer in (self.conv1, self.conv2, ...): ...`);
+for the layers of a `ModuleList`/`Sequential` built by a comprehension, a loop over the container
 (`for layer in self.hidden: ...`). A stack with a layer that has no name to write the init against
 (built in a loop with `append`, or by a call initlint cannot see into) gets no fix.
 

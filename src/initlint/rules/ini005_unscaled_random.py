@@ -3,7 +3,7 @@ import re
 import libcst as cst
 
 from ..analysis.syntax import dotted, walk
-from .base import Effect, Rule, describe_change, effective_reach, layer_names, signal_factor
+from .base import Effect, Rule, runs, describe_change, effective_reach, layer_names, signal_factor
 from .init_signatures import INIT_SIGNATURES, TENSOR_METHOD_SIGNATURES, binding_problems, helper_signature
 from ..findings import RawFinding
 
@@ -26,6 +26,14 @@ the mean: `trunc_normal_(w, 0.02)`) and `uniform_(w)` with the default range [0,
 functions and the tensor methods alike) on a Linear/Conv weight; in an init helper applied to no model
 initlint can see, on the Linear/Conv types it dispatches to. Embedding weights and other tensors are
 not checked: N(0, 1) is the usual embedding init.
+
+How it decides: N(0, 1) multiplies the signal's second moment by the number of inputs each output
+sums (fan_in; for a strided ConvTranspose in_channels x kernel / stride), halved by a ReLU after it.
+Where every layer a call initialises has literal sizes, the growth compounds along the model's data
+path (across blocks, until a norm or a residual add) and it reports when the RMS grows by at least
+`min-signal-change` (default 100x: two layers of fan_in 64 before ReLU, one of fan_in 20000): a tiny
+layer (`nn.Linear(4, 16)`) stays silent. Where a size is not literal, `uniform_` (all weights
+positive), and in a helper applied nowhere, it always reports.
 
 N(0, 1) on purpose stays silent where something rescales the weight at run time, as StyleGAN/ProGAN's
 equalized learning rate does: the layer is handed to a wrapper named like `equal_lr`/`EqualLR.apply`/
@@ -69,7 +77,7 @@ different activations, or the helper is applied to no model initlint can see, Py
         rescaled = _RunTimeRescaling(rewriter)
         found, factors = [], {}
         for site in facts.sites:
-            if site.param != "weight" or site.via not in ("torch", "method") or not self._unscaled(site):
+            if not runs(facts, site) or site.param != "weight" or site.via not in ("torch", "method") or not self._unscaled(site):
                 continue
             if site.loop and not site.exact_filter:
                 continue

@@ -1,0 +1,268 @@
+"""The variance rules (INI002-INI005) report by default only where the forward signal's RMS changes by
+``min-signal-change`` along the model's path; the effect compounds across blocks; the numbers are what
+the code does (checked against torch); init methods that never run are not judged."""
+import ast
+
+import pytest
+import torch
+import torch.nn as nn
+
+from conftest import fixture_path, run_cli
+from initlint.engine import Selection, lint_source
+from initlint.fix import fixed_source
+from initlint.rules import Options
+
+EVERY_CHANGE = Options(min_signal_change=1.0)
+
+
+def read(*parts) -> str:
+    with open(fixture_path(*parts), encoding="utf-8") as handle:
+        return handle.read()
+
+
+def lint(source: str, options: Options = Options(), select=None):
+    selection = Selection(select=select) if select else Selection()
+    return lint_source(source.encode(), "models/model.py", selection, options=options, keep_module=True)
+
+
+def found(source: str, options: Options = Options()):
+    return [(f.code, f.line, f.column) for f in lint(source, options).findings]
+
+
+def messages(source: str, options: Options = Options()):
+    return {(f.code, f.line): f.message for f in lint(source, options).findings}
+
+
+# --- depth: default init, blocks, ConvTranspose ---
+
+def test_default_threshold_keeps_deep_stacks_and_drops_shallow_ones():
+    source = read("effect", "depth.py")
+    assert found(source) == [("INI003", 10, 13), ("INI003", 45, 22), ("INI003", 125, 13)]
+    # Lowering the option reports the shallow ones too: LeNet (36x) and the two-layer discriminator.
+    assert found(source, EVERY_CHANGE) == [("INI003", 10, 13), ("INI003", 19, 22), ("INI003", 38, 13),
+                                           ("INI003", 45, 22), ("INI003", 125, 13)]
+    assert found(source, Options(min_signal_change=30.0)) == [
+        ("INI003", 10, 13), ("INI003", 19, 22), ("INI003", 45, 22), ("INI003", 125, 13)]
+
+
+def test_messages_keep_the_number():
+    text = messages(read("effect", "depth.py"), EVERY_CHANGE)
+    assert "the signal shrinks about 216x over 6 such layers by self.net[10]" in text[("INI003", 10)]
+    assert "the signal shrinks about 36x over 4 such layers by self.fc2" in text[("INI003", 19)]
+    assert "about 5.8x over 2 such layers" in text[("INI003", 38)]  # LeakyReLU(0.2): x1.04/6 per layer
+
+
+def test_unet_blocks_compound_along_the_model_path():
+    """DoubleConv's two convs lie on a path of 14 (inc, three Downs, three Ups): 6^7 in RMS."""
+    text = messages(read("effect", "depth.py"))[("INI003", 45)]
+    assert text.startswith("2 layers (self.conv1, self.conv2) keep PyTorch's default init before relu: "
+                           "along the model's path the signal shrinks about 279936x over 14 such layers")
+
+
+def test_a_norm_in_every_block_ends_the_path():
+    source = read("effect", "depth.py")
+    assert not [f for f in found(source, EVERY_CHANGE) if 95 <= f[1] <= 118]
+
+
+def _relu_stack_rms_shrink(layers, x):
+    start = x.pow(2).mean()
+    with torch.no_grad():
+        for layer in layers:
+            x = torch.relu(layer(x))
+    return (start / x.pow(2).mean()).sqrt().item()
+
+
+def test_strided_conv_transpose_factor_matches_torch():
+    """PyTorch's default init takes fan_in = out_channels x k^2 from a ConvTranspose's weight, while each
+    output sums in_channels x k^2 / stride^2 inputs: x in / (3 out stride^2) before ReLU, not x1/6."""
+    text = messages(read("effect", "depth.py"))[("INI003", 125)]
+    assert "the signal shrinks about 118x over 3 such layers" in text
+    torch.manual_seed(0)
+    layers = [nn.ConvTranspose2d(512, 512, 4, 2, 1, bias=False) for _ in range(3)]
+    measured = _relu_stack_rms_shrink(layers, torch.randn(4, 512, 4, 4))
+    assert 0.8 < measured / 118 < 1.3  # zero padding at the borders shrinks it a little more
+
+
+def test_default_init_factor_matches_torch():
+    torch.manual_seed(0)
+    layers = [nn.Linear(512, 512, bias=False) for _ in range(6)]
+    measured = _relu_stack_rms_shrink(layers, torch.randn(4096, 512))
+    assert 0.8 < measured / 216 < 1.25
+
+
+# --- INI002, INI004, INI005 ---
+
+def test_variance_rules_default_and_lowered():
+    source = read("effect", "variance.py")
+    assert found(source) == [("INI002", 29, 17), ("INI004", 45, 17), ("INI005", 69, 9), ("INI005", 70, 9),
+                             ("INI005", 80, 9)]
+    assert found(source, EVERY_CHANGE) == [
+        ("INI002", 10, 9), ("INI002", 11, 9), ("INI002", 29, 17), ("INI004", 45, 17), ("INI004", 54, 17),
+        ("INI005", 61, 9), ("INI005", 69, 9), ("INI005", 70, 9), ("INI005", 80, 9)]
+
+
+def test_variance_messages():
+    text = messages(read("effect", "variance.py"), EVERY_CHANGE)
+    assert "the signal shrinks about 8.1x over 2 such layers by self.fc2 (5.7x per layer: fan_in=8, " \
+           "fan_out=256)" in text[("INI002", 10)]
+    assert "the signal shrinks about 181x over 15 such layers by self.net[28]" in text[("INI002", 29)]
+    assert "which is followed by selu: the signal shrinks about 133x over 17 such layers" in text[("INI004", 45)]
+    assert text[("INI005", 61)].endswith("the signal grows about 2.0x by self.fc")
+    assert text[("INI005", 69)].endswith("the signal grows about 256x over 2 such layers by self.fc2")
+    assert text[("INI005", 80)].endswith("the signal's scale grows with fan_in at every layer")
+
+
+def test_selu_loop_fix_covers_the_output_layer():
+    """The loop also initialises the SELU net's last Linear: the linear gain the fix gives is its own too."""
+    result = lint(read("effect", "variance.py"), select=("INI004",))
+    new, applied = fixed_source(result.module, result.findings)
+    assert len(applied) == 1
+    text = new.decode()
+    assert text.count('nn.init.kaiming_normal_(m.weight, nonlinearity="linear")') == 1
+    assert text.count('nonlinearity="selu"') == 1  # the shallow net, below the threshold, is left alone
+
+
+def test_selu_loop_without_output_layer_is_not_fixed_when_it_reaches_a_relu_layer():
+    source = '''import torch.nn as nn
+
+
+class Mixed(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(8, 8), nn.SELU(), nn.Linear(8, 8), nn.SELU(), nn.Linear(8, 8), nn.ReLU(),
+                                 nn.Linear(8, 1))
+        for m in self.net:
+            if isinstance(m, nn.Linear):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="selu")
+'''
+    assert not lint(source, EVERY_CHANGE).findings  # the ReLU layer disagrees: not every judged layer is wrong
+
+
+# --- the fix for three or more named layers is one loop ---
+
+EXTRAS = '''import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Extras(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv8_1 = nn.Conv2d(1024, 256, 1)
+        self.conv8_2 = nn.Conv2d(256, 512, 3, stride=2, padding=1)
+        self.conv9_1 = nn.Conv2d(512, 128, 1)
+        self.conv9_2 = nn.Conv2d(128, 256, 3, stride=2, padding=1)
+        self.conv10_1 = nn.Conv2d(256, 128, 1)
+        self.conv10_2 = nn.Conv2d(128, 256, 3)
+        self.conv11_1 = nn.Conv2d(256, 128, 1)
+        self.conv11_2 = nn.Conv2d(128, 256, 3)
+
+    def forward(self, x):
+        x = F.relu(self.conv8_1(x))
+        x = F.relu(self.conv8_2(x))
+        x = F.relu(self.conv9_1(x))
+        x = F.relu(self.conv9_2(x))
+        x = F.relu(self.conv10_1(x))
+        x = F.relu(self.conv10_2(x))
+        x = F.relu(self.conv11_1(x))
+        x = F.relu(self.conv11_2(x))
+        return x
+'''
+
+
+def test_ssd_extras_fix_is_one_loop():
+    result = lint(EXTRAS)
+    assert [(f.code, f.line) for f in result.findings] == [("INI003", 8)]
+    assert "the signal shrinks about 1296x over 8 such layers by self.conv11_2" in result.findings[0].message
+    new, _ = fixed_source(result.module, result.findings)
+    expected = EXTRAS.replace('''        self.conv11_2 = nn.Conv2d(128, 256, 3)
+''', '''        self.conv11_2 = nn.Conv2d(128, 256, 3)
+        for layer in (
+            self.conv8_1, self.conv8_2, self.conv9_1, self.conv9_2, self.conv10_1,
+            self.conv10_2, self.conv11_1, self.conv11_2,
+        ):
+            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+            nn.init.zeros_(layer.bias)
+''')
+    assert new.decode() == expected
+    ast.parse(new.decode())
+    again = lint(new.decode())
+    assert not again.findings
+
+
+def test_two_named_layers_keep_one_statement_each():
+    source = read("effect", "depth.py")
+    result = lint(source, EVERY_CHANGE, select=("INI003",))
+    new, _ = fixed_source(result.module, [f for f in result.findings if f.line == 45])
+    assert '''        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
+        nn.init.kaiming_normal_(self.conv1.weight, nonlinearity="relu")
+        nn.init.zeros_(self.conv1.bias)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
+        nn.init.kaiming_normal_(self.conv2.weight, nonlinearity="relu")
+        nn.init.zeros_(self.conv2.bias)
+''' in new.decode()
+
+
+# --- init methods that never run ---
+
+def test_init_methods_that_never_run_are_not_judged():
+    source = read("effect", "dormant.py")
+    assert found(source, EVERY_CHANGE) == []
+    turned_on = source.replace("model = FlagOff()", "model = FlagOff(init_weights=True)")
+    assert found(turned_on) == [("INI002", 20, 17)]
+    positional = source.replace("model = FlagOff()", "model = FlagOff(True)")
+    assert found(positional) == [("INI002", 20, 17)]
+    called = source + "NeverCalled().reset_weights()\n"
+    assert found(called) == [("INI002", 37, 17)]
+
+
+def test_a_flag_that_is_rebound_may_run():
+    source = read("effect", "dormant.py").replace(
+        "        if init_weights:\n", "        init_weights = True\n        if init_weights:\n")
+    assert found(source) == [("INI002", 21, 17)]
+
+
+# --- the option ---
+
+def test_option_from_configuration(tmp_path):
+    (tmp_path / "model.py").write_text(read("effect", "depth.py"))
+    default = run_cli("--no-cache", "model.py", cwd=tmp_path)
+    assert default.stdout.count("INI003") == 3
+    (tmp_path / "pyproject.toml").write_text("[tool.initlint]\nmin-signal-change = 1\n")
+    lowered = run_cli("--no-cache", "model.py", cwd=tmp_path)
+    assert lowered.stdout.count("INI003") == 5
+    # An explicit select chooses the rule, not the threshold.
+    (tmp_path / "pyproject.toml").write_text("[tool.initlint]\n")
+    selected = run_cli("--no-cache", "--select", "INI003", "model.py", cwd=tmp_path)
+    assert selected.stdout.count("INI003") == 3
+
+
+@pytest.mark.parametrize("value", ['"high"', "0.5", "true", "inf"])
+def test_bad_option_value(tmp_path, value):
+    (tmp_path / "model.py").write_text("import torch\n")
+    (tmp_path / "pyproject.toml").write_text(f"[tool.initlint]\nmin-signal-change = {value}\n")
+    bad = run_cli("--no-cache", "model.py", cwd=tmp_path)
+    assert bad.returncode == 2 and "'min-signal-change' must be a number >= 1" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+def test_rule_docs_say_how_they_decide():
+    for code in ("INI002", "INI003", "INI004", "INI005"):
+        shown = run_cli("rule", code)
+        assert shown.returncode == 0
+        assert "How it decides" in shown.stdout and "min-signal-change" in shown.stdout
+
+
+# --- the old fixtures of the four rules: every finding comes back with the option at 1 ---
+
+OLD_EXPECTED = {
+    "ini002_xavier_before_relu.py": [("INI002", 13, 9), ("INI002", 14, 9), ("INI002", 15, 9), ("INI002", 33, 17)],
+    "ini003_missing_he_init.py": [("INI003", 11, 13), ("INI003", 23, 22), ("INI003", 39, 24), ("INI003", 48, 21)],
+    "ini004_kaiming_mismatch.py": [("INI004", 14, 9), ("INI004", 15, 9), ("INI004", 16, 9), ("INI004", 17, 9)],
+    "ini005_unscaled_random.py": [("INI005", 11, 9), ("INI005", 12, 9), ("INI005", 27, 17)],
+}
+
+
+@pytest.mark.parametrize("name", sorted(OLD_EXPECTED))
+def test_rule_fixtures_with_every_change_reported(name):
+    result = lint_source(read("rules", name).encode(), f"rules/{name}", options=EVERY_CHANGE)
+    assert [(f.code, f.line, f.column) for f in result.findings] == OLD_EXPECTED[name]
