@@ -10,9 +10,11 @@ import torch.nn as nn
 from conftest import fixture_path, run_cli
 from initlint.engine import Selection, lint_source
 from initlint.fix import fixed_source
+from initlint.config import Settings
 from initlint.rules import Options
 
 EVERY_CHANGE = Options(min_signal_change=1.0)
+DEFAULT = Settings().options  # what the command line, flake8 and pre-commit use without configuration
 
 
 def read(*parts) -> str:
@@ -20,16 +22,16 @@ def read(*parts) -> str:
         return handle.read()
 
 
-def lint(source: str, options: Options = Options(), select=None):
+def lint(source: str, options: Options = DEFAULT, select=None):
     selection = Selection(select=select) if select else Selection()
     return lint_source(source.encode(), "models/model.py", selection, options=options, keep_module=True)
 
 
-def found(source: str, options: Options = Options()):
+def found(source: str, options: Options = DEFAULT):
     return [(f.code, f.line, f.column) for f in lint(source, options).findings]
 
 
-def messages(source: str, options: Options = Options()):
+def messages(source: str, options: Options = DEFAULT):
     return {(f.code, f.line): f.message for f in lint(source, options).findings}
 
 
@@ -107,8 +109,9 @@ def test_variance_messages():
            "fan_out=256)" in text[("INI002", 10)]
     assert "the signal shrinks about 181x over 15 such layers by self.net[28]" in text[("INI002", 29)]
     assert "which is followed by selu: the signal shrinks about 133x over 17 such layers" in text[("INI004", 45)]
-    assert text[("INI005", 61)].endswith("the signal grows about 2.0x by self.fc")
-    assert text[("INI005", 69)].endswith("the signal grows about 256x over 2 such layers by self.fc2")
+    assert text[("INI005", 61)].endswith("the signal grows about 2.0x by self.fc (fan_in=4)")
+    assert text[("INI005", 69)].endswith("the signal grows about 256x over 2 such layers by self.fc2 "
+                                         "(16x per layer: fan_in=512)")
     assert text[("INI005", 80)].endswith("the signal's scale grows with fan_in at every layer")
 
 
@@ -263,6 +266,15 @@ OLD_EXPECTED = {
 
 
 @pytest.mark.parametrize("name", sorted(OLD_EXPECTED))
-def test_rule_fixtures_with_every_change_reported(name):
-    result = lint_source(read("rules", name).encode(), f"rules/{name}", options=EVERY_CHANGE)
-    assert [(f.code, f.line, f.column) for f in result.findings] == OLD_EXPECTED[name]
+def test_rule_fixtures_by_default_and_with_every_change_reported(name):
+    """``Options()`` reports every change; the configured default keeps only the deep cases (none here)."""
+    source = read("rules", name).encode()
+    every = lint_source(source, f"rules/{name}")
+    assert [(f.code, f.line, f.column) for f in every.findings] == OLD_EXPECTED[name]
+    default = lint_source(source, f"rules/{name}", options=DEFAULT)
+    assert [f.code for f in default.findings] == (["INI005"] if name.startswith("ini005") else [])
+
+
+
+def test_default_configuration_is_the_threshold():
+    assert DEFAULT.min_signal_change == 100.0 and Options().min_signal_change == 1.0

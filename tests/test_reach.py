@@ -63,7 +63,7 @@ def test_script_init_of_the_same_path_on_an_unknown_model_may_reach_the_class():
 def test_stack_message_counts_the_layers_and_their_effect():
     found = messages(NET)
     assert found == [("INI003", 8, "2 layers (self.fc1, self.fc2) keep PyTorch's default init before relu: "
-                                   "the activations shrink about 6x by self.fc2 (He init keeps their scale); "
+                                   "the signal shrinks about 6.0x over 2 such layers by self.fc2 (He init keeps its scale); "
                                    "use He (kaiming) init")]
 
 
@@ -223,7 +223,8 @@ class Agent(nn.Module):
     found = messages(source)
     assert [(code, line) for code, line, _ in found] == [("INI002", 12), ("INI003", 35)]
     assert found[0][2] == ("xavier_uniform_ on the Conv2d layers of self.features followed by relu: "
-                           "use He (kaiming) init")
+                           "the signal shrinks about 1.4x over 2 such layers by the Conv2d layers of "
+                           "self.features; use He (kaiming) init")
     assert found[1][2].startswith("2 layers (self.q[0], self.q[2]) keep PyTorch's default init")
 
 

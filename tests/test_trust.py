@@ -88,7 +88,7 @@ nn.init.zeros_(model.out.weight)
 '''
     assert [(code, line) for code, line, _ in findings(source)] == [("INI003", 8)]
     assert "3 layers (self.l1, self.l2, self.l3)" in findings(source)[0][2]
-    assert "shrink about 15x by self.l3" in findings(source)[0][2]
+    assert "shrinks about 15x over 3 such layers by self.l3" in findings(source)[0][2]
 
 
 def test_stack_counts_only_layers_that_feed_each_other():

@@ -63,7 +63,7 @@ def _analysis_settings(filename: str, quiet: bool = False) -> tuple:
     folder = absolute if os.path.isdir(absolute) else os.path.dirname(absolute)
     if folder in _config_cache:
         return _config_cache[folder]
-    value = (Options(), DEFAULT_TOKENS, Settings.test_files, project_root([folder]) or os.getcwd())
+    value = (Settings().options, DEFAULT_TOKENS, Settings.test_files, project_root([folder]) or os.getcwd())
     try:
         path = find_config([folder])
         if path is not None:

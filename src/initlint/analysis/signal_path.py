@@ -1,6 +1,7 @@
 """How a change in the forward signal compounds along the model's data path, across its blocks.
 
-A path runs from layer to layer through what follows each (an activation, pass-through ops); it enters
+A path runs from layer to layer through what follows each (an activation, pass-through ops), over the
+layers a rule judges (a layer it does not judge ends the path, as it ends a stack); it enters
 an instance of one of this file's classes at what its ``forward`` input meets first, and leaves it
 where that ``forward`` returns, to what follows the instance in the class holding it. A norm layer
 ends a path (it rescales the signal), and so does a residual add (the identity branch keeps the scale).
@@ -88,8 +89,11 @@ class SignalPaths:
         return result
 
     def _successors(self, node) -> list:
+        """The judged layers the node's output goes into next: a layer the rule does not judge (a linear
+        projection, a layer with a fitting init) ends the path, as in a stack."""
         layer, context = node
-        return self._after(layer.follower, context, layer.scope.name if layer.scope is not None else None, set())
+        found = self._after(layer.follower, context, layer.scope.name if layer.scope is not None else None, set())
+        return [successor for successor in found if self.weight(successor[0]) > 0]
 
     def _after(self, follower: Optional[Follower], context: tuple, owner: Optional[str], seen: set) -> list:
         """The layers (with their instance context) a value meeting ``follower`` goes into next."""

@@ -15,15 +15,18 @@ from ..findings import RawFinding
 
 
 # The factor by which the forward signal's RMS must change along the model's path (shrink or growth)
-# for INI002-INI005 to report by default: about 6 default-init ReLU layers, 14 square Xavier ones.
+# for INI002-INI005 to report: the configured default (``min-signal-change``), about 6 default-init
+# ReLU layers, 14 square Xavier ones.
 MIN_SIGNAL_CHANGE = 100.0
 
 
 @dataclass(frozen=True)
 class Options:
-    """Rule options from ``[tool.initlint]``."""
+    """Rule options. ``Options()`` gives the rules' every finding (``min_signal_change=1``); what the
+    command line, flake8 and pre-commit use by default comes from the configuration
+    (``config.Settings().options``: ``min-signal-change`` = MIN_SIGNAL_CHANGE)."""
     relu_stack_depth: int = 2
-    min_signal_change: float = MIN_SIGNAL_CHANGE
+    min_signal_change: float = 1.0
     extra_relu_activations: frozenset = frozenset()  # user callables/classes that act like ReLU
 
 

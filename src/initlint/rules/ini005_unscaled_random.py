@@ -3,7 +3,7 @@ import re
 import libcst as cst
 
 from ..analysis.syntax import dotted, walk
-from .base import Effect, Rule, runs, describe_change, effective_reach, layer_names, signal_factor
+from .base import Effect, Rule, runs, describe_change, effective_reach, layer_names, signal_factor, signal_fans
 from .init_signatures import INIT_SIGNATURES, TENSOR_METHOD_SIGNATURES, binding_problems, helper_signature
 from ..findings import RawFinding
 
@@ -106,7 +106,7 @@ different activations, or the helper is applied to no model initlint can see, Py
                 change, count, last = effect.along(reach)
                 if not effect.reported(change):
                     continue
-                what = describe_change(change, count, last, reach[0].scope, grows=True)
+                what = describe_change(change, count, last, reach[0].scope, grows=True) + _per_layer(reach, count)
             else:  # sizes initlint cannot read: N(0, 1) grows the signal with every fan_in above 1
                 what = "the signal's scale grows with fan_in at every layer"
             followers = {layer.follower for layer in reach}
@@ -137,6 +137,16 @@ different activations, or the helper is applied to no model initlint can see, Py
             return site.argument(offset, "a") is None and site.argument(offset + 1, "b") is None \
                 and site.argument(offset, "from") is None and site.argument(offset + 1, "to") is None
         return False
+
+
+def _per_layer(reach, count: int) -> str:
+    """Where every reached layer sums the same literal number of inputs, the growth per layer."""
+    fans = {signal_fans(layer) for layer in reach}
+    factors = {signal_factor(layer, lambda fan_in, fan_out: 1.0, None) for layer in reach}
+    if len(fans) != 1 or None in fans or len(factors) != 1:
+        return ""
+    per_layer = f"{factors.pop() ** 0.5:.0f}x per layer: " if count > 1 else ""
+    return f" ({per_layer}fan_in={fans.pop()[1]})"
 
 
 class _RunTimeRescaling:
