@@ -92,6 +92,22 @@ def test_default_init_factor_matches_torch():
     assert 0.8 < measured / 216 < 1.25
 
 
+def test_default_biases_note_matches_torch():
+    """The default biases keep wide layers' activations near 1/sqrt(5 fan_in): the message says so."""
+    text = messages(read("effect", "depth.py"))[("INI003", 10)]
+    assert "216x over 6 such layers by self.net[10], though the default biases keep the activations " \
+           "themselves within about 49x (He init" in text
+    torch.manual_seed(0)
+    layers = [nn.Linear(784, 512)] + [nn.Linear(512, 512) for _ in range(5)]
+    x = torch.randn(4096, 784)
+    start = x.pow(2).mean()
+    with torch.no_grad():
+        for layer in layers:
+            x = torch.relu(layer(x))
+    measured = (start / x.pow(2).mean()).sqrt().item()
+    assert 0.8 < measured / 49 < 1.25
+
+
 # --- INI002, INI004, INI005 ---
 
 def test_variance_rules_default_and_lowered():
@@ -107,7 +123,9 @@ def test_variance_messages():
     text = messages(read("effect", "variance.py"), EVERY_CHANGE)
     assert "the signal shrinks about 8.1x over 2 such layers by self.fc2 (5.7x per layer: fan_in=8, " \
            "fan_out=256)" in text[("INI002", 10)]
-    assert "the signal shrinks about 181x over 15 such layers by self.net[28]" in text[("INI002", 29)]
+    assert "the signal shrinks about 181x over 15 such layers by self.net[28], though the default biases keep " \
+           "the activations themselves within about 38x (1.4x per layer: fan_in=512, fan_out=512)" \
+           in text[("INI002", 29)]
     assert "which is followed by selu: the signal shrinks about 133x over 17 such layers" in text[("INI004", 45)]
     assert text[("INI005", 61)].endswith("the signal grows about 2.0x by self.fc (fan_in=4)")
     assert text[("INI005", 69)].endswith("the signal grows about 256x over 2 such layers by self.fc2 "

@@ -34,17 +34,19 @@ class SignalPaths:
         self.best: dict[int, tuple] = {}        # id(layer) -> (sum, count, last layer)
         self.done = False
 
-    def through(self, layer: Layer) -> tuple[float, int, Optional[Layer]]:
+    def through(self, layer: Layer) -> tuple[float, int, Optional[Layer], tuple]:
+        """(sum of weights, how many layers, the last layer, the layers in order) of the best path
+        through ``layer``."""
         if not self.done:
             self._walk_all()
-        return self.best.get(id(layer), (0.0, 0, None))
+        return self.best.get(id(layer), (0.0, 0, None, ()))
 
     def _walk_all(self) -> None:
         self.done = True
         prefixes: dict = {}
         for layer in self.facts.layers:
             if self.weight(layer) > 0:
-                self._forward((layer, ()), (0.0, 0, None), prefixes, 0)
+                self._forward((layer, ()), (0.0, ()), prefixes, 0)
 
     def _forward(self, node, prefix, prefixes, steps) -> None:
         """Walk on from ``node`` with what the path so far holds, recording the best total per layer."""
@@ -55,36 +57,34 @@ class SignalPaths:
         prefixes[key] = prefix
         layer = node[0]
         after = self._suffix(node, set())
-        own = self.weight(layer)
+        path = prefix[1] + after[1]
         total = prefix[0] + after[0]
-        count = prefix[1] + after[1]
-        last = after[2] or prefix[2]
+        count = sum(_count(member) for member in path)
         recorded = self.best.get(id(layer))
         if recorded is None or (total, count) > recorded[:2]:
-            self.best[id(layer)] = (total, count, last)
+            self.best[id(layer)] = (total, count, path[-1], path)
         if steps > _MAX_STEPS:
             return
-        passed = (prefix[0] + own, prefix[1] + _count(layer, own), layer if own > 0 else prefix[2])
+        passed = (prefix[0] + self.weight(layer), prefix[1] + (layer,))
         for successor in self._successors(node):
             self._forward(successor, passed, prefixes, steps + 1)
 
     def _suffix(self, node, active: set) -> tuple:
-        """(sum, count, last judged layer) of the best path starting at ``node`` (its own weight included)."""
+        """(sum, layers) of the best path starting at ``node`` (its own weight and layer included)."""
         key = (id(node[0]), tuple(id(part) for part in node[1]))
         cached = self.suffixes.get(key)
         if cached is not None:
             return cached
         if key in active or len(active) > _MAX_STEPS:
-            return 0.0, 0, None
+            return 0.0, ()
         active.add(key)
-        own = self.weight(node[0])
-        best = (0.0, 0, None)
+        best = (0.0, ())
         for successor in self._successors(node):
             found = self._suffix(successor, active)
-            if found[0] > best[0] or (found[0] == best[0] and found[1] > best[1]):
+            if (found[0], len(found[1])) > (best[0], len(best[1])):
                 best = found
         active.discard(key)
-        result = (own + best[0], best[1] + _count(node[0], own), best[2] or (node[0] if own > 0 else None))
+        result = (self.weight(node[0]) + best[0], (node[0],) + best[1])
         self.suffixes[key] = result
         return result
 
@@ -125,6 +125,6 @@ class SignalPaths:
         return []  # a norm rescales the signal; a residual add keeps the identity's scale; the end
 
 
-def _count(layer: Layer, weight: float) -> int:
+def _count(layer: Layer) -> int:
     """How many layers a judged layer stands for (one built in a loop: at least two)."""
-    return 0 if weight <= 0 else 2 if layer.repeated else 1
+    return 2 if layer.repeated else 1

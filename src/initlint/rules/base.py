@@ -219,16 +219,37 @@ class Effect:
     def along(self, layers) -> tuple[float, int, Optional[Layer]]:
         """The largest RMS change along a path through any of ``layers`` (a factor >= 1, either way),
         how many such layers the path holds, and the last of them."""
-        best = (1.0, 0, None)
+        return self.path_through(layers)[:3]
+
+    def path_through(self, layers) -> tuple[float, int, Optional[Layer], tuple]:
+        """As ``along``, with the path's layers in order."""
+        best = (1.0, 0, None, ())
         for layer in layers:
             factor = self._factor(layer)
             if factor == 1.0:
                 continue
             paths = self.shrinking if factor < 1 else self.growing
-            total, count, last = paths.through(layer)
+            total, count, last, path = paths.through(layer)
             if math.exp(total) > best[0]:
-                best = (math.exp(total), count, last)
+                best = (math.exp(total), count, last, path)
         return best
+
+    def activations_level(self, facts: FileFacts, path: tuple) -> Optional[float]:
+        """By how much the activations themselves shrink along ``path`` with PyTorch's default biases
+        (Var(b) = 1/(3 fan_in), a floor the signal cannot push them under), from unit-scale input;
+        None where a size is not literal or a bias is not the default."""
+        second_moment = 1.0
+        for layer in path:
+            fans = signal_fans(layer)
+            if fans is None or layer.repeated:
+                return None
+            bias = 0.0
+            if layer.bias == "true" and not facts.sites_for(layer, "bias"):
+                bias = activation_keep(layer.follower) / (3 * fans[1])
+            elif layer.bias != "false" and layer.bias != "true":
+                return None
+            second_moment = self._factor(layer) * second_moment + bias
+        return second_moment ** -0.5 if second_moment > 0 else None
 
     def reported(self, change: float) -> bool:
         return change >= self.options.min_signal_change
@@ -245,6 +266,15 @@ def describe_change(change: float, count: int, last: Optional[Layer], home=None,
     where = f" by {label}" if label is not None else ""
     over = f" over {count} such layers" if count > 1 else ""
     return f"the signal {verb} about {_times(change)}{over}{where}"
+
+
+def bias_note(effect: Effect, facts: FileFacts, change: float, path: tuple) -> str:
+    """Where PyTorch's default biases keep the activations well above the shrunken signal (narrow
+    layers), say so: the signal still carries little of the input, but the activations do not vanish."""
+    level = effect.activations_level(facts, path)
+    if level is None or level * 3 > change:
+        return ""
+    return f", though the default biases keep the activations themselves within about {_times(max(level, 1.0))}"
 
 
 def _times(change: float) -> str:

@@ -1,7 +1,7 @@
 from ..analysis import vocab
 from ..analysis.names import torch_name
 from ..analysis.syntax import argument, dotted, number, string
-from .base import Effect, Rule, runs, activation_keep, describe_change, effective_reach, layer_names, relu_like, \
+from .base import Effect, Rule, runs, activation_keep, bias_note, describe_change, effective_reach, layer_names, relu_like, \
     signal_factor, signal_fans
 from ..findings import RawFinding
 
@@ -101,7 +101,7 @@ change is in that file.
                 factors[id(layer)] = (layer, _unit_gain_factor(site.func, layer))
         effect = Effect(facts, options, factors)
         for site, everything, reach in found:
-            change, count, last = effect.along(reach)
+            change, count, last, path = effect.path_through(reach)
             if not effect.reported(change):
                 continue
             follower = reach[0].follower
@@ -109,7 +109,8 @@ change is in that file.
             fixable = len(reach) == len(everything) and len({layer.follower for layer in reach}) == 1
             yield RawFinding(self.code, site.call,
                              f"{site.func} on {layer_names(reach, site=site)} followed by {follower.describe()}: "
-                             f"{describe_change(change, count, last, reach[0].scope)}{self._per_layer(site, reach)}; "
+                             f"{describe_change(change, count, last, reach[0].scope)}{bias_note(effect, facts, change, path)}"
+                             f"{self._per_layer(site, reach)}; "
                              "use He (kaiming) init",
                              self._fix(site, follower, rewriter) if fixable else None)
 

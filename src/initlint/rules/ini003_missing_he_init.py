@@ -2,7 +2,7 @@ from ..analysis.facts import Layer
 import libcst as cst
 
 from ..analysis.patterns import blocks_of
-from .base import Effect, Rule, activation_keep, describe_change, layer_label, relu_like, signal_factor
+from .base import Effect, Rule, activation_keep, bias_note, describe_change, layer_label, relu_like, signal_factor
 from ..findings import Fix, RawFinding
 
 
@@ -87,9 +87,10 @@ for the layers of a `ModuleList`/`Sequential` built by a comprehension, a loop o
             stack = [first]
             while id(stack[-1]) in feeds and feeds[id(stack[-1])] not in stack:
                 stack.append(feeds[id(stack[-1])])
-            change, count, last = effect.along(stack)
+            change, count, last, path = effect.path_through(stack)
             if count >= options.relu_stack_depth and effect.reported(change):
-                yield RawFinding(self.code, first.call, self._message(stack, change, count, last),
+                note = bias_note(effect, facts, change, path)
+                yield RawFinding(self.code, first.call, self._message(stack, change, count, last, note),
                                  self._fix(stack, rewriter, fixed))
 
     @staticmethod
@@ -101,7 +102,7 @@ for the layers of a `ModuleList`/`Sequential` built by a comprehension, a loop o
         return not facts.sites_for(layer, "weight")
 
     @staticmethod
-    def _message(stack: list, change: float, count: int, last) -> str:
+    def _message(stack: list, change: float, count: int, last, note: str) -> str:
         names = ", ".join(layer_label(layer) for layer in stack)
         acts = sorted({layer.follower.describe() for layer in stack})
         what = f"{len(stack)} layers ({names}) keep" if len(stack) > 1 else f"{names} keeps"
@@ -110,7 +111,7 @@ for the layers of a `ModuleList`/`Sequential` built by a comprehension, a loop o
         where = "" if count == sum(2 if layer.repeated else 1 for layer in stack) else \
             " along the model's path"
         return f"{what} PyTorch's default init before {' / '.join(acts)}:{where} " \
-               f"{describe_change(change, count, last, stack[0].scope)} (He init keeps its scale); use He (kaiming) init"
+               f"{describe_change(change, count, last, stack[0].scope)}{note} (He init keeps its scale); use He (kaiming) init"
 
     @staticmethod
     def _fix(stack: list, rewriter, fixed: set):
