@@ -223,6 +223,23 @@ def test_two_named_layers_keep_one_statement_each():
 ''' in new.decode()
 
 
+# --- names in messages ---
+
+def test_layers_after_a_star_of_a_loop_built_list_are_named_from_the_end():
+    """``nn.Sequential(*conv_blks, nn.Flatten(), nn.Linear(...), ...)`` with ``conv_blks`` appended in a
+    loop: the Linear layers' positions from the start are unknown (d2l's VGG: not net[2] and net[5])."""
+    text = messages(read("effect", "star_names.py"), EVERY_CHANGE)
+    assert text[("INI003", 7)].startswith("3 layers (net[0][0] and its copies, net[-7], net[-4]) keep")
+    assert text[("INI003", 35)].startswith("3 layers (self.net[0] and its copies, self.net[-5], self.net[-3]) keep")
+
+
+def test_a_list_of_literal_length_keeps_its_indices():
+    text = messages(read("effect", "star_names.py").replace(
+        "        for i in range(3):\n            conv_layers += [nn.Conv2d(8, 8, 3), nn.ReLU()]\n",
+        "        conv_layers += [nn.Conv2d(8, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 3), nn.ReLU()]\n"), EVERY_CHANGE)
+    assert text[("INI003", 34)].startswith("4 layers (self.net[0], self.net[2], self.net[5], self.net[7]) keep")
+
+
 # --- init methods that never run ---
 
 def test_init_methods_that_never_run_are_not_judged():

@@ -60,9 +60,10 @@ class Layer:
 
     @property
     def name(self) -> str:
-        """Its first path, preferring a name (``self.mlp.fc1``) to a negative index (``self.mlp[-4]``)."""
+        """Its first path, preferring a name (``self.mlp.fc1``) to a negative index (``self.mlp[-4]``), and
+        either to a builder's own name for it (``make_mlp()[0]``)."""
         plain = [p for p in self.paths if "[-" not in p and "()" not in p] or \
-            [p for p in self.paths if "[-" not in p]
+            [p for p in self.paths if "()" not in p] or [p for p in self.paths if "[-" not in p]
         named = [p for p in plain if not p.endswith("]")]
         return (named or plain or self.paths or [self.class_name])[0]
 
@@ -85,6 +86,7 @@ class Part:
     op: Optional[str] = None          # "pass": the module class (``Dropout``, ``Flatten``)
     chunks: list = field(default_factory=list)  # per element: the statement that added it (None: unknown)
     uncertain_from: Optional[int] = None  # elements from here on follow an unknown number of others
+    looped: bool = False  # elements were appended in a loop: how many there are is unknown
     also: list = field(default_factory=list)  # further (Sequential, index) places of the same module
 
 

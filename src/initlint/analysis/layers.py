@@ -221,6 +221,11 @@ class LayerCollector:
         """Append ``parts``: elements added by one statement stay next to each other whatever the
         branches around it; those of another list (``source``) keep what is known of its order."""
         builder.chunks.extend([None] * (len(builder.elements) - len(builder.chunks)))
+        # After elements appended in a loop, positions count from an unknown number of copies.
+        in_loop = self.loop_depth > self.builder_loops.get(id(builder), 0)
+        if builder.looped and not in_loop and builder.uncertain_from is None:
+            builder.uncertain_from = len(builder.elements)
+        builder.looped = builder.looped or in_loop
         if source is not None and (source.chunks or source.conditional):
             builder.chunks.extend(source.chunks + [None] * (len(parts) - len(source.chunks)))
             builder.conditional = builder.conditional or source.conditional
@@ -252,6 +257,7 @@ class LayerCollector:
         if isinstance(target, cst.Name):
             locals_[target.value] = part
             self.builder_depth[id(part)] = self.branch_depth
+            self.builder_loops[id(part)] = self.loop_depth
             self._register(target.value, part, self._namespace(), statement)
             return
         path = self._path(target, self_name, scope)
@@ -421,6 +427,10 @@ class LayerCollector:
             if arg.star == "*":
                 inner = self._describe(arg.value, statement, scope, locals_, wrapped)
                 if inner.kind in ("list", "seq") and not inner.repeated:
+                    if part.uncertain_from is None and inner.uncertain_from is not None:
+                        part.uncertain_from = len(part.elements) + inner.uncertain_from
+                    elif part.uncertain_from is None and inner.looped:  # ``*conv_blks`` built in a loop
+                        part.uncertain_from = len(part.elements) + len(inner.elements)
                     part.chunks.extend([None] * (len(part.elements) - len(part.chunks)))
                     part.chunks.extend(inner.chunks + [None] * (len(inner.elements) - len(inner.chunks)))
                     part.elements.extend(inner.elements)
