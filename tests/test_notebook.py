@@ -17,7 +17,11 @@ NOTEBOOKS = os.path.join(HERE, "fixtures", "notebooks")
 
 
 def run(*args, cwd):
-    """The CLI with every rule selected: the notebook fixtures lean on INI103 (advice, off by default)."""
+    """The CLI with every rule selected: the notebook fixtures lean on INI103 (advice, off by default), and
+    on INI002 for a one-layer Xavier net, below the default min-signal-change (a pyproject.toml in cwd)."""
+    if not os.path.exists(os.path.join(str(cwd), "pyproject.toml")):
+        with open(os.path.join(str(cwd), "pyproject.toml"), "w") as handle:
+            handle.write("[tool.initlint]\nmin-signal-change = 1\n")
     return subprocess.run([sys.executable, "-m", "initlint", "--no-cache", "--select", "ALL", *args],
                           capture_output=True, text=True, cwd=cwd, timeout=300)
 
@@ -44,7 +48,7 @@ def write_notebook(path, cells, metadata=None):
 
 
 def check(path, mode="check", settings=None):
-    settings = settings or Settings(select=("INI",))
+    settings = settings or Settings(select=("INI",), min_signal_change=1.0)
     return nb.check_notebook(str(path), read_bytes(path), settings, mode, FileReport(str(path)))
 
 
@@ -52,8 +56,8 @@ def where(report):
     return [(f.code, f.cell, f.line, f.column, f.end_line) for f in report.findings]
 
 
-INI002_MODEL0 = ("INI002 [*] xavier_uniform_ on model[0] followed by relu, which shrinks the signal about 1.7x per "
-                 "layer (fan_in=4, fan_out=8): use He (kaiming) init")
+INI002_MODEL0 = ("INI002 [*] xavier_uniform_ on model[0] followed by relu: the signal shrinks about 1.7x by "
+                 "model[0] (fan_in=4, fan_out=8); use He (kaiming) init")
 INI103_MODEL0 = ("INI103 [*] the weight of model[0] is re-initialised but its bias keeps PyTorch's default "
                  "U(-1/sqrt(fan_in), 1/sqrt(fan_in)): zero it")
 
@@ -102,8 +106,8 @@ def test_magics_do_not_break_parsing_and_positions_are_exact(tmp_path):
     result = run("magics.ipynb", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stdout == (
-        "magics.ipynb:cell 2:4:1: INI002 [*] xavier_normal_ on net[0] followed by relu, which shrinks the signal "
-        "about 1.7x per layer (fan_in=4, fan_out=8): use He (kaiming) init\n"
+        "magics.ipynb:cell 2:4:1: INI002 [*] xavier_normal_ on net[0] followed by relu: the signal shrinks about "
+        "1.7x by net[0] (fan_in=4, fan_out=8); use He (kaiming) init\n"
         "magics.ipynb:cell 4:6:5: INI001 [*] hidden layer net[2] weight set to a constant before relu: "
         "its units stay identical\n")
     assert "INI900" not in result.stdout + result.stderr
@@ -382,7 +386,7 @@ def test_folder_run_includes_notebooks_unless_disabled(tmp_path):
     skipped = run("--no-notebooks", "project", cwd=tmp_path)
     assert (skipped.stdout, skipped.stderr) == (
         model_line, "Found 1 finding in 1 of 1 file.\n[*] 1 fixable with --fix.\n")
-    (project / "pyproject.toml").write_text("[tool.initlint]\nnotebooks = false\n")
+    (project / "pyproject.toml").write_text("[tool.initlint]\nnotebooks = false\nmin-signal-change = 1\n")
     assert run("project", cwd=tmp_path).stdout == model_line
     named = run("--no-notebooks", "project/cross_cell.ipynb", cwd=tmp_path)  # named files are always checked
     assert named.returncode == 1 and named.stdout.count("cell 5:2:1") == 2

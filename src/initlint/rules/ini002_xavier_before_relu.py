@@ -110,19 +110,19 @@ change is in that file.
             yield RawFinding(self.code, site.call,
                              f"{site.func} on {layer_names(reach, site=site)} followed by {follower.describe()}: "
                              f"{describe_change(change, count, last, reach[0].scope)}{bias_note(effect, facts, change, path)}"
-                             f"{self._per_layer(site, reach)}; "
+                             f"{self._per_layer(site, reach, count)}; "
                              "use He (kaiming) init",
                              self._fix(site, follower, rewriter) if fixable else None)
 
     @staticmethod
-    def _per_layer(site, reach) -> str:
+    def _per_layer(site, reach, count: int) -> str:
         """Where every reached layer has the same literal sizes, the shrink per layer and the fans."""
         fans = {signal_fans(layer) for layer in reach}
         if len(fans) != 1 or None in fans:
             return ""
         taps, fan_in, fan_out = fans.pop()
-        factor = _unit_gain_factor(site.func, reach[0])
-        return f" ({factor ** -0.5:.1f}x per layer: fan_in={fan_in}, fan_out={fan_out})"
+        per_layer = f"{_unit_gain_factor(site.func, reach[0]) ** -0.5:.1f}x per layer: " if count > 1 else ""
+        return f" ({per_layer}fan_in={fan_in}, fan_out={fan_out})"
 
     @staticmethod
     def _fix(site, follower, rewriter):
