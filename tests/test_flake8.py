@@ -15,6 +15,7 @@ from initlint import flake8 as plugin
 
 FIXTURES = Path(__file__).parent / "fixtures" / "integration"
 WARNING = "initlint: warning:"
+EVERY_CHANGE = "[tool.initlint]\nmin-signal-change = 1\n"
 
 # models.py: every finding, in the order both tools print them.
 MODELS = [
@@ -32,9 +33,11 @@ _ROW = re.compile(r"^(?P<where>[^:\s]+:\d+:\d+): (?P<code>[A-Z]+\d+) (?:\[\*\] )
 
 @pytest.fixture
 def work(tmp_path):
-    """A copy of the fixtures in a folder of their own, with no flake8 or initlint config above it."""
+    """A copy of the fixtures in a folder of their own, with no flake8 or initlint config above it, but its
+    own: the fixtures' one-layer Xavier and two-layer stacks are below the default min-signal-change."""
     for item in FIXTURES.iterdir():
         shutil.copyfile(item, tmp_path / item.name)
+    (tmp_path / "pyproject.toml").write_text(EVERY_CHANGE)
     return tmp_path
 
 
@@ -83,7 +86,8 @@ def test_models_findings_exact(work):
     assert result.returncode == 1
     assert result.stderr == ""
     assert heads(result.stdout) == MODELS
-    assert rows(result.stdout)[1][2] == "xavier_uniform_ on self.fc2 followed by relu: use He (kaiming) init"
+    assert rows(result.stdout)[1][2] == ("xavier_uniform_ on self.fc2 followed by relu: the signal shrinks about "
+                                         "1.4x by self.fc2; use He (kaiming) init")
 
 
 @pytest.mark.parametrize("name", ["models.py", "relu_net.py", "stack.py", "noqa_variants.py", "latin1.py",
@@ -110,7 +114,7 @@ def test_columns_after_non_ascii_text_match_the_cli(work):
 def test_project_settings_change_the_analysis_as_for_the_cli(work):
     (work / "deep").mkdir()
     shutil.copyfile(work / "stack.py", work / "deep" / "stack.py")
-    (work / "deep" / "pyproject.toml").write_text("[tool.initlint]\nrelu-stack-depth = 3\n")
+    (work / "deep" / "pyproject.toml").write_text(EVERY_CHANGE + "relu-stack-depth = 3\n")
     assert heads(flake8(work, "--isolated", "--select", "INI", "stack.py").stdout) == ["stack.py:7:34: INI003"]
     deep = flake8(work, "--isolated", "--select", "INI", "deep/stack.py")
     assert (deep.returncode, deep.stdout) == (0, "")
@@ -123,7 +127,9 @@ def test_bad_project_settings_warn_once_and_use_the_defaults(work):
     assert result.stderr.count(WARNING) == 1
     assert "'relu-stack-depth' must be a whole number >= 1; the flake8 plugin uses the default settings" \
         in result.stderr
-    assert heads(result.stdout) == ["relu_net.py:9:9: INI002", "relu_net.py:9:9: INI103", "stack.py:7:34: INI003"]
+    # The default settings: the one-layer Xavier (INI002) and the two-layer stack (INI003) are below
+    # min-signal-change.
+    assert heads(result.stdout) == ["relu_net.py:9:9: INI103"]
 
 
 # ---------------------------------------------------------------------- selection
@@ -151,7 +157,7 @@ def test_test_files_get_only_error_rules(work):
     for name in ("tests/models.py", "test_models.py"):
         result = flake8(work, "--isolated", "--select", "INI", name)
         assert [h.split(": ")[1] for h in heads(result.stdout)] == errors, name
-    (work / "pyproject.toml").write_text('[tool.initlint]\ntest-files = "all"\n')
+    (work / "pyproject.toml").write_text(EVERY_CHANGE + 'test-files = "all"\n')
     result = flake8(work, "--isolated", "--select", "INI", "test_models.py")
     assert heads(result.stdout) == [h.replace("models.py", "test_models.py") for h in MODELS]
 
@@ -220,6 +226,7 @@ def test_prefilter_skips_before_parsing(monkeypatch, tmp_path):
 
 def test_yields_flake8_tuples_with_zero_based_columns(tmp_path):
     lines = (FIXTURES / "relu_net.py").read_text().splitlines(keepends=True)
+    (tmp_path / "pyproject.toml").write_text(EVERY_CHANGE)
     found = _run_checker(lines, str(tmp_path / "relu_net.py"))
     assert [(line, col, text.split()[0], kind) for line, col, text, kind in found] == [
         (9, 8, "INI002", plugin.InitLintChecker)]
