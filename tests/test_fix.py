@@ -11,6 +11,8 @@ from conftest import fixture_path, run_cli
 def fix_once(tmp_path, name, content: bytes, *extra):
     path = tmp_path / name
     path.write_bytes(content)
+    if not (tmp_path / "pyproject.toml").exists():  # the cases are shallow nets: fix every change
+        (tmp_path / "pyproject.toml").write_text("[tool.initlint]\nmin-signal-change = 1\n")
     result = run_cli("--fix", "--no-cache", "-q", *extra, str(path))
     return path, result
 

@@ -22,6 +22,8 @@ def models(tmp_path_factory):
     folder = tmp_path_factory.mktemp("fixed")
     fixed_path = folder / "models.py"
     shutil.copy(fixture_path("runtime", "models.py"), fixed_path)
+    # Every fix is checked, those of shallow nets below the default min-signal-change too.
+    (folder / "pyproject.toml").write_text("[tool.initlint]\nmin-signal-change = 1\n")
     result = run_cli("--fix", "--no-cache", "-q", str(fixed_path))
     assert result.returncode == 0, result.stdout + result.stderr
     return load(fixture_path("runtime", "models.py"), "models_before"), load(str(fixed_path), "models_after")

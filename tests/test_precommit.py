@@ -66,6 +66,8 @@ def consumer_repo(folder: Path, files: dict) -> Path:
     git(folder, "init", "-q")
     for name, fixture in files.items():
         shutil.copyfile(FIXTURES / fixture, folder / name)
+    # relu_net.py's one Xavier layer before ReLU is below the default min-signal-change.
+    (folder / "pyproject.toml").write_text("[tool.initlint]\nmin-signal-change = 1\n")
     git(folder, "add", *files)
     return folder
 
@@ -144,7 +146,7 @@ def test_check_hook_fails_on_findings_and_leaves_the_files(hook_repo, pre_commit
     git(project, "add", "-A")
     staged = subprocess.run(["git", "diff", "--cached", "--name-only"], cwd=project, capture_output=True,
                             text=True, check=True).stdout.split()
-    assert sorted(staged) == ["model.ipynb", "model.py", "notes.txt"]
+    assert sorted(staged) == ["model.ipynb", "model.py", "notes.txt", "pyproject.toml"]
 
 
 def test_fix_hook_rewrites_the_file_and_then_the_check_passes(hook_repo, pre_commit_home, tmp_path):
