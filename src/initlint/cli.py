@@ -110,6 +110,7 @@ def rule_command(argv: list[str]) -> int:
     parser.add_argument("rule", nargs="?", help="a code (INI001) or name (constant-hidden-weight)")
     parser.add_argument("--all", action="store_true", help="list every rule")
     args = parser.parse_args(argv)
+    from .other_codes import OTHER_CODES, find_other_code, other_code_markdown
     from .rules import ALL_RULES, find_rule
 
     if args.all:
@@ -117,15 +118,23 @@ def rule_command(argv: list[str]) -> int:
             default = "on " if rule.default_enabled else "off"
             fix = f"[*] {rule.fix_safety:6}" if rule.fixable else " " * 10
             print(f"{rule.code}  {rule.name:34} {rule.severity:7} {default} {fix} {rule.summary}")
+        print("\nNot static rules (no selection applies):")
+        for other in OTHER_CODES:
+            where = "run-time audit" if other.code.startswith("INI3") else "linter"
+            print(f"{other.code}  {other.name:34} {other.severity:7} {where:14} {other.summary}")
         return EXIT_CLEAN
     if not args.rule:
         parser.error("name a rule, or use --all")
     rule = find_rule(args.rule)
-    if rule is None:
-        sys.stderr.write(f"initlint: no rule named '{args.rule}' (see 'initlint rule --all')\n")
-        return EXIT_ERROR
-    print(rule_markdown(rule), end="")
-    return EXIT_CLEAN
+    if rule is not None:
+        print(rule_markdown(rule), end="")
+        return EXIT_CLEAN
+    other = find_other_code(args.rule)
+    if other is not None:
+        print(other_code_markdown(other), end="")
+        return EXIT_CLEAN
+    sys.stderr.write(f"initlint: no rule named '{args.rule}' (see 'initlint rule --all')\n")
+    return EXIT_ERROR
 
 
 def rule_markdown(rule) -> str:

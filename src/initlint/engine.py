@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import ast
+import io
 import re
+import tokenize
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -69,12 +71,35 @@ def python_syntax_problem(source: bytes) -> Optional[tuple[int, int, str]]:
     levels) stop inputs that would overflow the C stack in LibCST's native parser. Building an AST runs
     nothing.
     """
+    undecodable = None if b"\0" in source else _first_undecodable_byte(source)  # NUL: binary, said below
+    if undecodable is not None:
+        return undecodable
     try:
         ast.parse(source)
     except SyntaxError as error:
         return max(1, error.lineno or 1), max(1, error.offset or 1), error.msg
     except (ValueError, RecursionError, MemoryError) as error:  # NUL bytes, extreme nesting
         return 1, 1, str(error) or type(error).__name__
+    return None
+
+
+def _first_undecodable_byte(source: bytes) -> Optional[tuple[int, int, str]]:
+    """The line and column of the first byte the file's encoding (UTF-8 unless declared) cannot decode.
+
+    Python's parser names the line of the token holding the byte (a string's first line) or nothing (a
+    comment), LibCST an offset: the byte's own line is what a user needs to find it."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
+        if encoding == "utf-8-sig":  # a BOM is valid UTF-8, and that codec's offsets would not count it
+            encoding = "utf-8"
+        source.decode(encoding)
+    except UnicodeDecodeError as error:
+        line_start = source.rfind(b"\n", 0, error.start) + 1
+        line = source.count(b"\n", 0, error.start) + 1
+        return line, error.start - line_start + 1, \
+            f"not valid {encoding}: byte 0x{source[error.start]:02x} ({error.reason})"
+    except (SyntaxError, LookupError):  # an unknown or malformed coding declaration: the parser says so
+        return None
     return None
 
 
