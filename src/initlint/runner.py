@@ -34,6 +34,8 @@ class FileReport:
     errors: list = field(default_factory=list)     # messages for stderr; they make the exit status 2
     warnings: list = field(default_factory=list)   # messages for stderr only
     written: bool = False
+    from_stdin: bool = False                       # the source came from stdin: fixes go to ``output``
+    output: Optional[bytes] = None                 # with ``from_stdin``, the fixed source (else None)
 
 
 def _portable(finding: Finding) -> Finding:
@@ -46,15 +48,22 @@ def read_source(path: str) -> bytes:
         return handle.read()
 
 
-def check_file(path: str, settings: Settings, mode: str = "check", cache_dir: Optional[str] = None) -> FileReport:
-    """``mode``: "check", "fix" (write fixes) or "diff" (report the fixes as a diff)."""
-    report = FileReport(path)
-    try:
-        source = read_source(path)
-    except OSError as error:
-        report.findings.append(Finding(PARSE_ERROR_CODE, f"could not read: {error.strerror or error}",
-                                       path, 1, 1, 1, 1))
-        return report
+def check_file(path: str, settings: Settings, mode: str = "check", cache_dir: Optional[str] = None,
+               stdin_source: Optional[bytes] = None) -> FileReport:
+    """``mode``: "check", "fix" (write fixes) or "diff" (report the fixes as a diff).
+
+    ``stdin_source``: the file's bytes, read from stdin (``path`` only names it); nothing is read from or
+    written to disk, and with "fix" the fixed bytes are left in ``report.output``."""
+    report = FileReport(path, from_stdin=stdin_source is not None)
+    if stdin_source is not None:
+        source, cache_dir = stdin_source, None
+    else:
+        try:
+            source = read_source(path)
+        except OSError as error:
+            report.findings.append(Finding(PARSE_ERROR_CODE, f"could not read: {error.strerror or error}",
+                                           path, 1, 1, 1, 1))
+            return report
     if path.endswith(".ipynb"):
         from .notebook import check_notebook
         return check_notebook(path, source, settings, mode, report)
@@ -87,6 +96,9 @@ def check_file(path: str, settings: Settings, mode: str = "check", cache_dir: Op
 
 def write_fixes(path: str, new: bytes, old: bytes, report: FileReport, unfixed: list) -> None:
     """Write the fixed bytes; when that fails, keep the file, say why, and report ``unfixed``."""
+    if report.from_stdin:
+        report.output = new
+        return
     try:
         write_atomically(path, new, old)
         report.written = True
