@@ -27,6 +27,7 @@ class LineDirective:
     start: int
     end: int                      # end of the directive (after its codes)
     codes: Optional[list]         # None: a bare ``# noqa`` (every code)
+    codes_start: int
     codes_end: int                # where more codes would be appended
 
 
@@ -36,12 +37,9 @@ def _line_directives(text: str) -> list[LineDirective]:
         if text[max(0, match.start() - 12):match.start()].rstrip().lower().endswith("initlint:"):
             continue  # ``# initlint: noqa`` is the file's directive
         codes = match.group("codes")
-        if codes is not None:
-            codes = codes.rstrip(", \t")
-            codes_end = match.start("codes") + len(codes)
-        else:
-            codes_end = match.end()
-        found.append(LineDirective(match.start(), codes_end, _codes(codes), codes_end))
+        codes_start = match.start("codes") if codes is not None else match.end()
+        codes_end = match.end()
+        found.append(LineDirective(match.start(), codes_end, _codes(codes), codes_start, codes_end))
     return found
 
 
