@@ -299,28 +299,47 @@ def _add(path, files, seen) -> None:
 
 
 _stop = None  # in a worker: the Event the main process sets to say "take no more files"
+_in_file = False  # in a worker: checking (maybe writing) a file, which SIGTERM unwinds
 
 
 def _worker_start(stop) -> None:
     global _stop
     _stop = stop
-    # Ctrl-C reaches the whole process group: only the main process decides what it means.
+    # Ctrl-C reaches the whole process group: only the main process decides what it means. (The main
+    # process blocks SIGINT while it starts workers, so none arrives before this line.)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # terminate() after the grace period: unwind, so a half-written temp file is removed.
     signal.signal(signal.SIGTERM, _exit_on_term)
+    _sigint_blocked(False)
 
 
 def _exit_on_term(signum, frame):
-    raise SystemExit(128 + signum)
+    """terminate() after the grace period. In a file: unwind, so a half-written temp file is removed.
+    Elsewhere (reading the next batch from the pool's queue) leave at once: an exception there would
+    print a traceback, and a read cut in half would leave the queue unreadable for the other workers."""
+    if _in_file:
+        raise SystemExit(128 + signum)
+    os._exit(128 + signum)
 
 
 def _check_batch(batch, settings, mode, cache_dir):
+    global _in_file
     reports = []
     for path in batch:
         if _stop is not None and _stop.is_set():
             break
-        reports.append(check_file(path, settings, mode, cache_dir))
+        try:
+            _in_file = True
+            reports.append(check_file(path, settings, mode, cache_dir))
+        except SystemExit as exit:  # SIGTERM: the file was unwound; leave before the pool sees it
+            os._exit(exit.code if isinstance(exit.code, int) else 1)
+        finally:
+            _in_file = False
     return reports
+
+
+def _sigint_blocked(blocked: bool) -> None:
+    if hasattr(signal, "pthread_sigmask"):  # not on Windows
+        signal.pthread_sigmask(signal.SIG_BLOCK if blocked else signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 STOP_GRACE_SECONDS = 0.5  # after Ctrl-C, how long workers may take to finish the file in hand
@@ -336,10 +355,18 @@ def check_files(files: list[str], settings: Settings, mode: str, jobs: int,
     size = max(1, min(32, len(files) // (jobs * 4)))
     batches = [files[i:i + size] for i in range(0, len(files), size)]
     stop = multiprocessing.Event()
-    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_start, initargs=(stop,))
+    # Workers start with the main process's signal handlers: a Ctrl-C before their initializer ignores it
+    # would interrupt them with a traceback. So SIGINT waits (blocked) until the workers are started.
+    _sigint_blocked(True)
     futures: list = []
     try:
+        pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_start, initargs=(stop,))
         futures.extend(pool.submit(_check_batch, batch, settings, mode, cache_dir) for batch in batches)
+    except BaseException:
+        _sigint_blocked(False)
+        raise
+    try:
+        _sigint_blocked(False)  # a Ctrl-C that came meanwhile is raised here
         results = [future.result() for future in futures]
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the clean-up
