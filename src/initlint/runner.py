@@ -253,38 +253,47 @@ def discover(paths: list[str], settings: Settings, errors: list, warnings: Optio
         if not os.path.isdir(path):
             errors.append(f"{path}: not a file or directory")
             continue
-        count = len(files)
-        _walk(path, settings, suffixes, files, seen)
-        if len(files) == count and warnings is not None:
+        if not _walk(path, settings, suffixes, files, seen, warnings) and warnings is not None:
             warnings.append(f"warning: no Python files found under {path}")
     return files
 
 
-def _walk(path: str, settings: Settings, suffixes: tuple, files: list, seen: set) -> None:
-    visited_dirs: set = set()
+def _walk(path: str, settings: Settings, suffixes: tuple, files: list, seen: set,
+          warnings: Optional[list] = None) -> bool:
+    """Add the files under ``path``; whether it holds any (a folder reached before through another
+    path or link counts, without being walked again)."""
+    found = False
     root = os.path.realpath(path)
     for folder, dirnames, filenames in os.walk(path, followlinks=False, onerror=None):
         try:
             real = os.stat(folder)
-            marker = (real.st_dev, real.st_ino)
+            marker = ("folder", real.st_dev, real.st_ino)
         except OSError:
             continue
-        if marker in visited_dirs:
+        if marker in seen:
             dirnames[:] = []
+            found = True
             continue
-        visited_dirs.add(marker)
+        seen.add(marker)
         dirnames[:] = sorted(d for d in dirnames if not settings.is_excluded(os.path.join(folder, d)))
         for name in sorted(filenames):
             full = os.path.normpath(os.path.join(folder, name))
-            if name.endswith(suffixes) and not settings.is_excluded(full):
-                if os.path.islink(full) and not _inside(os.path.realpath(full), root):
-                    continue  # a link out of the tree: neither read nor written through
-                try:
-                    if not stat.S_ISREG(os.stat(full).st_mode):
-                        continue
-                except OSError:
-                    pass  # a broken link: reading it reports the problem
-                _add(full, files, seen)
+            if not name.endswith(suffixes) or settings.is_excluded(full):
+                continue
+            if os.path.islink(full) and not os.path.exists(full):  # a link to nothing is not a file to check
+                if warnings is not None:
+                    warnings.append(f"warning: {full}: a symlink to a missing file; skipped")
+                continue
+            if os.path.islink(full) and not _inside(os.path.realpath(full), root):
+                continue  # a link out of the tree: neither read nor written through
+            try:
+                if not stat.S_ISREG(os.stat(full).st_mode):
+                    continue
+            except OSError:
+                pass  # reading it reports the problem
+            found = True
+            _add(full, files, seen)
+    return found
 
 
 def _inside(path: str, root: str) -> bool:
@@ -292,7 +301,8 @@ def _inside(path: str, root: str) -> bool:
 
 
 def _add(path, files, seen) -> None:
-    key = os.path.normpath(path)
+    """Add ``path`` unless the same file was reached before (by this name, a symlink or a linked folder)."""
+    key = os.path.realpath(path)
     if key not in seen:
         seen.add(key)
         files.append(path)
