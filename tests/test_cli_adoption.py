@@ -341,7 +341,13 @@ def test_tomli_is_declared_for_python_before_3_11():
                for d in dependencies)
     with open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8") as handle:
         ci = handle.read()
-    assert "3.9" in ci and "3.13" in ci and "flake8 --select INI" in ci
+    assert "for minor in 3.9 3.13" in ci and "bash .ci/smoke" in ci
+    assert ci.rstrip().endswith("python -m pytest")  # pytest's closing line ends CI's log
+    with open(os.path.join(ROOT, ".ci", "smoke"), encoding="utf-8") as handle:
+        smoke = handle.read()
+    for step in ("venv", "install -q --disable-pip-version-check . ", "initlint\" --no-cache examples/",
+                 "flake8\" --select INI examples/", "--fix", "import initlint, initlint.runtime"):
+        assert step in smoke, step
 
 
 def test_a_bad_byte_on_line_2_is_reported_at_line_2(run, project):
