@@ -408,3 +408,4 @@ def test_ctrl_c_during_jobs_never_prints_a_traceback(tmp_path):
         _, err = process.communicate(timeout=60)
         assert "Traceback" not in err and "Error" not in err, err
         assert process.returncode in (130, 1), err
+
