@@ -260,17 +260,20 @@ def test_unused_noqa_is_documented_and_in_the_readme():
 
 # ---------------------------------------------------------------------- stable output
 def test_output_is_sorted_by_path_line_column_whatever_the_order_given(run, project):
-    for name in ("b.py", "a.py"):
+    for name in ("e.py", "b.py", "d.py", "a.py"):  # with c.ipynb, enough files for -j 2 to use workers
         (project / name).write_bytes(MLP_SOURCE)
     (project / "c.ipynb").write_text(json.dumps({
         "cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
                    "source": MLP_SOURCE.decode()}] * 2, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
-    _, out, _ = run("--no-cache", "-q", "c.ipynb", "b.py", "a.py")
+    paths = ("e.py", "c.ipynb", "b.py", "d.py", "a.py")
+    _, out, _ = run("--no-cache", "-q", "-j", "1", *paths)
     places = [line.split(": ")[0] for line in out.splitlines()]
     assert places[:4] == ["a.py:12:9", "a.py:14:9", "b.py:12:9", "b.py:14:9"]
-    assert places[4:] and all(place.startswith("c.ipynb:cell ") for place in places[4:])
-    for jobs in ("1", "2"):  # through the cache and in parallel: the same bytes
-        assert run("-q", "-j", jobs, "--cache-dir", "cache", "c.ipynb", "b.py", "a.py")[1] == out
+    assert places[4:8] == ["c.ipynb:cell 1:12:9", "c.ipynb:cell 1:14:9", "c.ipynb:cell 2:12:9",
+                           "c.ipynb:cell 2:14:9"]
+    assert places[8:] == ["d.py:12:9", "d.py:14:9", "e.py:12:9", "e.py:14:9"]
+    for jobs in ("2", "1", "2"):  # in parallel, then through the cache: the same bytes
+        assert run("-q", "-j", jobs, "--cache-dir", "cache", *paths)[1] == out
 
 
 # ---------------------------------------------------------------------- every code documented
@@ -409,3 +412,16 @@ def test_ctrl_c_during_jobs_never_prints_a_traceback(tmp_path):
         assert "Traceback" not in err and "Error" not in err, err
         assert process.returncode in (130, 1), err
 
+
+
+def test_unused_noqa_in_a_notebook_is_reported_in_its_cell_and_fixed(run, project):
+    cell = ["import torch.nn as nn\n", "fc = nn.Linear(4, 8)  # noqa: INI001, E501\n", "%time x = 1"]
+    notebook = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": "# a"},
+                          {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                           "source": cell}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (project / "nb.ipynb").write_text(json.dumps(notebook))
+    status, out, _ = run("--no-cache", "--select", "INI001,INI901", "nb.ipynb")
+    assert (status, out) == (1, "nb.ipynb:cell 2:2:23: INI901 [*] unused `noqa` directive (unused: `INI001`)\n")
+    run("--fix", "--select", "INI001,INI901", "nb.ipynb")
+    assert json.loads((project / "nb.ipynb").read_text())["cells"][1]["source"] == [
+        "import torch.nn as nn\n", "fc = nn.Linear(4, 8)  # noqa: E501\n", "%time x = 1"]
