@@ -4,8 +4,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from collections import Counter
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Optional
 
 from . import __version__
@@ -76,6 +78,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         return lint_command(argv)
     except KeyboardInterrupt:
         sys.stderr.write("initlint: interrupted\n")
+        # CPython notes a KeyboardInterrupt that left code run from a string (dataclasses build methods so
+        # while LibCST loads) and, under ``python -m``, ends the process by SIGINT instead of this status.
+        # Running a string to its end clears that note.
+        exec("None")
         return 130
     except BrokenPipeError:  # the reader of the output went away (``| head``): a normal end
         _silence_stdout()
@@ -213,10 +219,25 @@ def cache_dir_for(args, settings: Settings) -> Optional[str]:
     return args.cache_dir or os.environ.get("INITLINT_CACHE_DIR") or os.path.join(settings.root, CACHE_FOLDER)
 
 
+@contextmanager
+def _sigint_held():
+    """Ctrl-C waits until the block ends and is raised there. Meant for imports: a KeyboardInterrupt in
+    the middle of one can be swallowed by importlib ("Exception ignored in ...", the run goes on)."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def lint_command(argv: list[str]) -> int:
-    from .config import ConfigError
-    from .report import render
-    from .runner import check_files, discover, prepare_cache
+    with _sigint_held():
+        from .config import ConfigError
+        from .report import render
+        from .runner import check_files, discover, prepare_cache
 
     args = build_parser().parse_args(argv)
     usage_error = _usage_error(args)
