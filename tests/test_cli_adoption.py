@@ -165,6 +165,10 @@ def test_add_noqa_skips_a_line_that_cannot_end_in_a_comment(run, project):
     status, _, err = run("--add-noqa", "m.py")
     assert status == 0
     assert "no noqa directive added on line 10" in err and "Added 2 noqa directives." in err
+    (project / "broken.py").write_bytes(b"import torch\ndef f(:\n")
+    status, _, err = run("--add-noqa", "broken.py")
+    assert status == 0 and "initlint: warning: broken.py: could not be analysed (" in err
+    assert (project / "broken.py").read_bytes() == b"import torch\ndef f(:\n"
     assert b"x = 1\n" in path.read_bytes()
     compile(path.read_bytes(), "m.py", "exec")
 

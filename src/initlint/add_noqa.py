@@ -82,7 +82,8 @@ def add_noqa_file(path: str, settings) -> tuple[int, list, list]:
     result = lint_source(source, path, settings.selection, settings.options, settings.ignores_for(path),
                          settings.torch_tokens)
     if result.error is not None or result.internal_error is not None:
-        return 0, errors, warnings  # INI900 or an initlint bug: the check run reports it
+        return 0, errors, [f"warning: {path}: could not be analysed ({result.error or result.internal_error}); "
+                           f"no noqa directive added"]
     codes_by_line = _codes_by_line(result.findings)
     if not codes_by_line:
         return 0, errors, warnings
@@ -140,7 +141,8 @@ def _add_noqa_notebook(path: str, source: bytes, settings) -> tuple[int, list, l
     result = lint_source(layout.source.encode("utf-8"), path, settings.selection, settings.options,
                          settings.ignores_for(path), settings.torch_tokens)
     if result.error is not None or result.internal_error is not None:
-        return 0, [], []
+        return 0, [], [f"warning: {path}: could not be analysed ({result.error or result.internal_error}); "
+                       f"no noqa directive added"]
     codes_by_line = _codes_by_line(result.findings)
     if not codes_by_line:
         return 0, [], []
