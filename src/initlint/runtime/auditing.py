@@ -9,7 +9,7 @@ from typing import Any, Optional, TextIO
 import torch.nn as nn
 
 from .fingerprints import Fingerprint, fingerprint
-from .follow import Follower, find_followers, tensors_in
+from .follow import Follower, tensors_in
 from .measure import LayerSignal, duplicate_rows, measure_signals
 from .model_init import unwrap
 
@@ -174,9 +174,9 @@ def audit(model: nn.Module, example_inputs: Any, *, print_table: bool = True,
     first = next(tensors_in(example_inputs), None)
     if first is None or first.dim() == 0 or first.shape[0] < 2:
         raise ValueError("audit needs example inputs with a batch of at least 2")
-    followers, strategy = find_followers(model, example_inputs)
     modules = dict(model.named_modules())
-    signals = measure_signals(model, example_inputs)
+    signals, followers = measure_signals(model, example_inputs)
+    strategy = "torch_function"
 
     measured = []
     for name, signal in signals.items():

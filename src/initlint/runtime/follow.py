@@ -257,6 +257,13 @@ class FollowMode(TorchFunctionMode):
         self.on_layer_output(name, output)
         self.tag(output, _Tag(name))
 
+    def reached_output(self, output: Any) -> None:
+        """The model returned ``output``: layers whose tag reached it are followed by the output."""
+        for tensor in tensors_in(output):
+            tag = self.tag_of(tensor)
+            if tag is not None:
+                self.resolve(tag, OUTPUT)
+
     def on_layer_output(self, name: str, output: Any) -> None:
         """Called once per layer with its first output, before anything consumes it."""
 
@@ -363,10 +370,7 @@ def _runtime_followers(model: nn.Module, example_inputs: Any) -> dict[str, Follo
     mode = FollowMode(plain_weights(model))
     with eval_mode(model), hooked(model, mode), mode:
         output = run_inputs(model, example_inputs)
-    for tensor in tensors_in(output):  # tags that reached the model's output
-        tag = mode.tag_of(tensor)
-        if tag is not None:
-            mode.resolve(tag, OUTPUT)
+    mode.reached_output(output)
     return {name: mode.followers.get(name, UNKNOWN) for name in layers}
 
 
