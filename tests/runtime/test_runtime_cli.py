@@ -62,8 +62,10 @@ def test_thresholds_are_passed_on(models_module, capsys):
     capsys.readouterr()
     assert main([f"{models_module}:fixed", "--input-shape", "32,64", "--dead-above", "2"]) == 2
     assert capsys.readouterr().err == (
-        "initlint audit: error: ValueError: need 0 < collapse_below < 1 < explode_above and 0 < dead_above < 1, "
-        "got 0.0001, 10000.0 and 2.0\n")
+        "initlint audit: error: ValueError: need 0 < collapse_below < 1 < explode_above, 0 < dead_above < 1 and "
+        "0 < saturated_above < 1, got 0.0001, 10000.0, 2.0 and 0.5\n")
+    assert main([f"{models_module}:fixed", "--input-shape", "32,64", "--saturated-above", "1"]) == 2
+    assert capsys.readouterr().err.endswith("got 0.0001, 10000.0, 0.8 and 1.0\n")
 
 
 def test_plot_option_writes_a_png(models_module, tmp_path, capsys):

@@ -19,6 +19,7 @@ SIGNAL_COLLAPSE = "INI300"
 SIGNAL_EXPLOSION = "INI301"
 DEAD_UNITS = "INI302"
 SYMMETRIC_UNITS = "INI303"
+SATURATED_ACTIVATIONS = "INI304"
 
 # Below this share of the reference layer's input-dependent share, a layer's output
 # no longer depends on the input (default init: the biases have taken over).
@@ -50,7 +51,7 @@ class LayerAudit:
     input_share: float             # share of pre_moment that varies across the batch
     inactive_fraction: Optional[float]   # ReLU family: activation inputs < 0
     dead_units: Optional[float]          # ReLU family: units never active on the batch
-    saturated_fraction: Optional[float]  # tanh/sigmoid: outputs within 1% of an asymptote
+    saturated_fraction: Optional[float]  # tanh/sigmoid/hardtanh: outputs in the flat region
     duplicate_rows: int            # units whose weight row equals another unit's
     codes: tuple = ()
 
@@ -185,9 +186,22 @@ def _dead_message(layer: nn.Module, follower: Follower, signal: LayerSignal) -> 
     return message
 
 
+_FLAT_REGION = {"tanh": "|tanh| > 0.99, where its gradient is under 2% of its peak",
+                "sigmoid": "sigmoid < 0.01 or > 0.99, where its gradient is under 4% of its peak",
+                "hardtanh": "|x| >= 1, where its gradient is 0"}
+
+
+def _saturated_message(signal: LayerSignal) -> str:
+    return (f"{signal.activation} is saturated for {signal.saturated_fraction:.0%} of this layer's outputs "
+            f"({_FLAT_REGION[signal.activation]}): its inputs are too large (second moment "
+            f"{signal.pre_moment:.3g}); scale the weights (or the bias) down, e.g. init_model_ or xavier_init_(layer, "
+            f"\"{signal.activation}\")")
+
+
 def audit(model: nn.Module, example_inputs: Any, *, print_table: bool = True,
           file: Optional[TextIO] = None, plot: Optional[str] = None,
-          collapse_below: float = 1e-4, explode_above: float = 1e4, dead_above: float = 0.8) -> AuditReport:
+          collapse_below: float = 1e-4, explode_above: float = 1e4, dead_above: float = 0.8,
+          saturated_above: float = 0.5) -> AuditReport:
     """Audit every Linear/Conv of ``model`` on ``example_inputs`` (a batch of >= 2).
 
     The model runs once without grad, in eval mode except that batch/instance
@@ -201,13 +215,16 @@ def audit(model: nn.Module, example_inputs: Any, *, print_table: bool = True,
       ``dead_above`` of a layer's outputs (reported at that layer, whose bias or
       weights cause it);
     * INI303: hidden units with identical weight rows;
+    * INI304: a tanh/sigmoid/hardtanh puts more than ``saturated_above`` of a
+      layer's outputs in its flat region, where almost no gradient passes;
     * INI001/INI002/INI003 where the weight's fingerprint is certain.
 
     ``plot`` is a path to save the second moment by depth to (needs matplotlib).
     """
-    if not 0 < collapse_below < 1 < explode_above or not 0 < dead_above < 1:
-        raise ValueError(f"need 0 < collapse_below < 1 < explode_above and 0 < dead_above < 1, got "
-                         f"{collapse_below}, {explode_above} and {dead_above}")
+    if not 0 < collapse_below < 1 < explode_above or not 0 < dead_above < 1 or not 0 < saturated_above < 1:
+        raise ValueError(f"need 0 < collapse_below < 1 < explode_above, 0 < dead_above < 1 and "
+                         f"0 < saturated_above < 1, got {collapse_below}, {explode_above}, {dead_above} "
+                         f"and {saturated_above}")
     model = unwrap(model)  # names as the bare model has them, like init_model_
     first = next(tensors_in(example_inputs), None)
     if first is None or first.dim() == 0 or first.shape[0] < 2:
@@ -256,6 +273,8 @@ def audit(model: nn.Module, example_inputs: Any, *, print_table: bool = True,
                         "they compute the same thing and get the same gradient")))
         if signal.inactive_fraction is not None and signal.inactive_fraction > dead_above:
             findings.append(Finding(DEAD_UNITS, name, _dead_message(layer, follower, signal)))
+        if signal.saturated_fraction is not None and signal.saturated_fraction > saturated_above:
+            findings.append(Finding(SATURATED_ACTIVATIONS, name, _saturated_message(signal)))
         report.findings += findings
         report.layers.append(LayerAudit(
             depth, name, type(layer).__name__, follower, guessed, signal.pre_moment, signal.post_moment,

@@ -46,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--dead-above", type=float, default=0.8, metavar="FRACTION",
                         help="report dead units when a ReLU gets a negative input for more than FRACTION "
                              "of a layer's outputs (default 0.8)")
+    parser.add_argument("--saturated-above", type=float, default=0.5, metavar="FRACTION",
+                        help="report saturated activations when a tanh/sigmoid/hardtanh puts more than FRACTION "
+                             "of a layer's outputs in its flat region (default 0.5)")
     parser.add_argument("--plot", metavar="PATH",
                         help="save the second moment by depth, with the thresholds, to PATH (needs matplotlib)")
     return parser
@@ -85,7 +88,8 @@ def main(argv: Optional[list] = None) -> int:
             return _fail(f"{args.target}() returned {type(model).__name__}, not a torch.nn.Module")
         inputs = torch.randn(*args.input_shape, generator=torch.Generator().manual_seed(args.seed))
         report = audit(model, inputs, print_table=True, plot=args.plot, collapse_below=args.collapse_below,
-                       explode_above=args.explode_above, dead_above=args.dead_above)
+                       explode_above=args.explode_above, dead_above=args.dead_above,
+                       saturated_above=args.saturated_above)
     except Exception as error:  # the user's model may fail in any way; report it in one line
         return _fail(f"{type(error).__name__}: {error}")
     return 1 if report.findings else 0

@@ -22,6 +22,7 @@ _SLICE = 1 << 22  # elements per slice of a temporary
 # Outputs this close to an asymptote have a derivative below ~2-4% of its peak.
 _TANH_SATURATED = 0.99
 _SIGMOID_SATURATED = 0.01
+_HARDTANH_BOUND = 1.0  # hardtanh(x) = clamp(x, -1, 1): zero gradient at and beyond the bounds
 
 
 @dataclass
@@ -34,7 +35,7 @@ class LayerSignal:
     post_moment: Optional[float] = None   # per-sample second moment of that activation's output
     inactive_fraction: Optional[float] = None   # ReLU family: inputs < 0
     dead_units: Optional[float] = None          # ReLU family: units never > 0 on the batch
-    saturated_fraction: Optional[float] = None  # tanh/sigmoid: outputs near an asymptote
+    saturated_fraction: Optional[float] = None  # tanh/sigmoid/hardtanh: outputs in the flat region
 
 
 def second_moment(tensor: torch.Tensor) -> float:
@@ -148,6 +149,9 @@ class _SignalMode(FollowMode):
                 per_unit = values.amax(dim=other) if other else values
                 signal.dead_units = float((per_unit <= 0).float().mean())
             self._paused(inactive)  # before the call: an in-place ReLU overwrites its input
+        elif step.op == "hardtanh":  # flat (zero gradient) outside [-1, 1]; counted before an in-place call
+            self._paused(lambda: setattr(signal, "saturated_fraction", _count(
+                before.detach(), lambda piece: piece.abs() >= _HARDTANH_BOUND)))
         result = call()
         if isinstance(result, torch.Tensor):
             def after() -> None:
