@@ -8,7 +8,7 @@ from typing import Any, Optional, TextIO
 
 import torch.nn as nn
 
-from .fans import fan
+from .fans import fan, is_hf_conv1d
 from .fingerprints import Fingerprint, fingerprint
 from .follow import Follower, tensors_in
 from .measure import LayerSignal, duplicate_rows, measure_signals
@@ -266,7 +266,7 @@ def audit(model: nn.Module, example_inputs: Any, *, print_table: bool = True,
                     f"(threshold {explode_above:g}x)"))
                 findings.append(explosion)
             if guessed.distribution != "constant":
-                twins = duplicate_rows(layer.weight, getattr(layer, "transposed", False))
+                twins = duplicate_rows(layer.weight, _units_are_columns(layer))
                 if twins:
                     findings.append(Finding(SYMMETRIC_UNITS, name, (
                         f"{twins} of {_units(layer)} units have the same weights as another unit: "
@@ -294,8 +294,16 @@ def _signal(signal: LayerSignal) -> float:
     return signal.pre_moment if signal.post_moment is None else signal.post_moment
 
 
+def _units_are_columns(layer: nn.Module) -> bool:
+    """ConvTranspose (in x out/groups x k) and Hugging Face's Conv1D (in x out) keep a
+    unit's weights in a column."""
+    return bool(getattr(layer, "transposed", False)) or is_hf_conv1d(layer)
+
+
 def _units(layer: nn.Module) -> int:
     weight = layer.weight
+    if is_hf_conv1d(layer):
+        return weight.shape[1]
     return weight.shape[1] * layer.groups if getattr(layer, "transposed", False) else weight.shape[0]
 
 
