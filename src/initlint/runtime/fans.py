@@ -31,7 +31,8 @@ def is_hf_conv1d(module: Optional[nn.Module]) -> bool:
     """Hugging Face's ``transformers.pytorch_utils.Conv1D`` (GPT-2 and its family),
     recognised by class name and weight layout without importing transformers: a
     Linear whose weight is stored transposed, (in, out), with ``nf`` = out."""
-    weight = getattr(module, "weight", None)
+    # _parameters, not getattr: while torch.fx traces, module.weight is a Proxy
+    weight = getattr(module, "_parameters", {}).get("weight")
     return (type(module).__name__ == "Conv1D" and isinstance(weight, torch.Tensor) and weight.dim() == 2
             and getattr(module, "nf", None) == weight.shape[1])
 

@@ -326,7 +326,8 @@ def _calibrate(model: nn.Module, example_inputs: Any, weights: dict, entries: di
         for name, moment in moments.items():
             earlier = previous.get(name)
             # Scaling should have moved the moment from ``earlier`` to 1; it moved by under a tenth of that.
-            if earlier is not None and abs(earlier - 1.0) > 0.1 and abs(moment - earlier) < 0.1 * abs(earlier - 1.0):
+            if earlier is not None and abs(earlier - 1.0) > _CALIBRATION_TOLERANCE \
+                    and abs(moment - earlier) < 0.1 * abs(earlier - 1.0):
                 weight = weights.pop(name)[0]
                 with torch.no_grad():
                     weight.params[0].div_(totals.pop(name))
