@@ -15,7 +15,10 @@ it imports MODULE, calls FACTORY() to build the model and runs one forward pass
 on random input of the given shape.  Only audit code you trust.
 
 Exit status: 0 no findings, 1 findings, 2 usage error (cannot import the module
-or factory, torch missing, the model fails to build or run).
+or factory, torch missing, the model fails to build or run).  When FACTORY()
+raises, the message gives the line of your code it raised at and, where the
+static linter finds the cause on a line the traceback went through (INI101,
+INI102, INI106, INI107, INI204), that finding.
 """
 
 
@@ -84,8 +87,11 @@ def main(argv: Optional[list] = None) -> int:
     torch.manual_seed(args.seed)
     try:
         model = factory()
-        if not isinstance(model, torch.nn.Module):
-            return _fail(f"{args.target}() returned {type(model).__name__}, not a torch.nn.Module")
+    except Exception as error:  # the user's factory may raise anything
+        return _fail(_build_failure(args.target, error))
+    if not isinstance(model, torch.nn.Module):
+        return _fail(f"{args.target}() returned {type(model).__name__}, not a torch.nn.Module")
+    try:
         inputs = torch.randn(*args.input_shape, generator=torch.Generator().manual_seed(args.seed))
         report = audit(model, inputs, print_table=True, plot=args.plot, collapse_below=args.collapse_below,
                        explode_above=args.explode_above, dead_above=args.dead_above,
@@ -93,3 +99,65 @@ def main(argv: Optional[list] = None) -> int:
     except Exception as error:  # the user's model may fail in any way; report it in one line
         return _fail(f"{type(error).__name__}: {error}")
     return 1 if report.findings else 0
+
+
+# Static findings whose fault is an exception at construction time.
+_CRASH_CODES = ("INI101", "INI102", "INI106", "INI107", "INI204")
+
+
+def _user_frames(error: BaseException) -> list:
+    """The traceback's frames in the user's code (innermost last): not in initlint,
+    torch, the standard library or installed packages."""
+    import sysconfig
+    import traceback
+
+    import torch
+
+    library = {os.path.realpath(os.path.dirname(path)) for path in (__file__, torch.__file__)}
+    library.update(os.path.realpath(sysconfig.get_paths()[key]) for key in ("stdlib", "platstdlib", "purelib",
+                                                                           "platlib"))
+    frames = []
+    for frame in traceback.extract_tb(error.__traceback__):
+        path = os.path.realpath(frame.filename)
+        if frame.filename.startswith("<") or any(path.startswith(root + os.sep) for root in library):
+            continue
+        frames.append(frame)
+    return frames
+
+
+def _shown(path: str) -> str:
+    relative = os.path.relpath(path)
+    return path if relative.startswith(os.pardir) else relative
+
+
+def _predicted(frames: list) -> list:
+    """Static findings with a crash code on the lines the traceback went through."""
+    from ..engine import lint_source
+
+    lines: dict = {}
+    for frame in frames:
+        lines.setdefault(frame.filename, set()).add(frame.lineno)
+    found = []
+    for path, wanted in lines.items():
+        try:
+            with open(path, "rb") as handle:
+                source = handle.read()
+        except OSError:
+            continue
+        result = lint_source(source, path, honour_noqa=False)
+        found += [finding for finding in result.findings
+                  if finding.code in _CRASH_CODES and finding.line in wanted]
+    return found
+
+
+def _build_failure(target: str, error: Exception) -> str:
+    lines = [f"building the model failed: {target}() raised {type(error).__name__}: {error}"]
+    frames = _user_frames(error)
+    if frames:
+        frame = frames[-1]
+        code = f": {frame.line.strip()}" if frame.line else ""
+        lines.append(f"  at {_shown(frame.filename)}:{frame.lineno} in {frame.name}{code}")
+    for finding in _predicted(frames):
+        lines.append(f"  initlint predicts it: {_shown(finding.path)}:{finding.line}:{finding.column}: "
+                     f"{finding.code} {finding.message}")
+    return "\n".join(lines)
