@@ -249,12 +249,29 @@ def test_multihead_attention_with_other_key_dims():
     assert float(model.attn.k_proj_weight.std()) == pytest.approx(48 ** -0.5, rel=0.1)
 
 
-def test_multihead_attention_out_proj_is_audited():
+def test_multihead_attention_projections_are_audited():
     model = AttentionBlock()
-    report = audit(model, torch.randn(4, 8, 32), print_table=False)
-    assert [(layer.name, str(layer.follower)) for layer in report.layers] == \
-        [("attn.out_proj", "add -> layer_norm"), ("fc", "output")]
-    assert report.layers[0].pre_moment > 0
+    inputs = torch.randn(4, 8, 32, generator=torch.Generator().manual_seed(0))
+    report = audit(model, inputs, print_table=False)
+    assert [(layer.name, layer.layer_type, str(layer.follower)) for layer in report.layers] == [
+        ("attn.in_proj_weight[q]", "InProjection", "multi_head_attention"),
+        ("attn.in_proj_weight[k]", "InProjection", "multi_head_attention"),
+        ("attn.in_proj_weight[v]", "InProjection", "multi_head_attention"),
+        ("attn.out_proj", "NonDynamicallyQuantizableLinear", "add -> layer_norm"),
+        ("fc", "Linear", "output")]
+    with torch.no_grad():
+        query = nn.functional.linear(inputs, *(t.chunk(3)[0] for t in (model.attn.in_proj_weight,
+                                                                          model.attn.in_proj_bias)))
+        attended, _ = model.attn(inputs, inputs, inputs)
+    assert report.layers[0].pre_moment == pytest.approx(float(query.pow(2).mean()), rel=1e-5)
+    assert report.layers[3].pre_moment == pytest.approx(float(attended.pow(2).mean()), rel=1e-5)
+    assert report.codes == []
+    init_model_(model, inputs)
+    report = audit(model, inputs, print_table=False)
+    assert report.layers[0].fingerprint.scheme in ("lecun", "lecun/xavier", "xavier/lecun")
+    separate = AttentionBlock(kdim=48)
+    names = [layer.name for layer in audit(separate, (inputs, torch.randn(4, 5, 48)), print_table=False).layers]
+    assert names[:3] == ["attn.q_proj_weight", "attn.k_proj_weight", "attn.v_proj_weight"]
 
 
 # --------------------------------------------------------------------------- NF-net zero gains

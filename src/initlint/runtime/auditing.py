@@ -230,12 +230,12 @@ def audit(model: nn.Module, example_inputs: Any, *, print_table: bool = True,
     if first is None or first.dim() == 0 or first.shape[0] < 2:
         raise ValueError("audit needs example inputs with a batch of at least 2")
     modules = dict(model.named_modules())
-    signals, followers = measure_signals(model, example_inputs)
+    signals, followers, stand_ins = measure_signals(model, example_inputs)
     strategy = "torch_function"
 
     measured = []
     for name, signal in signals.items():
-        layer, follower = modules[name], followers[name]
+        layer, follower = stand_ins.get(name) or modules[name], followers[name]
         activation = follower.activation
         guessed = fingerprint(layer.weight, layer, activation.gain if activation is not None else None)
         measured.append((name, follower, guessed, layer, signal))
