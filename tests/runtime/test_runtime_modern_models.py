@@ -392,3 +392,19 @@ def test_embeddings_and_tied_heads_are_kept_unless_overwrite():
     # A standalone embedding stays kept even with overwrite: it has no fan-in rule.
     plain = nn.Sequential(nn.Embedding(10, 8), nn.Linear(8, 2))
     assert init_model_(plain, _tokens(vocab=10), overwrite=True)["0.weight"].action == "kept"
+
+
+def test_torch_transformer_layers_are_followed_inside():
+    torch.manual_seed(0)
+    encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(32, 4, 64, batch_first=True), 2,
+                                    enable_nested_tensor=False)
+    model = nn.Sequential(encoder, nn.Linear(32, 5))
+    record = init_model_(model, torch.randn(4, 6, 32))
+    layer = "0.layers.0."
+    assert [(record[layer + name].action, record[layer + name].follower)
+            for name in ("self_attn.in_proj_weight", "self_attn.out_proj.weight", "linear1.weight",
+                         "linear2.weight")] == [("lecun", "multi_head_attention"), ("lecun", "add -> layer_norm"),
+                                                ("he", "relu"), ("lecun", "add -> layer_norm")]
+    # Without example inputs, torch.nn's composite layer is read whole: its layers' followers are unknown.
+    record = init_model_(model)
+    assert record.strategy == "fx" and record[layer + "linear1.weight"].follower == "unknown"

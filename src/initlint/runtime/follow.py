@@ -166,14 +166,24 @@ def _finish(first: Follower, then: Optional[Follower]) -> Follower:
 
 class _LayerTracer(torch.fx.Tracer):
     """Keeps every layer a call_module node, also subclasses defined outside torch.nn
-    (timm's ScaledStdConv2d) and Hugging Face's Conv1D, which fx would trace through."""
+    (timm's ScaledStdConv2d) and Hugging Face's Conv1D, which fx would trace through;
+    traces into torch.nn modules that hold layers (nn.TransformerEncoderLayer), which
+    fx would keep whole, except MultiheadAttention (its out_proj is never called)."""
+
+    def __init__(self, into_torch_modules: bool = True):
+        super().__init__()
+        self.into_torch_modules = into_torch_modules
 
     def is_leaf_module(self, module: nn.Module, qualified_name: str) -> bool:
-        return is_layer(module) or super().is_leaf_module(module, qualified_name)
+        if is_layer(module) or isinstance(module, nn.MultiheadAttention):
+            return True
+        holds_layers = self.into_torch_modules and any(is_layer(inner) for inner in module.modules()
+                                                       if inner is not module)
+        return super().is_leaf_module(module, qualified_name) and not holds_layers
 
 
-def _fx_followers(model: nn.Module) -> dict[str, Follower]:
-    tracer = _LayerTracer()
+def _fx_followers(model: nn.Module, into_torch_modules: bool = True) -> dict[str, Follower]:
+    tracer = _LayerTracer(into_torch_modules)
     graph = tracer.trace(model)
     graph_module = torch.fx.GraphModule(tracer.root, graph)
     out_projections = attention_out_projections(graph_module)
@@ -415,10 +425,13 @@ def find_followers(model: nn.Module, example_inputs: Any = None) -> tuple[dict[s
     try:
         traced = _fx_followers(model)
     except Exception as error:  # any tracing failure means: fall back to running the model
-        if example_inputs is None:
+        if example_inputs is not None:
+            return _runtime_followers(model, example_inputs), "torch_function"
+        try:  # torch.nn's composite modules (nn.TransformerEncoderLayer) whole: their layers stay unknown
+            traced = _fx_followers(model, into_torch_modules=False)
+        except Exception:
             raise ValueError(
                 f"torch.fx cannot trace {type(model).__name__} ({type(error).__name__}: {error}); "
                 "pass example_inputs so the model can be run instead"
             ) from error
-        return _runtime_followers(model, example_inputs), "torch_function"
     return {name: traced.get(name, UNKNOWN) for name in layer_names}, "fx"
