@@ -347,7 +347,8 @@ def _calibrate(model: nn.Module, example_inputs: Any, weights: dict, entries: di
 def init_model_(model: nn.Module, example_inputs: Any = None, *, policy: Optional[InitPolicy] = None,
                 calibrate: bool = False, overwrite: bool = False, seed: int = 0,
                 skip: Iterable[str] = ()) -> InitRecord:
-    """Initialise every Linear/Conv in ``model`` in place by what follows it.
+    """Initialise every Linear/Conv (and Hugging Face Conv1D, MultiheadAttention
+    projection) in ``model`` in place by what follows it.
 
     example_inputs: a batch (tensor, tuple of args or dict of kwargs).  Needed when
         ``torch.fx`` cannot trace the model, to materialise lazy modules, and for
@@ -356,7 +357,8 @@ def init_model_(model: nn.Module, example_inputs: Any = None, *, policy: Optiona
     calibrate: after the init, rescale each layer in execution order so that its
         output has unit second moment on ``example_inputs`` (LSUV).
     overwrite: also replace deliberate zeros (a zero weight before the output or a
-        residual add, a zero norm gamma), which are otherwise kept.
+        residual add, a zero norm gamma, a layer's zero gain) and a layer's weight that
+        is an embedding's table (a tied LM head), which are otherwise kept.
     seed: base seed; each parameter draws from its own generator seeded by
         ``param_seed(qualified_name, seed)``, with names as the bare model has them
         (no DDP ``module.`` or torch.compile ``_orig_mod.``).
@@ -409,7 +411,8 @@ def init_model_(model: nn.Module, example_inputs: Any = None, *, policy: Optiona
                 "init_model_ knows how to initialise weight_norm and spectral_norm only: pass "
                 f"skip=['{module_name}.*'] and initialise it yourself")
         rule = policy.matching_rule(module_name, module, follower)
-        if not weight_skipped and rule is None and not overwrite and embedding is not None:
+        keep_table = not weight_skipped and rule is None and not overwrite and embedding is not None
+        if keep_table:  # the weight is an embedding's table (a tied LM head): the embedding decides
             _record_each(weight.params, names, done, "kept", label,
                          f"the embedding {embedding}'s table: an embedding's scale is the model's design "
                          "(overwrite=True gives it this layer's init)")
@@ -418,8 +421,8 @@ def init_model_(model: nn.Module, example_inputs: Any = None, *, policy: Optiona
                          f"zero weight before {follower.kind}: a deliberate zero init (overwrite=True replaces it)")
             continue
         decision = policy.decide(module_name, module, follower)
-        if all(id(param) in done for param in weight.params):
-            pass  # kept above: tied to an embedding
+        if keep_table:
+            pass  # the bias is still this layer's
         elif weight_skipped:
             _record_each(weight.params, names, done, "skipped", label, "in skip")
         else:
