@@ -107,22 +107,26 @@ _CRASH_CODES = ("INI101", "INI102", "INI106", "INI107", "INI204")
 
 def _user_frames(error: BaseException) -> list:
     """The traceback's frames in the user's code (innermost last): not in initlint,
-    torch, the standard library or installed packages."""
+    torch or the standard library, and not in installed packages unless the
+    factory itself is installed."""
     import sysconfig
     import traceback
 
     import torch
 
-    library = {os.path.realpath(os.path.dirname(path)) for path in (__file__, torch.__file__)}
-    library.update(os.path.realpath(sysconfig.get_paths()[key]) for key in ("stdlib", "platstdlib", "purelib",
-                                                                           "platlib"))
-    frames = []
-    for frame in traceback.extract_tb(error.__traceback__):
+    paths = sysconfig.get_paths()
+    never = {os.path.dirname(os.path.dirname(__file__)), os.path.dirname(torch.__file__),
+             paths["stdlib"], paths["platstdlib"]}
+    installed = {paths["purelib"], paths["platlib"]}
+
+    def outside(frame: traceback.FrameSummary, roots: set) -> bool:
         path = os.path.realpath(frame.filename)
-        if frame.filename.startswith("<") or any(path.startswith(root + os.sep) for root in library):
-            continue
-        frames.append(frame)
-    return frames
+        return not frame.filename.startswith("<") and \
+            not any(path.startswith(os.path.realpath(root) + os.sep) for root in roots)
+
+    frames = traceback.extract_tb(error.__traceback__)
+    return [frame for frame in frames if outside(frame, never | installed)] or \
+        [frame for frame in frames if outside(frame, never)]
 
 
 def _shown(path: str) -> str:
