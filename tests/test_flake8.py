@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import run_cli
 from initlint import __version__
 from initlint import flake8 as plugin
 
@@ -50,8 +51,7 @@ def flake8(cwd, *args):
 
 
 def initlint_cli(cwd, *args):
-    return subprocess.run([sys.executable, "-m", "initlint", "--no-cache", "-q", *args], cwd=cwd,
-                          capture_output=True, text=True, env=_env(), timeout=120)
+    return run_cli("--no-cache", "-q", *args, cwd=cwd)
 
 
 def rows(output: str) -> list:
