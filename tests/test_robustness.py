@@ -1,6 +1,7 @@
 """Robustness: fuzzed and mutated input, bad paths, faults while fixing, concurrency, security.
 
-Fast by default; ``INITLINT_FUZZ=1`` raises the hypothesis example counts for long fuzz runs.
+Fast by default; ``INITLINT_FUZZ=1`` raises the hypothesis example counts for long fuzz runs (the README
+says so in its test section).
 """
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ from initlint.runner import check_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FUZZ = os.environ.get("INITLINT_FUZZ") == "1"
-EXAMPLES = 1000 if FUZZ else 25
+DEFAULT_EXAMPLES, FUZZ_EXAMPLES = 25, 1000
+EXAMPLES = FUZZ_EXAMPLES if FUZZ else DEFAULT_EXAMPLES
 PREFIX = b"import torch\nimport torch.nn as nn\n"
 
 FIXTURE_FILES = sorted(glob.glob(os.path.join(ROOT, "tests", "fixtures", "rules", "*.py"))
@@ -170,6 +172,13 @@ def test_fix_twice_is_stable(source, tmp_path):
     second = check_file(path, Settings(), "fix")
     assert not second.errors
     assert not second.written and read(path) == after_first
+
+
+def test_readme_documents_the_fuzz_switch():
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as handle:
+        readme = " ".join(handle.read().split())
+    assert f"try {DEFAULT_EXAMPLES} examples each, always the same ones; `INITLINT_FUZZ=1 python -m pytest " \
+        f"tests/test_robustness.py` tries {FUZZ_EXAMPLES} each with a random seed" in readme
 
 
 # ---------------------------------------------------------------------- 2. bad inputs through the CLI
