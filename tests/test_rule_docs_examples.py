@@ -22,7 +22,8 @@ Each section must hold a fenced ``python`` block; the first one is linted with o
   when the block does not end with a ``return``); a block without ``...`` is ``__init__``'s body alone.
 
 So that a "Use instead" block cannot pass by leaving the code out, it must define every layer
-(``self.name = ...``) its Example defines.
+(``self.name = ...``) its Example defines. The examples of the rules that weigh a stack's depth (INI002,
+INI003, INI004) show an 8-layer one, deep enough to be reported whatever depth the rule asks for.
 """
 from __future__ import annotations
 
