@@ -5,8 +5,6 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-import pytest
-
 from initlint import cli as initlint_cli
 from initlint.engine import lint_source
 
@@ -82,8 +80,3 @@ def run_cli_process(*args, cwd=None, env=None, timeout=300):
     """``python -m initlint ARGS`` in a process of its own."""
     return subprocess.run([sys.executable, "-m", "initlint", *args], capture_output=True, text=True,
                           cwd=cwd or ROOT, env=env, timeout=timeout)
-
-
-@pytest.fixture
-def cli():
-    return run_cli

@@ -20,7 +20,7 @@ from libcst.metadata import MetadataWrapper, WhitespaceInclusivePositionProvider
 
 import hypothesmith
 
-from conftest import run_cli as run_cli_in_process
+from conftest import run_cli as run_cli_in_process, run_cli_process as run_initlint_process
 from initlint import fix as fix_module
 from initlint import runner
 from initlint.config import Settings
@@ -52,8 +52,7 @@ def run_cli(*args, cwd=None):
 def run_cli_process(*args, timeout=300):
     """initlint in a process of its own, for what the process decides (its C stack and recursion limit,
     file permissions, signals)."""
-    return subprocess.run([sys.executable, "-m", "initlint", "--no-cache", "-q", *args],
-                          capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+    return run_initlint_process("--no-cache", "-q", *args, timeout=timeout)
 
 
 def _default_sigint():
