@@ -29,37 +29,37 @@ depth. PyTorch's docs say to use `nonlinearity="linear"` (not `"selu"`) for self
 ## Example
 ```python
 self.net = nn.Sequential(
-    nn.Linear(784, 512), nn.Tanh(),
-    nn.Linear(512, 512), nn.Tanh(),
-    nn.Linear(512, 512), nn.Tanh(),
-    nn.Linear(512, 512), nn.Tanh(),
-    nn.Linear(512, 512), nn.Tanh(),
-    nn.Linear(512, 512), nn.Tanh(),
-    nn.Linear(512, 512), nn.Tanh(),
-    nn.Linear(512, 512), nn.Tanh(),
+    nn.Linear(784, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(),
     nn.Linear(512, 10),
 )
 for m in self.net.modules():
     if isinstance(m, nn.Linear):
-        nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+        nn.init.kaiming_normal_(m.weight, nonlinearity="linear")
 ```
 
 ## Use instead
 ```python
 self.net = nn.Sequential(
-    nn.Linear(784, 512), nn.Tanh(),
-    nn.Linear(512, 512), nn.Tanh(),
-    nn.Linear(512, 512), nn.Tanh(),
-    nn.Linear(512, 512), nn.Tanh(),
-    nn.Linear(512, 512), nn.Tanh(),
-    nn.Linear(512, 512), nn.Tanh(),
-    nn.Linear(512, 512), nn.Tanh(),
-    nn.Linear(512, 512), nn.Tanh(),
+    nn.Linear(784, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(),
     nn.Linear(512, 10),
 )
 for m in self.net.modules():
     if isinstance(m, nn.Linear):
-        nn.init.kaiming_normal_(m.weight, nonlinearity="tanh")
+        nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
 ```
 
 ## Fix
