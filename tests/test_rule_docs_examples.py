@@ -1,10 +1,12 @@
 """Docs that cannot lie: each rule's "## Example" block gives that rule's finding, its "## Use instead"
 block gives none (Fixit's habit).
 
-Each section must hold a fenced ``python`` block; the first one is linted with only that rule selected
-(advice rules included), as a file named ``model.py``. How a block becomes a module:
+Each section must hold a fenced ``python`` block; the first one is linted as ``initlint --select CODE``
+lints a file named ``model.py``: only that rule (advice rules included), with the default settings
+otherwise (so a rule that reports only a large effect must show one). How a block becomes a module:
 
-- A block with a top-level ``class`` is a complete module and is linted as written.
+- A block with a top-level ``class`` is a whole module; the four imports shown below go above it (docs leave
+  them out), and the rest is linted as written.
 - Any other block is code inside a model class. Its leading ``import`` lines (``from mmcv.cnn import
   normal_init``) go to the top of the module; the rest is placed in::
 
@@ -23,7 +25,7 @@ Each section must hold a fenced ``python`` block; the first one is linted with o
 
 So that a "Use instead" block cannot pass by leaving the code out, it must define every layer
 (``self.name = ...``) its Example defines. The examples of the rules that weigh a stack's depth (INI002,
-INI003, INI004) show an 8-layer one, deep enough to be reported whatever depth the rule asks for.
+INI003, INI004) show a 16-layer one, deep enough to be reported by default.
 """
 from __future__ import annotations
 
@@ -33,10 +35,12 @@ import textwrap
 import libcst as cst
 import pytest
 
-from initlint.engine import Selection, lint_source
+from initlint.config import Settings
+from initlint.engine import lint_source
 from initlint.rules import ALL_RULES
 
-PRELUDE = "import math\nimport torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n\nclass Net(nn.Module):\n"
+IMPORTS = "import math\nimport torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n"
+PRELUDE = IMPORTS + "\n\nclass Net(nn.Module):\n"
 FORWARD_SPLIT = "..."
 
 
@@ -75,7 +79,7 @@ def _indented(body: str, depth: int) -> str:
 def as_module(block: str) -> str:
     """The module a docs block stands for (see the module docstring)."""
     if is_complete_module(block):
-        return block
+        return IMPORTS + block
     lines = block.splitlines(keepends=True)
     imports = leading_imports(lines)
     prelude = PRELUDE.replace("\n\n\nclass", "\n" + "".join(lines[:imports]).strip("\n") + "\n\n\nclass") \
@@ -97,7 +101,8 @@ def as_module(block: str) -> str:
 
 
 def codes_found(module: str, code: str) -> list:
-    result = lint_source(module.encode(), "model.py", Selection(select=(code,)))
+    settings = Settings(select=(code,))
+    result = lint_source(module.encode(), "model.py", settings.selection, settings.options)
     assert result.error is None, f"does not parse: {result.error}\n{module}"
     assert result.internal_error is None, result.internal_error
     return [(f.code, f.line, f.message) for f in result.findings]
@@ -139,10 +144,10 @@ def test_a_fragment_is_split_into_init_and_forward():
         "        return x\n")
 
 
-def test_methods_go_into_the_class_and_complete_modules_stay_as_written():
+def test_methods_go_into_the_class_and_whole_modules_get_the_imports():
     assert as_module("def forward(self, x):\n    return x\n") == PRELUDE + "    def forward(self, x):\n        return x\n"
-    complete = "import torch.nn as nn\n\n\nclass Head(nn.Module):\n    pass\n"
-    assert as_module(complete) == complete
+    complete = "class Head(nn.Module):\n    pass\n"
+    assert as_module(complete) == IMPORTS + complete
     assert not is_complete_module("self.fc = nn.Linear(2, 2)\n")
     assert not is_complete_module("return self.fc(x)\n")
 

@@ -45,14 +45,14 @@ Xavier with `gain=nn.init.calculate_gain("relu")` is fine and stays silent.
 ## Example
 ```python
 self.net = nn.Sequential(
-    nn.Linear(784, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
     nn.Linear(512, 10),
 )
 for m in self.net.modules():
@@ -63,14 +63,14 @@ for m in self.net.modules():
 ## Use instead
 ```python
 self.net = nn.Sequential(
-    nn.Linear(784, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
     nn.Linear(512, 10),
 )
 for m in self.net.modules():

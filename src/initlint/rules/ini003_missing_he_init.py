@@ -31,14 +31,14 @@ biases and its gradients vanish.
 ## Example
 ```python
 self.net = nn.Sequential(
-    nn.Linear(784, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
     nn.Linear(512, 10),
 )
 ```
@@ -46,14 +46,14 @@ self.net = nn.Sequential(
 ## Use instead
 ```python
 self.net = nn.Sequential(
-    nn.Linear(784, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
     nn.Linear(512, 10),
 )
 for m in self.net.modules():

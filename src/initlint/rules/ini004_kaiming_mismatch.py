@@ -29,14 +29,14 @@ depth. PyTorch's docs say to use `nonlinearity="linear"` (not `"selu"`) for self
 ## Example
 ```python
 self.net = nn.Sequential(
-    nn.Linear(784, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
     nn.Linear(512, 10),
 )
 for m in self.net.modules():
@@ -47,14 +47,14 @@ for m in self.net.modules():
 ## Use instead
 ```python
 self.net = nn.Sequential(
-    nn.Linear(784, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
     nn.Linear(512, 10),
 )
 for m in self.net.modules():
