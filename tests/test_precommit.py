@@ -113,7 +113,8 @@ def hook_repo(tmp_path_factory):
     git(repo, "commit", "-q", "-m", "hooks under test")
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True,
                             check=True).stdout.strip()
-    config = {"repos": [{"repo": str(repo), "rev": commit, "hooks": [{"id": "initlint"}, {"id": "initlint-fix"}]}]}
+    hooks = [{"id": "initlint"}, {"id": "initlint-fix"}]
+    config = {"repos": [{"repo": str(repo), "rev": commit, "hooks": hooks}]}
     (repo.parent / "hooks.yaml").write_text(yaml.safe_dump(config))
     return repo
 
@@ -125,7 +126,8 @@ def pre_commit_home(tmp_path_factory):
 
 def run_hook(project, home, repo, hook, *files):
     """``pre-commit run HOOK --files FILES`` in ``project`` with the hook repository's configuration."""
-    result = pre_commit(project, home, "run", "--config", str(repo.parent / "hooks.yaml"), hook, "--files", *files)
+    config = str(repo.parent / "hooks.yaml")
+    result = pre_commit(project, home, "run", "--config", config, hook, "--files", *files)
     offline = OFFLINE.search(result.stdout + result.stderr)
     if result.returncode != 0 and offline:
         pytest.skip(f"pre-commit could not install initlint's hook environment (no package index?): "

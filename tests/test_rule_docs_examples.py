@@ -145,7 +145,8 @@ def test_a_fragment_is_split_into_init_and_forward():
 
 
 def test_methods_go_into_the_class_and_whole_modules_get_the_imports():
-    assert as_module("def forward(self, x):\n    return x\n") == PRELUDE + "    def forward(self, x):\n        return x\n"
+    method = "def forward(self, x):\n    return x\n"
+    assert as_module(method) == PRELUDE + "    def forward(self, x):\n        return x\n"
     complete = "class Head(nn.Module):\n    pass\n"
     assert as_module(complete) == IMPORTS + complete
     assert not is_complete_module("self.fc = nn.Linear(2, 2)\n")
