@@ -216,23 +216,21 @@ class Model{n}(nn.Module):
 '''
 
 
-def test_50k_line_file(tmp_path):
-    count = 500
+def test_huge_file(tmp_path):
+    # 10k lines by default; the 50k-line file (about 20 s of CPU, most of it LibCST's positions) with INITLINT_FUZZ=1.
+    # How long it takes is measured by benchmarks/run.py, not asserted here.
+    count = 500 if FUZZ else 100
     padding = "".join(f"        self.scale{i} = {i}  # padding\n" for i in range(85))
     body = "".join(CLASS_TEMPLATE.format(n=n, padding=padding) for n in range(count))
     source = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n" + body
-    assert source.count("\n") >= 50_000
+    assert source.count("\n") >= count * 100
     path = tmp_path / "huge.py"
     write(path, source)
-    start = time.monotonic()
     result = run_cli(str(path))
-    elapsed = time.monotonic() - start
-    print(f"\n50k-line file ({source.count(chr(10))} lines): {elapsed:.1f} s")
     assert_no_traceback(result)
     assert result.returncode == 1
     codes = [line.split()[1] for line in result.stdout.splitlines()]
     assert codes == ["INI001"] * count
-    assert elapsed < 120
 
 
 # Python's own limits (200 nested brackets, 100 indentation levels) are checked before LibCST parses,
