@@ -123,14 +123,18 @@ nn.init.kaiming_uniform_(layer.weight, nonlinearity="relu")
 
 """ + _AUDIT_REFERENCES),
     OtherCode("INI304", "saturated-activations", "warning",
-              "most of a tanh/sigmoid/hardtanh layer's outputs sit in the flat region", _AUDIT, """\
+              "a tanh/sigmoid/hardtanh puts most of a layer's outputs in its flat region", _AUDIT, """\
 ## What it does
-Reports a layer followed by tanh, sigmoid or hardtanh whose outputs lie, for a fraction above the audit's
-threshold, in the activation's flat region (near an asymptote, or clipped by hardtanh).
+For each Linear/Conv followed by a tanh, sigmoid or hardtanh (directly or after a norm), measures the
+share of the activation's outputs in its flat region (|tanh| > 0.99, sigmoid < 0.01 or > 0.99, hardtanh
+inputs at or beyond ±1) and reports the layers where it exceeds `saturated_above` (0.5 by default,
+`--saturated-above`).
 
 ## Why is this bad?
-Where the activation is flat its gradient is close to zero, so those units barely learn; weights scaled
-for ReLU (He init, gain sqrt(2)) or unscaled `normal_` push tanh and sigmoid there from the first step.
+Where the activation is flat its gradient is close to zero (under 2-4% of its peak, 0 for hardtanh), so
+those units barely learn: the layer's weights or bias are too large for its activation. Weights scaled
+for ReLU, or unscaled `normal_`, push tanh and sigmoid there (a 50-layer tanh MLP with N(0, 1) weights is
+73% saturated).
 
 ## Example
 ```python
