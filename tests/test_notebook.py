@@ -2,11 +2,10 @@
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
+from conftest import run_cli
 from initlint import notebook as nb
 from initlint.config import Settings
 from initlint.fix import ChangedOnDisk
@@ -21,9 +20,10 @@ def run(*args, cwd):
     on INI002 for a one-layer Xavier net, below the default min-signal-change (a pyproject.toml in cwd)."""
     if not os.path.exists(os.path.join(str(cwd), "pyproject.toml")):
         with open(os.path.join(str(cwd), "pyproject.toml"), "w") as handle:
-            handle.write("[tool.initlint]\nmin-signal-change = 1\n")
-    return subprocess.run([sys.executable, "-m", "initlint", "--no-cache", "--select", "ALL", *args],
-                          capture_output=True, text=True, cwd=cwd, timeout=300)
+            handle.write("[tool.initlint]
+min-signal-change = 1
+")
+    return run_cli("--no-cache", "--select", "ALL", *args, cwd=cwd)
 
 
 def copy(name, folder):
