@@ -20,9 +20,7 @@ def run(*args, cwd):
     on INI002 for a one-layer Xavier net, below the default min-signal-change (a pyproject.toml in cwd)."""
     if not os.path.exists(os.path.join(str(cwd), "pyproject.toml")):
         with open(os.path.join(str(cwd), "pyproject.toml"), "w") as handle:
-            handle.write("[tool.initlint]
-min-signal-change = 1
-")
+            handle.write("[tool.initlint]\nmin-signal-change = 1\n")
     return run_cli("--no-cache", "--select", "ALL", *args, cwd=cwd)
 
 
