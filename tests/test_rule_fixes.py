@@ -51,8 +51,8 @@ CASES = {
                  "    def forward(self, x):\n        return F.relu(self.fc(x))"),
                 # Line 109, N(0, 1) on Conv2d(3, 64, 3) (fan_in=27, 5x): below min-signal-change by default.
                 ("nn.init.normal_(self.q.weight)", "nn.init.xavier_uniform_(self.q.weight)"),
-                # Line 136, trunc_normal_ std=1 on Linear(512, 512) before ReLU (16x): below it too.
-                ],
+                ("nn.init.trunc_normal_(self.fc1.weight, 0.02)",
+                 'nn.init.kaiming_normal_(self.fc1.weight, nonlinearity="relu")')],
                0),
     "INI101": ("fixes_ini101_configurable_bias.py",
                [(12, 9, True), (13, 9, True), (15, 13, True), (28, 42, True), (31, 73, True)],

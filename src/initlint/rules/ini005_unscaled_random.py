@@ -31,8 +31,9 @@ How it decides: N(0, 1) multiplies the signal's second moment by the number of i
 sums (fan_in; for a strided ConvTranspose in_channels x kernel / stride), halved by a ReLU after it.
 Where every layer a call initialises has literal sizes, the growth compounds along the model's data
 path (across blocks, until a norm or a residual add) and it reports when the RMS grows by at least
-`min-signal-change` (default 100x: two layers of fan_in 64 before ReLU, one of fan_in 20000): a tiny
-layer (`nn.Linear(4, 16)`) stays silent. Where a size is not literal, `uniform_` (all weights
+`min-signal-change` (default 100x: two layers of fan_in 64 before ReLU); a single such layer, when it
+grows the RMS by at least the square root of that (10x: fan_in 200 before ReLU, 100 otherwise). A small
+layer (`nn.Linear(4, 16)`, a 3x3 conv on 3 channels) stays silent. Where a size is not literal, `uniform_` (all weights
 positive), and in a helper applied nowhere, it always reports.
 
 N(0, 1) on purpose stays silent where something rescales the weight at run time, as StyleGAN/ProGAN's
@@ -111,7 +112,9 @@ different activations, or the helper is applied to no model initlint can see, Py
             measured = site.func != "uniform_" and all(factors[id(layer)][1] is not None for layer in reach)
             if measured:
                 change, count, last = effect.along(reach)
-                if not effect.reported(change):
+                # One layer is judged by its own growth against the square root of the threshold (its
+                # share of a two-layer stack: 10x by default); a path of several, by their product.
+                if not effect.reported(change if count > 1 else change * change):
                     continue
                 what = describe_change(change, count, last, reach[0].scope, grows=True) + _per_layer(reach, count)
             else:  # sizes initlint cannot read: N(0, 1) grows the signal with every fan_in above 1
