@@ -36,7 +36,8 @@ def run(capsysbinary, monkeypatch, tmp_path):
 
 @pytest.fixture
 def project(tmp_path):
-    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    # The MLP's one Xavier layer before ReLU (INI002) is below the default min-signal-change.
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n\n[tool.initlint]\nmin-signal-change = 1\n")
     return tmp_path
 
 
@@ -50,7 +51,8 @@ def test_dash_reads_stdin_and_names_it_dash(run, project):
 
 
 def test_stdin_filename_names_the_source_and_finds_its_settings(run, project, tmp_path_factory):
-    (project / "pyproject.toml").write_text('[tool.initlint]\nper-file-ignores = { "legacy/*" = ["INI001"] }\n')
+    (project / "pyproject.toml").write_text('[tool.initlint]\nper-file-ignores = { "legacy/*" = ["INI001"] }\n'
+                                            'min-signal-change = 1\n')
     elsewhere = tmp_path_factory.mktemp("elsewhere")  # run from outside the project: settings come from PATH
     path = str(project / "src" / "m.py")
     status, out, _ = run("--stdin-filename", path, stdin=MLP_SOURCE, cwd=elsewhere)
