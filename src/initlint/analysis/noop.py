@@ -1,0 +1,663 @@
+"""Syntax facts for the rules on inits that do nothing: which module types a model holds (when every one
+is known), and which types an ``apply`` helper dispatches to.
+
+A model's types are "fully known" only when every module it registers is built in this file from
+torch.nn classes with no child modules of their own, containers of them, or classes of this file that are
+fully known themselves; a module handed in, returned by an unknown call, or added under a computed name
+makes the whole model unknown (None), and the rules that read this stay silent.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import libcst as cst
+
+from .names import torch_name
+from .patterns import RETURNS_SELF
+from .syntax import argument, block_statements, dotted, string, walk
+
+# torch 2.13: the torch.nn base classes of each class (``isinstance(m, nn.modules.conv._ConvNd)``).
+TORCH_BASES = {
+    "Conv1d": ("_ConvNd",), "Conv2d": ("_ConvNd",), "Conv3d": ("_ConvNd",),
+    "ConvTranspose1d": ("_ConvTransposeNd", "_ConvNd"), "ConvTranspose2d": ("_ConvTransposeNd", "_ConvNd"),
+    "ConvTranspose3d": ("_ConvTransposeNd", "_ConvNd"),
+    "LazyConv1d": ("Conv1d", "_ConvNd"), "LazyConv2d": ("Conv2d", "_ConvNd"), "LazyConv3d": ("Conv3d", "_ConvNd"),
+    "LazyConvTranspose1d": ("ConvTranspose1d", "_ConvTransposeNd", "_ConvNd"),
+    "LazyConvTranspose2d": ("ConvTranspose2d", "_ConvTransposeNd", "_ConvNd"),
+    "LazyConvTranspose3d": ("ConvTranspose3d", "_ConvTransposeNd", "_ConvNd"),
+    "LazyLinear": ("Linear",),
+    "BatchNorm1d": ("_BatchNorm", "_NormBase"), "BatchNorm2d": ("_BatchNorm", "_NormBase"),
+    "BatchNorm3d": ("_BatchNorm", "_NormBase"), "SyncBatchNorm": ("_BatchNorm", "_NormBase"),
+    "LazyBatchNorm1d": ("_LazyNormBase", "_BatchNorm", "_NormBase"),
+    "LazyBatchNorm2d": ("_LazyNormBase", "_BatchNorm", "_NormBase"),
+    "LazyBatchNorm3d": ("_LazyNormBase", "_BatchNorm", "_NormBase"),
+    "InstanceNorm1d": ("_InstanceNorm", "_NormBase"), "InstanceNorm2d": ("_InstanceNorm", "_NormBase"),
+    "InstanceNorm3d": ("_InstanceNorm", "_NormBase"),
+    "LazyInstanceNorm1d": ("_LazyNormBase", "_InstanceNorm", "_NormBase"),
+    "LazyInstanceNorm2d": ("_LazyNormBase", "_InstanceNorm", "_NormBase"),
+    "LazyInstanceNorm3d": ("_LazyNormBase", "_InstanceNorm", "_NormBase"),
+    "Dropout": ("_DropoutNd",), "Dropout1d": ("_DropoutNd",), "Dropout2d": ("_DropoutNd",),
+    "Dropout3d": ("_DropoutNd",), "AlphaDropout": ("_DropoutNd",), "FeatureAlphaDropout": ("_DropoutNd",),
+    "MaxPool1d": ("_MaxPoolNd",), "MaxPool2d": ("_MaxPoolNd",), "MaxPool3d": ("_MaxPoolNd",),
+    "AvgPool1d": ("_AvgPoolNd",), "AvgPool2d": ("_AvgPoolNd",), "AvgPool3d": ("_AvgPoolNd",),
+    "AdaptiveAvgPool1d": ("_AdaptiveAvgPoolNd",), "AdaptiveAvgPool2d": ("_AdaptiveAvgPoolNd",),
+    "AdaptiveAvgPool3d": ("_AdaptiveAvgPoolNd",), "AdaptiveMaxPool1d": ("_AdaptiveMaxPoolNd",),
+    "AdaptiveMaxPool2d": ("_AdaptiveMaxPoolNd",), "AdaptiveMaxPool3d": ("_AdaptiveMaxPoolNd",),
+    "RNN": ("RNNBase",), "LSTM": ("RNNBase",), "GRU": ("RNNBase",),
+    "RNNCell": ("RNNCellBase",), "LSTMCell": ("RNNCellBase",), "GRUCell": ("RNNCellBase",),
+    "ReLU6": ("Hardtanh",), "UpsamplingBilinear2d": ("Upsample",), "UpsamplingNearest2d": ("Upsample",),
+}
+# torch.nn classes that build child modules of their own (MultiheadAttention's out_proj is a Linear).
+COMPOSITE = frozenset({"Transformer", "TransformerEncoder", "TransformerDecoder", "TransformerEncoderLayer",
+                       "TransformerDecoderLayer", "MultiheadAttention", "AdaptiveLogSoftmaxWithLoss"})
+CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict"})
+NOT_MODULES = frozenset({"Parameter", "ParameterList", "ParameterDict", "Buffer", "UninitializedParameter"})
+# Builtins that never return a module (what they return is not registered when assigned).
+PLAIN_BUILTINS = frozenset({"int", "float", "str", "bool", "len", "max", "min", "round", "abs", "sum",
+                            "range", "tuple", "list", "dict", "set", "sorted", "print", "getattr_default"})
+# Heads of attribute chains that hold settings, not modules (``config.hidden_size``).
+SETTINGS_HEADS = frozenset({"config", "cfg", "args", "opt", "opts", "hparams", "params", "conf", "self_config"})
+# Calls on ``self.x`` that add modules to a container.
+ADDING_METHODS = frozenset({"append", "extend", "insert", "add_module", "register_module", "update"})
+
+Type = tuple  # ("torch", "Conv2d") or ("local", "Net")
+
+
+def type_label(kind: Type) -> str:
+    return kind[1]
+
+
+class ModelTypes:
+    """Module types of the models built in one file (by class name or expression), when fully known."""
+
+    def __init__(self, module: cst.Module, imports) -> None:
+        self.imports = imports
+        self.module = module
+        self.classes: dict[str, cst.ClassDef] = {}
+        self.functions: dict[str, list] = {}
+        for statement in module.body:
+            if isinstance(statement, cst.ClassDef):
+                self.classes.setdefault(statement.name.value, statement)
+            elif isinstance(statement, cst.FunctionDef):
+                self.functions.setdefault(statement.name.value, []).append(statement)
+        self._class_types: dict[str, Optional[frozenset]] = {}
+
+    # --- classes -------------------------------------------------------------------------------------
+
+    def local_bases(self, name: str) -> Optional[list]:
+        """The bases of a class of this file: ("torch", X) / ("local", Y); None when one is neither."""
+        bases = []
+        for arg in self.classes[name].bases:
+            qualified = torch_name(self.imports.resolve(arg.value))
+            local = dotted(arg.value)
+            if qualified is not None and qualified.startswith("torch.nn.") and qualified.count(".") == 2:
+                bases.append(("torch", qualified[len("torch.nn."):]))
+            elif qualified is None and local in self.classes:
+                bases.append(("local", local))
+            else:
+                return None
+        return bases
+
+    def ancestors(self, kind: Type) -> set:
+        """The class itself and every class it derives from, as types (torch's abstract bases included)."""
+        found, todo = set(), [kind]
+        while todo:
+            current = todo.pop()
+            if current in found:
+                continue
+            found.add(current)
+            if current[0] == "torch":
+                found.update(("torch", base) for base in TORCH_BASES.get(current[1], ()))
+            elif current[1] in self.classes:
+                todo.extend(self.local_bases(current[1]) or ())
+        return found
+
+    def of_class(self, name: str) -> Optional[frozenset]:
+        """Every module type an instance of this class holds (itself included), or None when not all known."""
+        if name in self._class_types:
+            return self._class_types[name]
+        self._class_types[name] = frozenset({("local", name)})  # a class holding itself adds nothing
+        result = self._compute_class(name)
+        self._class_types[name] = result
+        return result
+
+    def _compute_class(self, name: str) -> Optional[frozenset]:
+        bases = self.local_bases(name)
+        if bases is None:
+            return None
+        types = {("local", name)}
+        for origin, base in bases:
+            if origin == "local":
+                inherited = self.of_class(base)
+                if inherited is None:
+                    return None
+                types |= inherited
+            elif base != "Module" and (base in COMPOSITE or base in CONTAINERS):
+                return None
+        for statement in block_statements(self.classes[name].body):
+            if not isinstance(statement, cst.FunctionDef):
+                continue
+            params = statement.params.params
+            if not params:
+                continue
+            found = self._registered_in_method(statement, params[0].name.value)
+            if found is None:
+                return None
+            types |= found
+        return frozenset(types)
+
+    def _registered_in_method(self, method: cst.FunctionDef, self_name: str) -> Optional[set]:
+        types: set = set()
+        for node in walk(method.body, into_defs=False):
+            found: Optional[set] = set()
+            if isinstance(node, (cst.Assign, cst.AugAssign, cst.AnnAssign)):
+                targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+                if node.value is None or not any(_on_self(t, self_name) for t in targets):
+                    continue
+                if any(isinstance(t, (cst.Tuple, cst.List)) for t in targets):
+                    return None
+                if any(isinstance(t, cst.Subscript) for t in targets) or isinstance(node, cst.AugAssign):
+                    found = self.contents(node.value, method) if isinstance(node, cst.AugAssign) \
+                        else self.registered(node.value, method)
+                else:
+                    found = self.registered(node.value, method)
+            elif isinstance(node, cst.Call):
+                func = node.func
+                name = dotted(func) or ""
+                if name in ("setattr", "object.__setattr__") or name.endswith("__setattr__") \
+                        or name.endswith("__dict__.update"):
+                    return None
+                if isinstance(func, cst.Attribute) and func.attr.value in ADDING_METHODS \
+                        and _on_self(func.value, self_name, bare=True):
+                    values = [arg.value for arg in node.args if arg.keyword is None]
+                    if func.attr.value in ("add_module", "register_module", "insert"):
+                        values = values[1:]
+                    if func.attr.value in ("extend", "update") or any(arg.star for arg in node.args):
+                        found = _union([self.contents(value, method) for value in values])
+                    else:
+                        found = _union([self.registered(value, method) for value in values])
+            elif isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)) and _assigns_self(node, self_name):
+                return None  # a nested function that registers modules: not followed
+            if found is None:
+                return None
+            types |= found
+        return types
+
+    # --- expressions ---------------------------------------------------------------------------------
+
+    def registered(self, expr, function, depth: int = 0) -> Optional[set]:
+        """The module types assigning ``expr`` to ``self.x`` registers (a plain list registers nothing)."""
+        if depth > 12:
+            return None
+        if isinstance(expr, (cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.ConcatenatedString,
+                             cst.FormattedString, cst.List, cst.Tuple, cst.Set, cst.Dict, cst.ListComp,
+                             cst.SetComp, cst.DictComp, cst.GeneratorExp, cst.Lambda, cst.BinaryOperation,
+                             cst.UnaryOperation, cst.Comparison)):
+            return set()
+        if isinstance(expr, cst.IfExp):
+            return _union([self.registered(expr.body, function, depth + 1),
+                           self.registered(expr.orelse, function, depth + 1)])
+        if isinstance(expr, cst.BooleanOperation):
+            return _union([self.registered(expr.left, function, depth + 1),
+                           self.registered(expr.right, function, depth + 1)])
+        if isinstance(expr, cst.Name):
+            return self._name(expr.value, function, depth, self.registered)
+        if isinstance(expr, cst.Attribute):
+            head = dotted(expr)
+            if head is None:
+                return None
+            first = head.split(".")[0]
+            self_name = function.params.params[0].name.value if function is not None and function.params.params \
+                else None
+            if first == self_name or first in SETTINGS_HEADS or first == "math":
+                return set()
+            return None
+        if isinstance(expr, cst.Call):
+            return self._call(expr, function, depth)
+        return None
+
+    def _call(self, call: cst.Call, function, depth) -> Optional[set]:
+        func = call.func
+        if isinstance(func, cst.Attribute) and func.attr.value in RETURNS_SELF and func.attr.value != "apply":
+            return self.registered(func.value, function, depth + 1)
+        qualified = torch_name(self.imports.resolve(func))
+        if qualified is not None:
+            if qualified.startswith("torch.nn.") and qualified.count(".") == 2:
+                short = qualified[len("torch.nn."):]
+                if short in NOT_MODULES:
+                    return set()
+                if short in CONTAINERS:
+                    return self._container(call, short, function, depth)
+                if short in COMPOSITE or not short[:1].isupper():
+                    return None
+                return {("torch", short)}
+            if qualified.startswith("torch.nn.functional.") or qualified.startswith("math."):
+                return set()
+            if qualified.startswith("torch.") and qualified.count(".") == 1 and qualified[6:7].islower():
+                return set()  # torch.zeros, torch.randn: tensors
+            return None
+        name = dotted(func)
+        if name in self.classes:
+            found = self.of_class(name)
+            return set(found) if found is not None else None
+        if name in PLAIN_BUILTINS:
+            return set()
+        if name in self.functions and len(self.functions[name]) == 1:
+            builder = self.functions[name][0]
+            returns = [node.value for node in walk(builder.body, into_defs=False)
+                       if isinstance(node, cst.Return)]
+            if not returns or any(value is None for value in returns):
+                return None
+            return _union([self.registered(value, builder, depth + 1) for value in returns])
+        return None
+
+    def _container(self, call: cst.Call, short: str, function, depth) -> Optional[set]:
+        found = [{("torch", short)}]
+        for arg in call.args:
+            if arg.keyword is not None:
+                continue
+            if arg.star == "*" or short != "Sequential":
+                found.append(self.contents(arg.value, function, depth + 1))
+            elif arg.star:
+                return None
+            elif isinstance(arg.value, cst.Call) and dotted(arg.value.func) in ("OrderedDict",
+                                                                                "collections.OrderedDict"):
+                found.append(self.contents(arg.value, function, depth + 1))
+            else:
+                found.append(self.registered(arg.value, function, depth + 1))
+        return _union(found)
+
+    def contents(self, expr, function, depth: int = 0) -> Optional[set]:
+        """The module types a container built from ``expr`` (``*layers``, ``ModuleList(expr)``) holds."""
+        if depth > 12:
+            return None
+        if isinstance(expr, (cst.List, cst.Tuple, cst.Set)):
+            parts = []
+            for element in expr.elements:
+                if isinstance(element, cst.StarredElement):
+                    parts.append(self.contents(element.value, function, depth + 1))
+                else:
+                    parts.append(self.registered(element.value, function, depth + 1))
+            return _union(parts)
+        if isinstance(expr, (cst.ListComp, cst.GeneratorExp, cst.SetComp)):
+            return self.registered(expr.elt, function, depth + 1)
+        if isinstance(expr, cst.DictComp):
+            return self.registered(expr.value, function, depth + 1)
+        if isinstance(expr, cst.Dict):
+            return _union([self.registered(el.value, function, depth + 1) if isinstance(el, cst.DictElement)
+                           else self.contents(el.value, function, depth + 1) for el in expr.elements])
+        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Add):
+            return _union([self.contents(expr.left, function, depth + 1),
+                           self.contents(expr.right, function, depth + 1)])
+        if isinstance(expr, cst.Name):
+            return self._name(expr.value, function, depth, self.contents)
+        if isinstance(expr, cst.Call):
+            name = dotted(expr.func)
+            if name in ("list", "tuple", "reversed") and len(expr.args) == 1:
+                return self.contents(expr.args[0].value, function, depth + 1)
+            if name in ("OrderedDict", "collections.OrderedDict", "dict") and len(expr.args) == 1 \
+                    and isinstance(expr.args[0].value, (cst.List, cst.Tuple)):
+                values = []
+                for element in expr.args[0].value.elements:
+                    pair = element.value
+                    if not isinstance(pair, cst.Tuple) or len(pair.elements) != 2:
+                        return None
+                    values.append(self.registered(pair.elements[1].value, function, depth + 1))
+                return _union(values)
+            return None
+        return None
+
+    def _name(self, name: str, function, depth, mode: Callable) -> Optional[set]:
+        """What a local name holds: the union over its assignments in the function (and, as a container,
+        what is appended to it); a parameter is a setting only where it is clearly one."""
+        if name in ("True", "False", "None"):
+            return set()
+        if function is None:
+            return None
+        params = {p.name.value: p for p in list(function.params.params) + list(function.params.kwonly_params)}
+        if name in params:
+            return set() if _setting_parameter(params[name], function, self.imports) else None
+        found = []
+        for node in walk(function.body, into_defs=False):
+            if isinstance(node, cst.Assign) and any(isinstance(t.target, cst.Name) and t.target.value == name
+                                                    for t in node.targets):
+                found.append(mode(node.value, function, depth + 1))
+            elif isinstance(node, (cst.AnnAssign, cst.AugAssign)) and isinstance(node.target, cst.Name) \
+                    and node.target.value == name and node.value is not None:
+                found.append(self.contents(node.value, function, depth + 1) if isinstance(node, cst.AugAssign)
+                             else mode(node.value, function, depth + 1))
+            elif isinstance(node, (cst.For, cst.CompFor, cst.With, cst.NamedExpr)) and name in _bound_by(node):
+                return None
+            elif mode == self.contents and isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
+                    and isinstance(node.func.value, cst.Name) and node.func.value.value == name \
+                    and node.func.attr.value in ADDING_METHODS:
+                values = [arg.value for arg in node.args if arg.keyword is None]
+                if node.func.attr.value == "insert":
+                    values = values[1:]
+                if node.func.attr.value == "extend":
+                    found.extend(self.contents(value, function, depth + 1) for value in values)
+                else:
+                    found.extend(self.registered(value, function, depth + 1) for value in values)
+        if not found:
+            return None
+        return _union(found)
+
+
+def _union(parts) -> Optional[set]:
+    result = set()
+    for part in parts:
+        if part is None:
+            return None
+        result |= part
+    return result
+
+
+def _on_self(target, self_name: str, bare: bool = False) -> bool:
+    """``self.x`` (or ``self.x[k]``): a target that registers on the module."""
+    while isinstance(target, cst.Subscript):
+        target = target.value
+    if bare:
+        return isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) \
+            and target.value.value == self_name
+    return isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) \
+        and target.value.value == self_name
+
+
+def _assigns_self(node, self_name) -> bool:
+    """A nested definition that assigns to, or calls a method of, ``self``."""
+    return any(isinstance(inner, (cst.Assign, cst.AugAssign, cst.AnnAssign, cst.Call)) and self_name in
+               {n.value for n in walk(inner) if isinstance(n, cst.Name)} for inner in walk(node))
+
+
+def _bound_by(node) -> set:
+    target = getattr(node, "target", None)
+    if isinstance(node, cst.With):
+        return {n.value for item in node.items if item.asname is not None
+                for n in walk(item.asname.name) if isinstance(n, cst.Name)}
+    return {n.value for n in walk(target) if isinstance(n, cst.Name)} if target is not None else set()
+
+
+def _setting_parameter(param: cst.Param, function, imports) -> bool:
+    """A parameter that holds a number, string or flag: a literal default, a plain annotation, or a size
+    argument of a torch.nn constructor in the function."""
+    if param.default is not None and isinstance(param.default, (cst.Integer, cst.Float, cst.SimpleString)):
+        return True
+    if param.default is not None and isinstance(param.default, cst.Name) and param.default.value in ("True",
+                                                                                                    "False"):
+        return True
+    if param.annotation is not None and dotted(param.annotation.annotation) in ("int", "float", "str", "bool"):
+        return True
+    name = param.name.value
+    for node in walk(function.body, into_defs=False):
+        if isinstance(node, cst.Call):
+            qualified = torch_name(imports.resolve(node.func)) or ""
+            short = qualified[len("torch.nn."):] if qualified.startswith("torch.nn.") else ""
+            if short[:1].isupper() and short not in CONTAINERS and any(
+                    isinstance(arg.value, cst.Name) and arg.value.value == name for arg in node.args):
+                return True
+    return False
+
+
+# --- what an apply helper dispatches to -----------------------------------------------------------------
+
+@dataclass
+class Dispatch:
+    labels: list          # the tests, as written (``nn.Conv2d``, ``"Conv" in classname``)
+    matches: Callable     # Type -> bool
+
+
+def dispatch_of(function: cst.FunctionDef, is_method: bool, types: ModelTypes) -> Optional[Dispatch]:
+    """The module types a helper acts on, when its whole body is type-tested ``if``s on its module
+    parameter (``classname = m.__class__.__name__`` and a docstring aside); None otherwise."""
+    params = list(function.params.params)
+    if is_method:
+        params = params[1:]
+    if not params:
+        return None
+    var = params[0].name.value
+    name_vars = set()
+    tests = []
+    for index, statement in enumerate(block_statements(function.body)):
+        smalls = list(statement.body) if isinstance(statement, cst.SimpleStatementLine) else None
+        if smalls is not None:
+            for small in smalls:
+                if isinstance(small, cst.Expr) and isinstance(small.value, (cst.SimpleString,
+                                                                            cst.ConcatenatedString)) \
+                        and index == 0:
+                    continue
+                if isinstance(small, cst.Pass):
+                    continue
+                if isinstance(small, cst.Assign) and len(small.targets) == 1 \
+                        and isinstance(small.targets[0].target, cst.Name) and _class_name_of(small.value) == var:
+                    name_vars.add(small.targets[0].target.value)
+                    continue
+                return None
+            continue
+        if not isinstance(statement, cst.If):
+            return None
+        branch = statement
+        while branch is not None:
+            if isinstance(branch, cst.Else):
+                return None
+            test = _dispatch_test(branch.test, var, name_vars, types)
+            if test is None:
+                return None
+            tests.append(test)
+            branch = branch.orelse
+    if not tests:
+        return None
+    return Dispatch([label for labels, _ in tests for label in labels],
+                    lambda kind: any(match(kind) for _, match in tests))
+
+
+def _class_name_of(expr) -> Optional[str]:
+    if isinstance(expr, cst.Attribute) and expr.attr.value == "__name__":
+        inner = expr.value
+        if isinstance(inner, cst.Attribute) and inner.attr.value == "__class__" and isinstance(inner.value, cst.Name):
+            return inner.value.value
+        if isinstance(inner, cst.Call) and dotted(inner.func) == "type" and len(inner.args) == 1 \
+                and isinstance(inner.args[0].value, cst.Name):
+            return inner.args[0].value.value
+    return None
+
+
+def _dispatch_test(test, var, name_vars, types: ModelTypes):
+    """(labels, predicate over a Type) for a test that holds only for some module types; None otherwise."""
+    if isinstance(test, cst.BooleanOperation):
+        left = _dispatch_test(test.left, var, name_vars, types)
+        right = _dispatch_test(test.right, var, name_vars, types)
+        if isinstance(test.operator, cst.And):  # the other conjunct narrows a type test further
+            known = [side for side in (left, right) if side is not None]
+            if not known:
+                return None
+            return [label for labels, _ in known for label in labels], \
+                lambda kind: all(match(kind) for _, match in known)
+        if left is None or right is None:
+            return None
+        return left[0] + right[0], lambda kind: left[1](kind) or right[1](kind)
+    if isinstance(test, cst.Call) and dotted(test.func) == "isinstance" and len(test.args) == 2 \
+            and isinstance(test.args[0].value, cst.Name) and test.args[0].value.value == var:
+        classes = test.args[1].value
+        elements = [e.value for e in classes.elements] if isinstance(classes, cst.Tuple) else [classes]
+        wanted = []
+        for element in elements:
+            kind = _type_named(element, types)
+            if kind is None:
+                return None
+            wanted.append(kind)
+        labels = [dotted(element) or "?" for element in elements]
+        return labels, lambda kind: any(want == ("torch", "Module") or want in types.ancestors(kind)
+                                        for want in wanted)
+    subject_name = None
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        left, comparison = test.left, test.comparisons[0]
+        op, right = comparison.operator, comparison.comparator
+        if isinstance(left, cst.Call) and isinstance(left.func, cst.Attribute) and left.func.attr.value == "find" \
+                and _names_class(left.func.value, var, name_vars):
+            needle = string(argument(left, 0, None))
+            bound = right.value if isinstance(right, cst.Integer) else (
+                "-1" if isinstance(right, cst.UnaryOperation) and isinstance(right.expression, cst.Integer)
+                and right.expression.value == "1" else None)
+            wanted = (isinstance(op, cst.NotEqual) and bound == "-1") or (
+                isinstance(op, cst.GreaterThanEqual) and bound == "0") or (isinstance(op, cst.GreaterThan)
+                                                                           and bound == "-1")
+            if needle is not None and wanted:
+                return [f'"{needle}" in the class name'], lambda kind: needle in kind[1]
+            return None
+        if isinstance(op, cst.In) and _names_class(right, var, name_vars) and string(left) is not None:
+            needle = string(left)
+            return [f'"{needle}" in the class name'], lambda kind: needle in kind[1]
+        if isinstance(op, cst.Equal) and _names_class(left, var, name_vars) and string(right) is not None:
+            exact = string(right)
+            return [f'class name "{exact}"'], lambda kind: kind[1] == exact
+        if isinstance(op, (cst.Equal, cst.Is)) and _is_type_of(left, var):
+            kind_wanted = _type_named(right, types)
+            if kind_wanted is None:
+                return None
+            return [dotted(right) or "?"], lambda kind: kind == kind_wanted
+        return subject_name
+    if isinstance(test, cst.Call) and isinstance(test.func, cst.Attribute) \
+            and test.func.attr.value in ("startswith", "endswith") and _names_class(test.func.value, var, name_vars):
+        needle = string(argument(test, 0, None))
+        if needle is None:
+            return None
+        if test.func.attr.value == "startswith":
+            return [f'class name starting "{needle}"'], lambda kind: kind[1].startswith(needle)
+        return [f'class name ending "{needle}"'], lambda kind: kind[1].endswith(needle)
+    return None
+
+
+def _names_class(expr, var, name_vars) -> bool:
+    return (isinstance(expr, cst.Name) and expr.value in name_vars) or _class_name_of(expr) == var
+
+
+def _is_type_of(expr, var) -> bool:
+    if isinstance(expr, cst.Call) and dotted(expr.func) == "type" and len(expr.args) == 1:
+        return isinstance(expr.args[0].value, cst.Name) and expr.args[0].value.value == var
+    return isinstance(expr, cst.Attribute) and expr.attr.value == "__class__" \
+        and isinstance(expr.value, cst.Name) and expr.value.value == var
+
+
+def _type_named(expr, types: ModelTypes) -> Optional[Type]:
+    """The type a class expression names: a torch.nn class (abstract bases too) or a class of this file;
+    another import is a type no module of a fully known model can be (it returns a type nothing has)."""
+    qualified = torch_name(types.imports.resolve(expr))
+    if qualified is not None:
+        if qualified.startswith("torch.nn."):
+            return ("torch", qualified.rsplit(".", 1)[-1])
+        return ("foreign", qualified)
+    name = dotted(expr)
+    if name in types.classes:
+        return ("local", name)
+    resolved = types.imports.resolve(expr)
+    return ("foreign", resolved) if resolved else None
+
+
+@dataclass
+class ApplySite:
+    call: cst.Call                        # ``model.apply(fn)``
+    helper: cst.FunctionDef
+    helper_is_method: bool
+    model_label: str                      # what the message calls the model
+    model_types: frozenset
+
+
+def apply_sites(module: cst.Module, types: ModelTypes):
+    """``x.apply(f)`` calls whose helper ``f`` is defined in this file and whose model's module types are
+    fully known: ``self.apply(self._init)`` in a class (with every class of this file deriving from it),
+    ``net.apply(f)`` where each binding of ``net`` in that body builds a known model."""
+    subclasses: dict[str, set] = {}
+    for name in types.classes:
+        for origin, base in types.local_bases(name) or ():
+            if origin == "local":
+                subclasses.setdefault(base, set()).add(name)
+
+    def family(name):
+        found, todo = {name}, [name]
+        while todo:
+            for child in subclasses.get(todo.pop(), ()):
+                if child not in found:
+                    found.add(child)
+                    todo.append(child)
+        return sorted(found)
+
+    def visit(statements, class_def, function):
+        for statement in statements:
+            if isinstance(statement, cst.ClassDef):
+                yield from visit(block_statements(statement.body), statement, None)
+                continue
+            if isinstance(statement, cst.FunctionDef):
+                yield from visit(block_statements(statement.body), class_def if function is None else None,
+                                 statement)
+                continue
+            for node in walk(statement, into_defs=False):
+                if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
+                        and node.func.attr.value == "apply" and len(node.args) == 1 and node.args[0].keyword is None:
+                    site = _apply_site(node, class_def, function, types, family)
+                    if site is not None:
+                        yield site
+            for block in _blocks(statement):
+                yield from visit(block, class_def, function)
+
+    yield from visit(module.body, None, None)
+
+
+def _blocks(statement):
+    from .patterns import blocks_of
+    return blocks_of(statement) if not isinstance(statement, (cst.SimpleStatementLine,
+                                                              cst.SimpleStatementSuite)) else []
+
+
+def _apply_site(call, class_def, function, types: ModelTypes, family) -> Optional[ApplySite]:
+    fn = call.args[0].value
+    if isinstance(fn, cst.Call) and dotted(fn.func) in ("partial", "functools.partial") and fn.args:
+        return None  # a partial's bound arguments may change what it tests
+    owner = call.func.value
+    self_name = function.params.params[0].name.value if function is not None and class_def is not None \
+        and function.params.params else None
+    helper, is_method = None, False
+    if isinstance(fn, cst.Name) and len(types.functions.get(fn.value, ())) == 1:
+        helper = types.functions[fn.value][0]
+    elif isinstance(fn, cst.Attribute) and isinstance(fn.value, cst.Name) and fn.value.value == self_name \
+            and class_def is not None:
+        methods = [s for s in block_statements(class_def.body)
+                   if isinstance(s, cst.FunctionDef) and s.name.value == fn.attr.value]
+        if len(methods) == 1 and not methods[0].decorators:
+            helper, is_method = methods[0], True
+    if helper is None:
+        return None
+    if isinstance(owner, cst.Name) and owner.value == self_name and class_def is not None:
+        names = family(class_def.name.value)
+        found = [types.of_class(name) for name in names]
+        if any(kinds is None for kinds in found):
+            return None
+        label = f"`{names[0]}`" + (f" (and its subclasses {', '.join(names[1:])})" if len(names) > 1 else "")
+        return ApplySite(call, helper, is_method, label, frozenset().union(*found))
+    if isinstance(owner, cst.Name):
+        scope = function
+        if scope is None:  # module level: every module-level binding of the name
+            kinds = _module_binding(owner.value, call, types)
+        else:
+            kinds = types._name(owner.value, scope, 0, types.registered)
+        if not kinds:
+            return None
+        return ApplySite(call, helper, is_method, f"`{owner.value}`", frozenset(kinds))
+    if isinstance(owner, cst.Call) and dotted(owner.func) in types.classes:  # ``Net().apply(f)``
+        kinds = types.of_class(dotted(owner.func))
+        return ApplySite(call, helper, is_method, f"`{dotted(owner.func)}`", kinds) if kinds else None
+    return None
+
+
+def _module_binding(name: str, call, types: ModelTypes) -> Optional[set]:
+    found = []
+    module = types.module
+    for node in walk(module, into_defs=False):
+        if isinstance(node, cst.Assign) and any(isinstance(t.target, cst.Name) and t.target.value == name
+                                                for t in node.targets):
+            found.append(types.registered(node.value, None))
+        elif isinstance(node, (cst.For, cst.With, cst.AugAssign, cst.AnnAssign, cst.NamedExpr, cst.Import,
+                               cst.ImportFrom)) and name in {n.value for n in walk(node) if isinstance(n, cst.Name)}:
+            if not isinstance(node, (cst.For, cst.With)) or name in _bound_by(node):
+                return None
+    return _union(found) if found else None
