@@ -13,6 +13,7 @@ from typing import Callable, Optional
 
 import libcst as cst
 
+from .facts import Scope
 from .names import torch_name
 from .patterns import RETURNS_SELF
 from .syntax import argument, block_statements, dotted, string, walk
@@ -117,6 +118,8 @@ class ModelTypes:
         """Every module type an instance of this class holds (itself included), or None when not all known."""
         if name in self._class_types:
             return self._class_types[name]
+        if name not in self.classes:
+            return None
         self._class_types[name] = frozenset({("local", name)})  # a class holding itself adds nothing
         result = self._compute_class(name)
         self._class_types[name] = result
@@ -661,3 +664,71 @@ def _module_binding(name: str, call, types: ModelTypes) -> Optional[set]:
             if not isinstance(node, (cst.For, cst.With)) or name in _bound_by(node):
                 return None
     return _union(found) if found else None
+
+
+# --- ``if m.bias:`` where every module that reaches the test is bias-free ------------------------------
+
+def bias_free_everywhere(analyzer, owner, ctx) -> bool:
+    """Whether ``owner.bias`` is None for every module that can reach this test: a named layer built with
+    ``bias=False``, or a loop/visitor whose type test admits only Linear/Conv layers, all of them reached,
+    all ``bias=False``, over models whose every module is known."""
+    reach, known, loop, exact = analyzer._resolve_owner(owner, ctx)
+    if not reach or not all(layer.bias == "false" for layer in reach):
+        return False
+    if not loop:
+        return known
+    if not exact or not isinstance(owner, cst.Name) or not _tests_layer_types(analyzer, owner.value, ctx):
+        return False
+    kind, value = ctx.bindings.get(owner.value, (None, None))
+    if kind == "parts":
+        return all(part.kind in ("layer", "act", "norm", "pass") for part in value)
+    if kind != "modules":
+        return False
+    types = _model_types(analyzer)
+    if isinstance(value, Scope):
+        return value.is_class and _class_known(types, value.name)
+    given = analyzer.applied.get(id(ctx.function)) if ctx.function is not None else None
+    return bool(given) and all(parts is not None and all(_part_known(types, part) for part in parts)
+                               for parts in given)
+
+
+def _model_types(analyzer) -> ModelTypes:
+    types = getattr(analyzer, "_noop_model_types", None)
+    if types is None:
+        types = analyzer._noop_model_types = ModelTypes(analyzer.module, analyzer.imports)
+    return types
+
+
+def _class_known(types: ModelTypes, name: str) -> bool:
+    """Every module of the class and of each class of this file deriving from it is known."""
+    if types.of_class(name) is None:
+        return False
+    return not any(("local", name) in (types.local_bases(other) or ()) for other in types.classes)
+
+
+def _part_known(types: ModelTypes, part) -> bool:
+    if part.kind in ("layer", "act", "norm", "pass"):
+        return True
+    if part.kind in ("seq", "list"):
+        return all(_part_known(types, element) for element in part.elements)
+    return part.kind == "other" and part.instance_of is not None and _class_known(types, part.instance_of)
+
+
+def _tests_layer_types(analyzer, var: str, ctx) -> bool:
+    """A condition around the test requires ``isinstance(var, T)`` with only Linear/Conv types ``T``."""
+    from . import vocab
+    from .patterns import conjuncts
+    for condition in ctx.conditions:
+        for test, positive in conjuncts(condition.test, condition.positive):
+            if not positive or not (isinstance(test, cst.Call) and dotted(test.func) == "isinstance"
+                                    and len(test.args) == 2 and isinstance(test.args[0].value, cst.Name)
+                                    and test.args[0].value.value == var):
+                continue
+            classes = test.args[1].value
+            elements = [e.value for e in classes.elements] if isinstance(classes, cst.Tuple) else [classes]
+            names = [torch_name(analyzer.imports.resolve(element)) or "" for element in elements]
+            if all(name.startswith("torch.nn.") and (name.rsplit(".", 1)[-1] in vocab.LAYER_KINDS
+                                                    or name.rsplit(".", 1)[-1] in vocab.ABSTRACT_LAYER_BASES)
+                   for name in names):
+                return True
+    return False

@@ -13,7 +13,10 @@ class BiasTruthTest(Rule):
     docs = """\
 ## What it does
 Flags `if m.bias:` (and `not m.bias`, `m.bias and ...`) where `m` is a layer or a module reached by a
-`modules()` loop or `apply` function.
+`modules()` loop or `apply` function, unless every module that can reach the test has no bias: a layer
+built with `bias=False`, or a loop whose `isinstance` test admits only Linear/Conv layers when every
+such layer of the model is known and built with `bias=False` (then `m.bias` is None and the test is
+simply False). A layer with a bias, a norm layer, or a module initlint cannot see keeps the finding.
 
 ## Why is this bad?
 `bool(tensor)` is only defined for one-element tensors: any real bias raises `RuntimeError: Boolean
