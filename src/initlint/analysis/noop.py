@@ -732,3 +732,188 @@ def _tests_layer_types(analyzer, var: str, ctx) -> bool:
                    for name in names):
                 return True
     return False
+
+
+# --- inits whose result is thrown away ---------------------------------------------------------------
+
+@dataclass
+class Discarded:
+    node: cst.CSTNode       # what to report
+    form: str               # "copy", "uncalled", "returns"
+    subject: str            # the parameter expression, as written
+    detail: str             # the copy call, the attribute, or the function
+    edits: Optional[dict] = None
+
+
+# Read-only uses of a tensor parameter inside a function that builds a new tensor from its shape.
+_READ_ONLY_ATTRIBUTES = frozenset({"shape", "size", "dim", "ndim", "ndimension", "dtype", "device", "numel",
+                                   "new_empty", "new_zeros", "new_ones", "new_full", "new_tensor", "is_cuda",
+                                   "requires_grad"})
+_NEW_FROM_SHAPE = frozenset({"len", "torch.empty_like", "torch.zeros_like", "torch.ones_like", "torch.rand_like",
+                             "torch.randn_like", "torch.full_like"})
+
+
+def parameter_name(module, expr) -> str:
+    """``m.weight`` for ``m.weight.data``/``m.weight.detach()``, as written."""
+    from .patterns import param_target
+    owner, param = param_target(expr)
+    return f"{module.code_for_node(owner)}.{param}"
+
+
+def parameter_expr(expr) -> bool:
+    """``m.weight``/``m.bias``, maybe through ``.data`` and ``.detach()``."""
+    from .patterns import param_target
+    return param_target(expr) is not None
+
+
+def copy_of_parameter(expr, imports):
+    """(the copying node, what replaces it) when ``expr`` is a copy of a parameter whatever the tensor is:
+    ``w.clone()`` (also after ``.data``/``.detach()`` and before ``.detach()``), ``torch.clone(w)``,
+    ``copy.deepcopy(w)``. ``.cpu()``, ``.to(...)`` and ``.float()`` return the tensor itself for a float32
+    CPU weight, so they are not copies here."""
+    while True:
+        if isinstance(expr, cst.Attribute) and expr.attr.value == "data":
+            expr = expr.value
+        elif isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) \
+                and expr.func.attr.value == "detach" and not expr.args:
+            expr = expr.func.value
+        else:
+            break
+    if not isinstance(expr, cst.Call):
+        return None
+    if isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "clone" \
+            and parameter_expr(expr.func.value):
+        return expr, expr.func.value
+    name = torch_name(imports.resolve(expr.func)) or dotted(expr.func)
+    if name in ("torch.clone", "copy.deepcopy") and len(expr.args) == 1 and parameter_expr(expr.args[0].value):
+        return expr, expr.args[0].value
+    return None
+
+
+def discarded_inits(module: cst.Module, imports, init_name):
+    """Every init statement whose effect is lost. ``init_name(call)`` is the canonical torch.nn.init name
+    a call makes, or None."""
+    from . import vocab
+    functions: dict[str, list] = {}
+    for node in walk(module):
+        if isinstance(node, cst.FunctionDef):
+            functions.setdefault(node.name.value, []).append(node)
+    for node in walk(module):
+        if not isinstance(node, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            continue
+        for small in node.body:
+            if not isinstance(small, cst.Expr):
+                continue
+            value = small.value
+            if isinstance(value, cst.Attribute) and value.attr.value in vocab.TENSOR_INIT_METHODS \
+                    and parameter_expr(value.value):
+                edits = {value: cst.Call(func=value)} if value.attr.value == "zero_" else None
+                yield Discarded(value, "uncalled", module.code_for_node(value.value), value.attr.value, edits)
+                continue
+            if isinstance(value, (cst.Attribute, cst.Name)) and init_name(value) is not None:
+                yield Discarded(value, "uncalled", "", module.code_for_node(value))
+                continue
+            if not isinstance(value, cst.Call):
+                continue
+            tensor = None
+            name = init_name(value.func)
+            if name is not None:
+                tensor = argument(value, 0, "tensor")
+                method = False
+            elif isinstance(value.func, cst.Attribute) and value.func.attr.value in vocab.TENSOR_INIT_METHODS \
+                    and value.func.attr.value != "copy_":
+                tensor = value.func.value
+                method = True
+            if tensor is not None:
+                copied = copy_of_parameter(tensor, imports)
+                if copied is not None:
+                    copy_node, original = copied
+                    if method and not _through_data(original):
+                        # ``w.clone().normal_()`` -> ``w.detach().normal_()``: a leaf that needs grad
+                        # takes no in-place op.
+                        replacement = cst.Call(func=cst.Attribute(value=original, attr=cst.Name("detach")))
+                    else:
+                        replacement = original
+                    yield Discarded(value, "copy", parameter_name(module, original),
+                                    module.code_for_node(copy_node), {copy_node: replacement})
+                continue
+            found = _returning_function(value, functions)
+            if found is not None:
+                function, subject = found
+                yield Discarded(value, "returns", parameter_name(module, subject), function.name.value)
+
+
+def _through_data(expr) -> bool:
+    return any(isinstance(node, cst.Attribute) and node.attr.value == "data" or
+               isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "detach"
+               for node in walk(expr))
+
+
+def _returning_function(call: cst.Call, functions):
+    """(function, argument) when ``call`` hands a parameter to a function of this file that returns a value
+    on every path and only reads that argument's shape, dtype or device (it never writes into it)."""
+    name = dotted(call.func)
+    if name is None:
+        return None
+    short = name[5:] if name.startswith("self.") else name
+    if "." in short or len(functions.get(short, ())) != 1:
+        return None
+    function = functions[short][0]
+    params = [p.name.value for p in function.params.params]
+    if name.startswith("self."):
+        params = params[1:]
+    positional = [arg for arg in call.args if arg.keyword is None]
+    if any(arg.star for arg in call.args) or len(positional) > len(params):
+        return None
+    handed = [(params[index], arg.value) for index, arg in enumerate(positional) if parameter_expr(arg.value)]
+    handed += [(arg.keyword.value, arg.value) for arg in call.args
+               if arg.keyword is not None and arg.keyword.value in params and parameter_expr(arg.value)]
+    if not handed:
+        return None
+    body = list(walk(function.body))
+    if any(isinstance(node, (cst.Global, cst.Nonlocal, cst.Yield, cst.Await)) for node in body):
+        return None
+    returns = [node for node in walk(function.body, into_defs=False) if isinstance(node, cst.Return)]
+    if not returns or any(node.value is None for node in returns) or not _ends_in_return(function.body):
+        return None
+    for param, expr in handed:
+        if not _only_read(function, param):
+            return None
+    return function, handed[0][1]
+
+
+def _ends_in_return(body) -> bool:
+    statements = block_statements(body)
+    if not statements:
+        return False
+    last = statements[-1]
+    if isinstance(last, cst.SimpleStatementLine):
+        return isinstance(last.body[-1], (cst.Return, cst.Raise))
+    if isinstance(last, cst.If):
+        return last.orelse is not None and _ends_in_return(last.body) and (
+            _ends_in_return(last.orelse.body) if isinstance(last.orelse, cst.Else) else _ends_in_return(
+                cst.IndentedBlock(body=[last.orelse])))
+    return False
+
+
+def _only_read(function: cst.FunctionDef, param: str) -> bool:
+    """Every use of ``param`` in the body reads its shape, dtype or device (``t.shape``, ``t.size(0)``,
+    ``len(t)``, ``torch.empty_like(t)``)."""
+    parents: dict = {}
+    from .syntax import walk_with_parents
+    walk_with_parents(function.body, parents)
+    for node in walk(function.body):
+        if not (isinstance(node, cst.Name) and node.value == param):
+            continue
+        parent = parents.get(id(node))
+        if isinstance(parent, cst.Attribute) and parent.value is node:
+            if parent.attr.value in _READ_ONLY_ATTRIBUTES:
+                continue
+            return False
+        if isinstance(parent, cst.Arg):
+            call = parents.get(id(parent))
+            if isinstance(call, cst.Call) and dotted(call.func) in _NEW_FROM_SHAPE | {
+                    "torch." + n.split(".")[-1] for n in _NEW_FROM_SHAPE if n.startswith("torch.")}:
+                continue
+        return False
+    return True

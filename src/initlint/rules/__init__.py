@@ -14,6 +14,7 @@ from .ini104_bias_before_norm import BiasBeforeNorm
 from .ini105_negative_bias_before_relu import NegativeBiasBeforeRelu
 from .ini106_bias_truth_test import BiasTruthTest
 from .ini107_invalid_init_arguments import InvalidInitArguments
+from .ini108_discarded_init import DiscardedInit
 from .ini109_apply_matches_nothing import ApplyMatchesNothing
 from .ini201_init_in_forward import InitInForward
 from .ini202_init_before_layers import InitBeforeLayers
@@ -23,7 +24,7 @@ from .ini204_module_helper_on_tensor import ModuleHelperOnTensor
 ALL_RULES: tuple[Rule, ...] = (
     ConstantHiddenWeight(), XavierBeforeRelu(), MissingHeInit(), KaimingMismatch(), UnscaledRandomInit(),
     BiasInitWithoutBias(), WeightInitOnBias(), DefaultBiasKept(), BiasBeforeNorm(),
-    NegativeBiasBeforeRelu(), BiasTruthTest(), InvalidInitArguments(), ApplyMatchesNothing(), InitInForward(), InitBeforeLayers(),
+    NegativeBiasBeforeRelu(), BiasTruthTest(), InvalidInitArguments(), DiscardedInit(), ApplyMatchesNothing(), InitInForward(), InitBeforeLayers(),
     DeprecatedInit(), ModuleHelperOnTensor(),
 )
 RULES_BY_CODE = {rule.code: rule for rule in ALL_RULES}
