@@ -917,3 +917,38 @@ def _only_read(function: cst.FunctionDef, param: str) -> bool:
                 continue
         return False
     return True
+
+
+# --- a plain tensor assigned to a registered parameter --------------------------------------------------
+
+_TENSOR_METHODS = frozenset({"clone", "detach", "numpy", "new_empty", "new_zeros", "new_ones", "new_full",
+                             "new_tensor", "contiguous", "view", "reshape", "t", "transpose", "permute"})
+
+
+def plain_tensor(expr, imports) -> Optional[str]:
+    """What makes ``expr`` a value that is not a Parameter (and not None) for certain, as a phrase; None
+    when it may be a Parameter. ``.to()``/``.float()`` and the torch.nn.init functions return a Parameter
+    when handed one, so they count only through what they are handed."""
+    if isinstance(expr, (cst.Integer, cst.Float)):
+        return "a number is not a Parameter"
+    if isinstance(expr, (cst.BinaryOperation, cst.UnaryOperation)):
+        return "arithmetic returns a plain tensor"
+    if isinstance(expr, cst.Attribute) and expr.attr.value == "data":
+        return "`.data` is a plain tensor"
+    if not isinstance(expr, cst.Call):
+        return None
+    qualified = torch_name(imports.resolve(expr.func))
+    if qualified is not None:
+        if qualified.startswith("torch.nn.init.") and expr.args:
+            return plain_tensor(expr.args[0].value, imports)
+        if qualified.count(".") == 1 and qualified[6:7].islower() or qualified in ("torch.Tensor",
+                                                                                  "torch.FloatTensor"):
+            return f"`{qualified}(...)` returns a plain tensor"
+        return None
+    if isinstance(expr.func, cst.Attribute):
+        if expr.func.attr.value in _TENSOR_METHODS:
+            return f"`.{expr.func.attr.value}()` returns a plain tensor"
+        if expr.func.attr.value in ("to", "float", "double", "half", "cuda", "cpu", "type", "type_as") \
+                or expr.func.attr.value.endswith("_"):
+            return plain_tensor(expr.func.value, imports)
+    return None

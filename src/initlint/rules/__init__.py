@@ -16,6 +16,7 @@ from .ini106_bias_truth_test import BiasTruthTest
 from .ini107_invalid_init_arguments import InvalidInitArguments
 from .ini108_discarded_init import DiscardedInit
 from .ini109_apply_matches_nothing import ApplyMatchesNothing
+from .ini110_tensor_assigned_to_parameter import TensorAssignedToParameter
 from .ini201_init_in_forward import InitInForward
 from .ini202_init_before_layers import InitBeforeLayers
 from .ini203_deprecated_init import DeprecatedInit
@@ -24,7 +25,8 @@ from .ini204_module_helper_on_tensor import ModuleHelperOnTensor
 ALL_RULES: tuple[Rule, ...] = (
     ConstantHiddenWeight(), XavierBeforeRelu(), MissingHeInit(), KaimingMismatch(), UnscaledRandomInit(),
     BiasInitWithoutBias(), WeightInitOnBias(), DefaultBiasKept(), BiasBeforeNorm(),
-    NegativeBiasBeforeRelu(), BiasTruthTest(), InvalidInitArguments(), DiscardedInit(), ApplyMatchesNothing(), InitInForward(), InitBeforeLayers(),
+    NegativeBiasBeforeRelu(), BiasTruthTest(), InvalidInitArguments(), DiscardedInit(), ApplyMatchesNothing(), TensorAssignedToParameter(),
+    InitInForward(), InitBeforeLayers(),
     DeprecatedInit(), ModuleHelperOnTensor(),
 )
 RULES_BY_CODE = {rule.code: rule for rule in ALL_RULES}
