@@ -952,3 +952,118 @@ def plain_tensor(expr, imports) -> Optional[str]:
                 or expr.func.attr.value.endswith("_"):
             return plain_tensor(expr.func.value, imports)
     return None
+
+
+# --- one walk per file for the rules above ----------------------------------------------------------------
+
+@dataclass
+class SyntaxIndex:
+    calls: list          # every call, in source order
+    statements: list     # every simple statement line or suite
+
+
+_INDEX: dict = {}
+
+
+def syntax_index(module: cst.Module) -> SyntaxIndex:
+    """Calls and simple statements of a module, collected in one walk and kept while the module is checked."""
+    cached = _INDEX.get(id(module))
+    if cached is not None and cached[0] is module:
+        return cached[1]
+    calls, statements = [], []
+    for node in walk(module):
+        if isinstance(node, cst.Call):
+            calls.append(node)
+        elif isinstance(node, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            statements.append(node)
+    index = SyntaxIndex(calls, statements)
+    _INDEX.clear()  # one file at a time
+    _INDEX[id(module)] = (module, index)
+    return index
+
+
+# --- how many dimensions an initialised weight has --------------------------------------------------------
+
+# Norm layers whose weight is always 1-D (LayerNorm's follows its normalized_shape, so it is not here).
+ONE_D_WEIGHT_NORMS = frozenset({"BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "GroupNorm",
+                                "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LazyBatchNorm1d",
+                                "LazyBatchNorm2d", "LazyBatchNorm3d", "_BatchNorm", "_InstanceNorm"})
+
+
+def kind_dims(kind: str) -> int:
+    """Dimensions of a Linear/Conv kind's weight: Linear 2, ConvNd/ConvTransposeNd N + 2."""
+    return 2 if kind == "Linear" else int(kind[-2]) + 2
+
+
+def weight_dims(site, facts) -> Optional[tuple]:
+    """(dimensions, what has that weight) for the weight an init site reaches, when certain; None else.
+    Linear/Conv layers from the analysis; a norm layer's 1-D weight from a type test around the site
+    (``if isinstance(m, nn.BatchNorm2d): init(m.weight)``) or a ``self.bn`` built as one."""
+    from ..rules.base import layer_names
+    if site.param != "weight":
+        return None
+    if site.reach and site.reach_known and (not site.loop or site.exact_filter):
+        dims = {kind_dims(layer.kind) for layer in site.reach}
+        if len(dims) == 1:
+            return dims.pop(), layer_names(site.reach, site=site)
+        return None
+    if site.standalone_kinds:
+        dims = {kind_dims(kind) for kind in site.standalone_kinds}
+        if len(dims) == 1:
+            return dims.pop(), "every " + "/".join(site.standalone_kinds) + " it meets"
+        return None
+    norm = _norm_owner(site, facts)
+    return (1, norm) if norm else None
+
+
+def _norm_owner(site, facts) -> Optional[str]:
+    owner = site.owner
+    if isinstance(owner, cst.Name) and site.function is not None:
+        parents = _parents_of(site.function)
+        node = site.statement
+        while node is not None and node is not site.function:
+            parent = parents.get(id(node))
+            if isinstance(parent, (cst.IndentedBlock, cst.SimpleStatementSuite)):
+                branch = parents.get(id(parent))
+                if isinstance(branch, cst.If) and branch.body is parent:
+                    norms = _isinstance_norms(branch.test, owner.value, facts.imports)
+                    if norms:
+                        return f"the {'/'.join(norms)} layers"
+            node = parent
+        return None
+    name = dotted(owner)
+    if name and name.startswith("self.") and site.function is not None:
+        for scope in facts.scopes:
+            if scope.is_class and any(method is site.function for method in scope.methods.values()):
+                parts = scope.parts.get(name) or []
+                if parts and all(part.kind == "norm" and part.norm in ONE_D_WEIGHT_NORMS for part in parts):
+                    return f"{name} (a {parts[0].norm})"
+    return None
+
+
+def _isinstance_norms(test, var, imports) -> Optional[list]:
+    from .patterns import conjuncts
+    for part, positive in conjuncts(test, True):
+        if positive and isinstance(part, cst.Call) and dotted(part.func) == "isinstance" and len(part.args) == 2 \
+                and isinstance(part.args[0].value, cst.Name) and part.args[0].value.value == var:
+            classes = part.args[1].value
+            elements = [e.value for e in classes.elements] if isinstance(classes, cst.Tuple) else [classes]
+            names = [(torch_name(imports.resolve(element)) or "").rsplit(".", 1)[-1] for element in elements]
+            if all(name in ONE_D_WEIGHT_NORMS for name in names):
+                return names
+    return None
+
+
+_PARENTS: dict = {}
+
+
+def _parents_of(function) -> dict:
+    cached = _PARENTS.get(id(function))
+    if cached is None or cached[0] is not function:
+        from .syntax import walk_with_parents
+        parents: dict = {}
+        walk_with_parents(function, parents)
+        if len(_PARENTS) > 64:
+            _PARENTS.clear()
+        cached = _PARENTS[id(function)] = (function, parents)
+    return cached[1]

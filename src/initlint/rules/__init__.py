@@ -7,6 +7,7 @@ from .ini002_xavier_before_relu import XavierBeforeRelu
 from .ini003_missing_he_init import MissingHeInit
 from .ini004_kaiming_mismatch import KaimingMismatch
 from .ini005_unscaled_random import UnscaledRandomInit
+from .ini006_uniform_range_to_normal import UniformRangeToNormal
 from .ini101_bias_init_without_bias import BiasInitWithoutBias
 from .ini102_weight_init_on_bias import WeightInitOnBias
 from .ini103_default_bias_kept import DefaultBiasKept
@@ -23,7 +24,7 @@ from .ini203_deprecated_init import DeprecatedInit
 from .ini204_module_helper_on_tensor import ModuleHelperOnTensor
 
 ALL_RULES: tuple[Rule, ...] = (
-    ConstantHiddenWeight(), XavierBeforeRelu(), MissingHeInit(), KaimingMismatch(), UnscaledRandomInit(),
+    ConstantHiddenWeight(), XavierBeforeRelu(), MissingHeInit(), KaimingMismatch(), UnscaledRandomInit(), UniformRangeToNormal(),
     BiasInitWithoutBias(), WeightInitOnBias(), DefaultBiasKept(), BiasBeforeNorm(),
     NegativeBiasBeforeRelu(), BiasTruthTest(), InvalidInitArguments(), DiscardedInit(), ApplyMatchesNothing(), TensorAssignedToParameter(),
     InitInForward(), InitBeforeLayers(),

@@ -4,6 +4,7 @@ from typing import Optional
 import libcst as cst
 
 from ..analysis.names import torch_name
+from ..analysis.noop import weight_dims
 from ..analysis.syntax import argument, boolean, number, string
 from .base import Rule
 from .init_signatures import (FAN_MODES, GAIN_NONLINEARITIES, INIT_SIGNATURES, NUMERIC_PARAMETERS,
@@ -166,6 +167,8 @@ things.
                                         _respelled(given("mode"), spelled), f'mode="{spelled}"'))
             problems += self._nonlinearity(given("nonlinearity"), given("a"), "a", site, "leaky_relu",
                                            self._slope_named_like_nonlinearity(call, given))
+        if site is not None:
+            problems += _shape_problems(name, site, facts)
         starred = any(arg.star for arg in call.args)
         if name in ("trunc_normal_", "uniform_"):
             low, high = (-2.0, 2.0) if name == "trunc_normal_" else (0.0, 1.0)
@@ -289,6 +292,29 @@ things.
         moved = positional[1].with_changes(keyword=cst.Name("nonlinearity"), equal=cst.AssignEqual(
             whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")))
         return {positional[1]: moved}
+
+
+# What each init needs of its tensor's dimensions (torch 2.13), and the ValueError's words.
+_DIMS_NEEDED = {
+    "sparse_": ((2,), "only 2-D tensors"), "eye_": ((2,), "only 2-D tensors"),
+    "dirac_": ((3, 4, 5), "only 3-, 4- or 5-D tensors"),
+    "orthogonal_": ((2, 3, 4, 5), "tensors of 2 or more dimensions"),
+    "xavier_uniform_": ((2, 3, 4, 5), "2 or more dimensions to compute fan in and fan out"),
+    "xavier_normal_": ((2, 3, 4, 5), "2 or more dimensions to compute fan in and fan out"),
+    "kaiming_uniform_": ((2, 3, 4, 5), "2 or more dimensions to compute fan in and fan out"),
+    "kaiming_normal_": ((2, 3, 4, 5), "2 or more dimensions to compute fan in and fan out"),
+}
+
+
+def _shape_problems(name, site, facts) -> list:
+    """An init whose tensor has dimensions it rejects: ``sparse_`` on a Conv weight, ``dirac_`` on a
+    Linear weight, Xavier/Kaiming/``orthogonal_`` on a BatchNorm's 1-D weight (a bias is INI102's)."""
+    needed = _DIMS_NEEDED.get(name)
+    found = weight_dims(site, facts) if needed is not None else None
+    if found is None or found[0] in needed[0]:
+        return []
+    dims, owners = found
+    return [Problem("ValueError", f"{name} takes {needed[1]}, and the weight of {owners} is {dims}-D")]
 
 
 def _respelled(expr, text) -> Optional[dict]:
