@@ -41,7 +41,8 @@ with torch.no_grad():
 ## Fix
 Unsafe: assigns to `.data` instead (`self.fc.weight.data = torch.randn(10, 64) * 0.01`), which keeps
 the Parameter (and any optimizer that holds it) and takes the new values. The new tensor's shape,
-dtype and device become the parameter's, which initlint cannot check: review the shape.
+dtype and device become the parameter's, which initlint cannot check: review the shape. None for the
+bias of a layer that may be built with `bias=False` (it has no bias to take the values).
 
 ## References
 - PyTorch, `torch.nn.Module.__setattr__`, `torch.nn.Parameter`.
@@ -61,7 +62,10 @@ dtype and device become the parameter's, which initlint cannot check: review the
             if why is None:
                 continue
             where = layer_names(site.reach) if site.reach else f"every {', '.join(site.standalone_kinds)} it meets"
-            fix = Fix("assign to `.data`", replace={target: cst.Attribute(value=target, attr=cst.Name("data"))})
+            fix = None
+            if target.attr.value == "weight" or (site.reach and all(layer.bias == "true" for layer in site.reach)):
+                # A bias=False layer's bias is None: there is no ``.data`` to take the values.
+                fix = Fix("assign to `.data`", replace={target: cst.Attribute(value=target, attr=cst.Name("data"))})
             yield RawFinding(self.code, node,
                              f"assigning to `{rewriter.code(target)}` raises TypeError: it is a registered "
                              f"parameter of {where}, which takes only a Parameter or None, and {why}: assign "
