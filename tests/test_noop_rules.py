@@ -202,13 +202,14 @@ def test_discarded_init_look_alikes_do_change_the_weights():
 def test_tensor_assigned_to_parameter():
     source = read("tensor_to_parameter.py")
     assert found(source, ("INI110",)) == [("INI110", 10, 9), ("INI110", 11, 9), ("INI110", 14, 17),
-                                          ("INI110", 22, 9)]
+                                          ("INI110", 22, 9), ("INI110", 44, 9)]
     said = messages(source, "INI110")
     assert said[10] == ("assigning to `self.fc.weight` raises TypeError: it is a registered parameter of self.fc, "
                         "which takes only a Parameter or None, and arithmetic returns a plain tensor: assign to "
                         "`self.fc.weight.data` or copy into it")
     assert "`torch.zeros(...)` returns a plain tensor" in said[11]
     assert "of every Linear it meets" in said[22]
+    assert "it is a registered parameter of this Linear subclass" in said[44]
 
 
 def test_tensor_assigned_to_parameter_raises_and_the_unsafe_fix_runs():
@@ -223,10 +224,12 @@ def test_tensor_assigned_to_parameter_raises_and_the_unsafe_fix_runs():
         model.conv, model.fc = nn.Conv2d(3, 8, 3, bias=False), nn.Linear(64, 10)
         with pytest.raises(TypeError):
             run_statement(line_text(source, line).replace("m.bias", "self.fc.bias"), model, models)
-    models.Fine()  # the look-alikes run
+    with pytest.raises(TypeError, match="as parameter 'weight'"):
+        models.ScaledLinear(4, 3)
+    models.Fine(), models.BlockLinear(2, 3), models.NotAModule(3, 2)  # the look-alikes run
     assert fixed(source, "INI110") == source  # unsafe: not applied by --fix alone
     new = fixed(source, "INI110", unsafe=True)
-    assert [f.fix is not None for f in lint(source, ("INI110",)).findings] == [True, False, True, True]
+    assert [f.fix is not None for f in lint(source, ("INI110",)).findings] == [True, False, True, True, True]
     assert line_text(new, 10) == "self.fc.weight.data = torch.randn(10, 64) * 0.01"
     assert line_text(new, 11) == line_text(source, 11)  # a bias=False layer has no bias to take the values
     assert line_text(new, 14) == "m.bias.data = nn.init.zeros_(torch.empty(10))"

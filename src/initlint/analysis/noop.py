@@ -357,12 +357,9 @@ def _union(parts) -> Optional[set]:
 
 
 def _on_self(target, self_name: str, bare: bool = False) -> bool:
-    """``self.x`` (or ``self.x[k]``): a target that registers on the module."""
-    while isinstance(target, cst.Subscript):
+    """``self.x`` (or, unless ``bare``, ``self.x[k]``): a target that registers on the module."""
+    while isinstance(target, cst.Subscript) and not bare:
         target = target.value
-    if bare:
-        return isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) \
-            and target.value.value == self_name
     return isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) \
         and target.value.value == self_name
 
@@ -492,7 +489,6 @@ def _dispatch_test(test, var, name_vars, types: ModelTypes):
         labels = [dotted(element) or "?" for element in elements]
         return labels, lambda kind: any(want == ("torch", "Module") or want in types.ancestors(kind)
                                         for want in wanted)
-    subject_name = None
     if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
         left, comparison = test.left, test.comparisons[0]
         op, right = comparison.operator, comparison.comparator
@@ -519,7 +515,7 @@ def _dispatch_test(test, var, name_vars, types: ModelTypes):
             if kind_wanted is None:
                 return None
             return [dotted(right) or "?"], lambda kind: kind == kind_wanted
-        return subject_name
+        return None
     if isinstance(test, cst.Call) and isinstance(test.func, cst.Attribute) \
             and test.func.attr.value in ("startswith", "endswith") and _names_class(test.func.value, var, name_vars):
         needle = string(argument(test, 0, None))
@@ -570,6 +566,9 @@ def apply_sites(module: cst.Module, types: ModelTypes):
     """``x.apply(f)`` calls whose helper ``f`` is defined in this file and whose model's module types are
     fully known: ``self.apply(self._init)`` in a class (with every class of this file deriving from it),
     ``net.apply(f)`` where each binding of ``net`` in that body builds a known model."""
+    if not any(isinstance(call.func, cst.Attribute) and call.func.attr.value == "apply"
+               for call in syntax_index(module).calls):
+        return
     subclasses: dict[str, set] = {}
     for name in types.classes:
         for origin, base in types.local_bases(name) or ():
@@ -594,22 +593,19 @@ def apply_sites(module: cst.Module, types: ModelTypes):
                 yield from visit(block_statements(statement.body), class_def if function is None else None,
                                  statement)
                 continue
+            if not isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+                from .patterns import blocks_of
+                for block in blocks_of(statement):
+                    yield from visit(block, class_def, function)
+                continue
             for node in walk(statement, into_defs=False):
                 if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
                         and node.func.attr.value == "apply" and len(node.args) == 1 and node.args[0].keyword is None:
                     site = _apply_site(node, class_def, function, types, family)
                     if site is not None:
                         yield site
-            for block in _blocks(statement):
-                yield from visit(block, class_def, function)
 
     yield from visit(module.body, None, None)
-
-
-def _blocks(statement):
-    from .patterns import blocks_of
-    return blocks_of(statement) if not isinstance(statement, (cst.SimpleStatementLine,
-                                                              cst.SimpleStatementSuite)) else []
 
 
 def _apply_site(call, class_def, function, types: ModelTypes, family) -> Optional[ApplySite]:
@@ -794,13 +790,11 @@ def discarded_inits(module: cst.Module, imports, init_name):
     """Every init statement whose effect is lost. ``init_name(call)`` is the canonical torch.nn.init name
     a call makes, or None."""
     from . import vocab
+    index = syntax_index(module)
     functions: dict[str, list] = {}
-    for node in walk(module):
-        if isinstance(node, cst.FunctionDef):
-            functions.setdefault(node.name.value, []).append(node)
-    for node in walk(module):
-        if not isinstance(node, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
-            continue
+    for function in index.functions:
+        functions.setdefault(function.name.value, []).append(function)
+    for node in index.statements:
         for small in node.body:
             if not isinstance(small, cst.Expr):
                 continue
@@ -960,6 +954,7 @@ def plain_tensor(expr, imports) -> Optional[str]:
 class SyntaxIndex:
     calls: list          # every call, in source order
     statements: list     # every simple statement line or suite
+    functions: list      # every function definition
 
 
 _INDEX: dict = {}
@@ -970,13 +965,15 @@ def syntax_index(module: cst.Module) -> SyntaxIndex:
     cached = _INDEX.get(id(module))
     if cached is not None and cached[0] is module:
         return cached[1]
-    calls, statements = [], []
+    calls, statements, functions = [], [], []
     for node in walk(module):
         if isinstance(node, cst.Call):
             calls.append(node)
         elif isinstance(node, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
             statements.append(node)
-    index = SyntaxIndex(calls, statements)
+        elif isinstance(node, cst.FunctionDef):
+            functions.append(node)
+    index = SyntaxIndex(calls, statements, functions)
     _INDEX.clear()  # one file at a time
     _INDEX[id(module)] = (module, index)
     return index

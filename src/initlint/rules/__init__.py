@@ -24,11 +24,10 @@ from .ini203_deprecated_init import DeprecatedInit
 from .ini204_module_helper_on_tensor import ModuleHelperOnTensor
 
 ALL_RULES: tuple[Rule, ...] = (
-    ConstantHiddenWeight(), XavierBeforeRelu(), MissingHeInit(), KaimingMismatch(), UnscaledRandomInit(), UniformRangeToNormal(),
-    BiasInitWithoutBias(), WeightInitOnBias(), DefaultBiasKept(), BiasBeforeNorm(),
-    NegativeBiasBeforeRelu(), BiasTruthTest(), InvalidInitArguments(), DiscardedInit(), ApplyMatchesNothing(), TensorAssignedToParameter(),
-    InitInForward(), InitBeforeLayers(),
-    DeprecatedInit(), ModuleHelperOnTensor(),
+    ConstantHiddenWeight(), XavierBeforeRelu(), MissingHeInit(), KaimingMismatch(), UnscaledRandomInit(),
+    UniformRangeToNormal(), BiasInitWithoutBias(), WeightInitOnBias(), DefaultBiasKept(), BiasBeforeNorm(),
+    NegativeBiasBeforeRelu(), BiasTruthTest(), InvalidInitArguments(), DiscardedInit(), ApplyMatchesNothing(),
+    TensorAssignedToParameter(), InitInForward(), InitBeforeLayers(), DeprecatedInit(), ModuleHelperOnTensor(),
 )
 RULES_BY_CODE = {rule.code: rule for rule in ALL_RULES}
 RULES_BY_NAME = {rule.name: rule for rule in ALL_RULES}

@@ -1,5 +1,6 @@
 import libcst as cst
 
+from ..analysis import vocab
 from ..analysis.noop import plain_tensor
 from ..findings import Fix, RawFinding
 from .base import Rule, layer_names
@@ -14,8 +15,9 @@ class TensorAssignedToParameter(Rule):
     fix_safety = "unsafe"
     docs = """\
 ## What it does
-Flags `layer.weight = <value>` and `layer.bias = <value>` on a Linear/Conv layer (named, or reached by a
-`modules()` loop, an `apply` function or a helper's type test) where the value is certainly not an
+Flags `layer.weight = <value>` and `layer.bias = <value>` on a Linear/Conv layer (named, reached by a
+`modules()` loop, an `apply` function or a helper's type test, or `self` in a subclass of
+`nn.Linear`/`nn.Conv2d`/...) where the value is certainly not an
 `nn.Parameter`: a tensor built by a `torch` function (`torch.randn(...)`, `torch.zeros(...)`,
 `torch.Tensor(...)`), `.data`, `.clone()`, `.detach()` or arithmetic (`m.weight * 0.1`, which returns a
 plain tensor even from a Parameter), a number, or a `torch.nn.init` call handed one of those.
@@ -56,12 +58,18 @@ bias of a layer that may be built with `bias=False` (it has no bias to take the 
             target = node.targets[0].target
             if not (isinstance(target, cst.Attribute) and target.attr.value in ("weight", "bias")):
                 continue  # ``.weight.data = ...`` and slices are fine
-            if not site.reach and not site.standalone_kinds:
+            subclassed = _torch_layer_base(site, facts) if not site.reach else None
+            if not site.reach and not site.standalone_kinds and subclassed is None:
                 continue
             why = plain_tensor(node.value, facts.imports)
             if why is None:
                 continue
-            where = layer_names(site.reach) if site.reach else f"every {', '.join(site.standalone_kinds)} it meets"
+            if site.reach:
+                where = layer_names(site.reach)
+            elif subclassed is not None:
+                where = f"this {subclassed} subclass"
+            else:
+                where = f"every {', '.join(site.standalone_kinds)} it meets"
             fix = None
             if target.attr.value == "weight" or (site.reach and all(layer.bias == "true" for layer in site.reach)):
                 # A bias=False layer's bias is None: there is no ``.data`` to take the values.
@@ -70,3 +78,19 @@ bias of a layer that may be built with `bias=False` (it has no bias to take the 
                              f"assigning to `{rewriter.code(target)}` raises TypeError: it is a registered "
                              f"parameter of {where}, which takes only a Parameter or None, and {why}: assign "
                              f"to `{rewriter.code(target)}.data` or copy into it", fix)
+
+
+def _torch_layer_base(site, facts):
+    """``self.weight = ...`` in a method of a subclass of a torch Linear/Conv class: the base's name."""
+    owner = site.owner
+    if not isinstance(owner, cst.Name) or site.function is None:
+        return None
+    params = site.function.params.params
+    if not params or params[0].name.value != owner.value:
+        return None
+    for scope in facts.scopes:
+        if scope.is_class and any(method is site.function for method in scope.methods.values()):
+            for base in scope.bases:
+                if base and base.startswith("torch.nn.") and base[len("torch.nn."):] in vocab.LAYER_KINDS:
+                    return base[len("torch.nn."):]
+    return None
