@@ -202,14 +202,14 @@ def test_discarded_init_look_alikes_do_change_the_weights():
 def test_tensor_assigned_to_parameter():
     source = read("tensor_to_parameter.py")
     assert found(source, ("INI110",)) == [("INI110", 10, 9), ("INI110", 11, 9), ("INI110", 14, 17),
-                                          ("INI110", 22, 9), ("INI110", 44, 9)]
+                                          ("INI110", 22, 9), ("INI110", 43, 9)]
     said = messages(source, "INI110")
     assert said[10] == ("assigning to `self.fc.weight` raises TypeError: it is a registered parameter of self.fc, "
                         "which takes only a Parameter or None, and arithmetic returns a plain tensor: assign to "
                         "`self.fc.weight.data` or copy into it")
     assert "`torch.zeros(...)` returns a plain tensor" in said[11]
     assert "of every Linear it meets" in said[22]
-    assert "it is a registered parameter of this Linear subclass" in said[44]
+    assert "it is a registered parameter of this Linear subclass" in said[43]
 
 
 def test_tensor_assigned_to_parameter_raises_and_the_unsafe_fix_runs():
