@@ -369,10 +369,12 @@ def test_ini101_says_what_is_certain_about_a_bias_parameter():
 
 def test_bias_truth_test_only_where_a_module_with_a_bias_can_reach_it():
     source = read("bias_truth_test.py")
-    assert found(source, ("INI106",)) == [("INI106", 34, 20), ("INI106", 48, 20), ("INI106", 62, 20)]
+    assert found(source, ("INI106",)) == [("INI106", 34, 20), ("INI106", 48, 20), ("INI106", 62, 20),
+                                          ("INI106", 94, 12)]
     models = load("bias_truth_test.py")
     models.AllBiasFree()  # `if m.bias:` on bias-free convs is simply False
-    for build in (models.OneWithBias, models.NormsToo):
+    models.Neck()         # ... and on the bias-free classifier its apply is given (the other branch has a bias)
+    for build in (models.OneWithBias, models.NormsToo, models.WithNorm):
         with pytest.raises(RuntimeError, match="ambiguous"):
             build()
     assert re.search(r"`m\.bias` tests a tensor's truth value", messages(source, "INI106")[34])

@@ -13,7 +13,7 @@ from typing import Callable, Optional
 
 import libcst as cst
 
-from .facts import Scope
+from .facts import Part, Scope
 from .names import torch_name
 from .patterns import RETURNS_SELF
 from .syntax import argument, block_statements, dotted, string, walk
@@ -666,26 +666,130 @@ def _module_binding(name: str, call, types: ModelTypes) -> Optional[set]:
 
 def bias_free_everywhere(analyzer, owner, ctx) -> bool:
     """Whether ``owner.bias`` is None for every module that can reach this test: a named layer built with
-    ``bias=False``, or a loop/visitor whose type test admits only Linear/Conv layers, all of them reached,
-    all ``bias=False``, over models whose every module is known."""
-    reach, known, loop, exact = analyzer._resolve_owner(owner, ctx)
-    if not reach or not all(layer.bias == "false" for layer in reach):
-        return False
+    ``bias=False``, or a loop/visitor over models whose every module is known, where each module the type
+    tests around the test admit is a Linear/Conv layer built with ``bias=False``."""
+    reach, known, loop, _ = analyzer._resolve_owner(owner, ctx)
     if not loop:
-        return known
-    if not exact or not isinstance(owner, cst.Name) or not _tests_layer_types(analyzer, owner.value, ctx):
+        return bool(reach) and known and all(layer.bias == "false" for layer in reach)
+    if not isinstance(owner, cst.Name):
         return False
     kind, value = ctx.bindings.get(owner.value, (None, None))
-    if kind == "parts":
-        return all(part.kind in ("layer", "act", "norm", "pass") for part in value)
-    if kind != "modules":
-        return False
     types = _model_types(analyzer)
-    if isinstance(value, Scope):
-        return value.is_class and _class_known(types, value.name)
-    given = analyzer.applied.get(id(ctx.function)) if ctx.function is not None else None
-    return bool(given) and all(parts is not None and all(_part_known(types, part) for part in parts)
-                               for parts in given)
+    if kind == "parts":
+        groups = [value]
+    elif kind == "modules" and isinstance(value, Scope):
+        if not value.is_class or not _class_known(types, value.name):
+            return False
+        groups = [[Part("other", instance_of=value.name)]]
+    elif kind == "modules" and ctx.function is not None:
+        groups = _applied_parts(analyzer, ctx.function)
+    else:
+        return False
+    if groups is None:
+        return False
+    admits = _type_predicate(analyzer, types, owner.value, ctx)
+    reached = False
+    for parts in groups:
+        for part in parts:
+            held = _part_types(analyzer, types, part)
+            if held is None:
+                return False
+            for module_type, layer in held:
+                if not admits(module_type):
+                    continue
+                if layer is None or layer.bias != "false":
+                    return False  # a module with a bias (or none initlint can tell) reaches the test
+                reached = True
+    # A test no module reaches here stays reported: the helper is written for models that have one.
+    return reached
+
+
+def _applied_parts(analyzer, function) -> Optional[list]:
+    """What each ``apply`` of this visitor hands it, without layers built in a branch that excludes the
+    ``apply`` (``if neck == "no": self.classifier = ...`` / ``elif ...: self.classifier.apply(f)``)."""
+    given = analyzer.applied.get(id(function)) or []
+    places = analyzer.applied_from.get(id(function)) or []
+    if not given or len(given) != len(places) or any(parts is None for parts in given):
+        return None
+    groups = []
+    for parts, (caller, statement) in zip(given, places):
+        kept = []
+        for part in parts:
+            if part.kind == "layer" and caller is not None and part.layer.statement is not None \
+                    and _exclusive(caller, part.layer.statement, statement):
+                continue
+            kept.append(part)
+        groups.append(kept)
+    return groups
+
+
+def _exclusive(function, first, second) -> bool:
+    """Two statements of one function in different branches of the same ``if``/``elif``/``else``."""
+    parents = _parents_of(function)
+
+    def branches(node):
+        chain = {}
+        while node is not None and node is not function:
+            parent = parents.get(id(node))
+            if isinstance(parent, (cst.If, cst.Else)):
+                top = parent
+                while isinstance(parents.get(id(top)), (cst.If, cst.Else)) and \
+                        getattr(parents.get(id(top)), "orelse", None) is top:
+                    top = parents.get(id(top))  # the head of an elif/else chain
+                chain.setdefault(id(top), id(parent))
+            node = parent
+        return chain
+
+    one, other = branches(first), branches(second)
+    return any(head in other and other[head] != branch for head, branch in one.items())
+
+
+def _part_types(analyzer, types: ModelTypes, part) -> Optional[list]:
+    """(type, the Layer where it is one) for every module a part holds; None when one is unknown."""
+    from . import vocab
+    if part.kind == "layer":
+        layer = part.layer
+        return [(("local", layer.class_name) if layer.custom_class else ("torch", layer.class_name), layer)]
+    if part.kind == "norm":
+        return [(("torch", part.norm), None)]
+    if part.kind == "pass":
+        return [(("torch", part.op or "Identity"), None)]
+    if part.kind == "act":
+        names = [name for name, (act, _) in vocab.ACTIVATION_MODULES.items() if act == part.act]
+        return [(("torch", names[0] if names else "ReLU"), None)]
+    if part.kind in ("seq", "list"):
+        found = [(("torch", "Sequential" if part.kind == "seq" else "ModuleList"), None)]
+        for element in part.elements:
+            inner = _part_types(analyzer, types, element)
+            if inner is None:
+                return None
+            found += inner
+        return found
+    if part.kind == "other" and part.instance_of is not None and _class_known(types, part.instance_of):
+        scope = analyzer.class_scopes[part.instance_of]
+        by_type: dict = {}
+        for layer in analyzer.reachable_layers(scope):
+            key = ("local", layer.class_name) if layer.custom_class else ("torch", layer.class_name)
+            by_type.setdefault(key, []).append(layer)
+        found = []
+        for module_type in types.of_class(part.instance_of):
+            found += [(module_type, layer) for layer in by_type.get(module_type, [None])]
+        return found
+    return None
+
+
+def _type_predicate(analyzer, types: ModelTypes, var: str, ctx):
+    """Which module types the type tests around the site admit (conditions initlint cannot read only
+    narrow what reaches it, so they are left out: more modules, never fewer)."""
+    from .patterns import conjuncts
+    name_vars = {name for name, subject in ctx.class_name_vars.items() if subject == var}
+    tests = []
+    for condition in ctx.conditions:
+        for test, positive in conjuncts(condition.test, condition.positive):
+            found = _dispatch_test(test, var, name_vars, types)
+            if found is not None:
+                tests.append((found[1], positive))
+    return lambda module_type: all(match(module_type) == positive for match, positive in tests)
 
 
 def _model_types(analyzer) -> ModelTypes:
@@ -700,34 +804,6 @@ def _class_known(types: ModelTypes, name: str) -> bool:
     if types.of_class(name) is None:
         return False
     return not any(("local", name) in (types.local_bases(other) or ()) for other in types.classes)
-
-
-def _part_known(types: ModelTypes, part) -> bool:
-    if part.kind in ("layer", "act", "norm", "pass"):
-        return True
-    if part.kind in ("seq", "list"):
-        return all(_part_known(types, element) for element in part.elements)
-    return part.kind == "other" and part.instance_of is not None and _class_known(types, part.instance_of)
-
-
-def _tests_layer_types(analyzer, var: str, ctx) -> bool:
-    """A condition around the test requires ``isinstance(var, T)`` with only Linear/Conv types ``T``."""
-    from . import vocab
-    from .patterns import conjuncts
-    for condition in ctx.conditions:
-        for test, positive in conjuncts(condition.test, condition.positive):
-            if not positive or not (isinstance(test, cst.Call) and dotted(test.func) == "isinstance"
-                                    and len(test.args) == 2 and isinstance(test.args[0].value, cst.Name)
-                                    and test.args[0].value.value == var):
-                continue
-            classes = test.args[1].value
-            elements = [e.value for e in classes.elements] if isinstance(classes, cst.Tuple) else [classes]
-            names = [torch_name(analyzer.imports.resolve(element)) or "" for element in elements]
-            if all(name.startswith("torch.nn.") and (name.rsplit(".", 1)[-1] in vocab.LAYER_KINDS
-                                                    or name.rsplit(".", 1)[-1] in vocab.ABSTRACT_LAYER_BASES)
-                   for name in names):
-                return True
-    return False
 
 
 # --- inits whose result is thrown away ---------------------------------------------------------------
