@@ -502,14 +502,14 @@ def _dispatch_test(test, var, name_vars, types: ModelTypes):
                 isinstance(op, cst.GreaterThanEqual) and bound == "0") or (isinstance(op, cst.GreaterThan)
                                                                            and bound == "-1")
             if needle is not None and wanted:
-                return [f'"{needle}" in the class name'], lambda kind: needle in kind[1]
+                return [f'a class name containing "{needle}"'], lambda kind: needle in kind[1]
             return None
         if isinstance(op, cst.In) and _names_class(right, var, name_vars) and string(left) is not None:
             needle = string(left)
-            return [f'"{needle}" in the class name'], lambda kind: needle in kind[1]
+            return [f'a class name containing "{needle}"'], lambda kind: needle in kind[1]
         if isinstance(op, cst.Equal) and _names_class(left, var, name_vars) and string(right) is not None:
             exact = string(right)
-            return [f'class name "{exact}"'], lambda kind: kind[1] == exact
+            return [f'the class name "{exact}"'], lambda kind: kind[1] == exact
         if isinstance(op, (cst.Equal, cst.Is)) and _is_type_of(left, var):
             kind_wanted = _type_named(right, types)
             if kind_wanted is None:
@@ -522,8 +522,8 @@ def _dispatch_test(test, var, name_vars, types: ModelTypes):
         if needle is None:
             return None
         if test.func.attr.value == "startswith":
-            return [f'class name starting "{needle}"'], lambda kind: kind[1].startswith(needle)
-        return [f'class name ending "{needle}"'], lambda kind: kind[1].endswith(needle)
+            return [f'a class name starting "{needle}"'], lambda kind: kind[1].startswith(needle)
+        return [f'a class name ending "{needle}"'], lambda kind: kind[1].endswith(needle)
     return None
 
 

@@ -64,6 +64,6 @@ None: which layers the helper was meant for is a decision for the author.
                 continue
             held = sorted({type_label(kind) for kind in site.model_types})
             yield RawFinding(self.code, site.call,
-                             f"`{site.helper.name.value}` acts only on {', '.join(dispatch.labels)}, and "
+                             f"`{site.helper.name.value}` acts only on {' or '.join(dispatch.labels)}, and "
                              f"{site.model_label} holds no such module (its modules: {', '.join(held)}): this apply "
                              f"initialises nothing")
