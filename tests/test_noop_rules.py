@@ -379,3 +379,20 @@ def test_bias_truth_test_only_where_a_module_with_a_bias_can_reach_it():
         with pytest.raises(RuntimeError, match="ambiguous"):
             build()
     assert re.search(r"`m\.bias` tests a tensor's truth value", messages(source, "INI106")[34])
+
+
+def test_apply_of_a_method_a_subclass_overrides_is_silent():
+    source = ("import torch.nn as nn\n\nclass Base(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+              "        self.fc = nn.Linear(2, 2)\n        self.apply(self._init)\n\n    def _init(self, m):\n"
+              "        if isinstance(m, nn.Conv2d):\n            pass\n\n"
+              "class Child(Base):\n    def _init(self, m):\n        if isinstance(m, nn.Linear):\n            pass\n")
+    assert found(source, ("INI109",)) == []
+    assert found(source.replace("class Child(Base):\n    def _init", "class Child(Base):\n    def other"),
+                 ("INI109",)) == [("INI109", 7, 9)]
+
+
+def test_apply_on_a_data_parallel_wrapper_is_silent():
+    source = ("import torch.nn as nn\n\ndef f(m):\n    if isinstance(m, nn.Conv2d):\n        pass\n\n"
+              "def main(inner):\n    net = nn.DataParallel(nn.Linear(2, 2))\n    net.apply(f)\n"
+              "    other = nn.Sequential(nn.Linear(2, 2), nn.ReLU())\n    other.apply(f)\n")
+    assert found(source, ("INI109",)) == [("INI109", 11, 5)]

@@ -49,16 +49,41 @@ TORCH_BASES = {
     "RNNCell": ("RNNCellBase",), "LSTMCell": ("RNNCellBase",), "GRUCell": ("RNNCellBase",),
     "ReLU6": ("Hardtanh",), "UpsamplingBilinear2d": ("Upsample",), "UpsamplingNearest2d": ("Upsample",),
 }
-# torch.nn classes that build child modules of their own (MultiheadAttention's out_proj is a Linear).
-COMPOSITE = frozenset({"Transformer", "TransformerEncoder", "TransformerDecoder", "TransformerEncoderLayer",
-                       "TransformerDecoderLayer", "MultiheadAttention", "AdaptiveLogSoftmaxWithLoss"})
+# torch 2.13's torch.nn module classes that hold no module of their own (not the containers, the
+# Transformer family, MultiheadAttention, AdaptiveLogSoftmaxWithLoss, DataParallel, or a loss handed a
+# distance module): what such a call builds is exactly one module of that class.
+LEAF_MODULES = frozenset({
+    "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "AlphaDropout", "AvgPool1d", "AvgPool2d", "AvgPool3d",
+    "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "Bilinear", "CELU",
+    "CTCLoss", "ChannelShuffle", "CircularPad1d", "CircularPad2d", "CircularPad3d", "ConstantPad1d",
+    "ConstantPad2d", "ConstantPad3d", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d",
+    "ConvTranspose2d", "ConvTranspose3d", "CosineEmbeddingLoss", "CosineSimilarity", "CrossEntropyLoss",
+    "CrossMapLRN2d", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "ELU", "Embedding",
+    "EmbeddingBag", "FeatureAlphaDropout", "Flatten", "Fold", "FractionalMaxPool2d",
+    "FractionalMaxPool3d", "GELU", "GLU", "GRU", "GRUCell", "GaussianNLLLoss", "GroupNorm",
+    "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh", "HingeEmbeddingLoss", "HuberLoss", "Identity",
+    "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "KLDivLoss", "L1Loss", "LPPool1d", "LPPool2d",
+    "LPPool3d", "LSTM", "LSTMCell", "LayerNorm", "LazyBatchNorm1d", "LazyBatchNorm2d",
+    "LazyBatchNorm3d", "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d",
+    "LazyConvTranspose2d", "LazyConvTranspose3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d",
+    "LazyInstanceNorm3d", "LazyLinear", "LeakyReLU", "Linear", "LinearCrossEntropyLoss",
+    "LocalResponseNorm", "LogSigmoid", "LogSoftmax", "MSELoss", "MarginRankingLoss", "MaxPool1d",
+    "MaxPool2d", "MaxPool3d", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d", "Mish",
+    "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss", "NLLLoss", "NLLLoss2d",
+    "PReLU", "PairwiseDistance", "PixelShuffle", "PixelUnshuffle", "PoissonNLLLoss", "RMSNorm", "RNN",
+    "RNNBase", "RNNCell", "RNNCellBase", "RReLU", "ReLU", "ReLU6", "ReflectionPad1d", "ReflectionPad2d",
+    "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "SELU", "SiLU",
+    "Sigmoid", "SmoothL1Loss", "SoftMarginLoss", "Softmax", "Softmax2d", "Softmin", "Softplus",
+    "Softshrink", "Softsign", "SyncBatchNorm", "Tanh", "Tanhshrink", "Threshold", "TripletMarginLoss",
+    "Unflatten", "Unfold", "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d", "ZeroPad1d",
+    "ZeroPad2d", "ZeroPad3d"
+})
 CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict"})
 NOT_MODULES = frozenset({"Parameter", "ParameterList", "ParameterDict", "Buffer", "UninitializedParameter"})
 # Builtins that never return a module (what they return is not registered when assigned).
 PLAIN_BUILTINS = frozenset({"int", "float", "str", "bool", "len", "max", "min", "round", "abs", "sum",
                             "range", "tuple", "list", "dict", "set", "sorted", "print", "getattr_default"})
-# Heads of attribute chains that hold settings, not modules (``config.hidden_size``).
-SETTINGS_HEADS = frozenset({"config", "cfg", "args", "opt", "opts", "hparams", "params", "conf", "self_config"})
 # Calls on ``self.x`` that add modules to a container.
 ADDING_METHODS = frozenset({"append", "extend", "insert", "add_module", "register_module", "update"})
 
@@ -136,7 +161,7 @@ class ModelTypes:
                 if inherited is None:
                     return None
                 types |= inherited
-            elif base != "Module" and (base in COMPOSITE or base in CONTAINERS):
+            elif base != "Module" and base not in LEAF_MODULES:
                 return None
         for statement in block_statements(self.classes[name].body):
             if not isinstance(statement, cst.FunctionDef):
@@ -213,7 +238,7 @@ class ModelTypes:
             first = head.split(".")[0]
             self_name = function.params.params[0].name.value if function is not None and function.params.params \
                 else None
-            if first == self_name or first in SETTINGS_HEADS or first == "math":
+            if first == self_name or first == "math":
                 return set()
             return None
         if isinstance(expr, cst.Call):
@@ -232,9 +257,7 @@ class ModelTypes:
                     return set()
                 if short in CONTAINERS:
                     return self._container(call, short, function, depth)
-                if short in COMPOSITE or not short[:1].isupper():
-                    return None
-                return {("torch", short)}
+                return {("torch", short)} if short in LEAF_MODULES else None
             if qualified.startswith("torch.nn.functional.") or qualified.startswith("math."):
                 return set()
             if qualified.startswith("torch.") and qualified.count(".") == 1 and qualified[6:7].islower():
@@ -628,6 +651,9 @@ def _apply_site(call, class_def, function, types: ModelTypes, family) -> Optiona
         return None
     if isinstance(owner, cst.Name) and owner.value == self_name and class_def is not None:
         names = family(class_def.name.value)
+        if is_method and any(isinstance(s, cst.FunctionDef) and s.name.value == helper.name.value
+                             for name in names[1:] for s in block_statements(types.classes[name].body)):
+            return None  # a subclass overrides the helper
         found = [types.of_class(name) for name in names]
         if any(kinds is None for kinds in found):
             return None
