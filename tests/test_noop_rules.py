@@ -228,6 +228,8 @@ def test_tensor_assigned_to_parameter_raises_and_the_unsafe_fix_runs():
     with pytest.raises(TypeError, match="as parameter 'weight'"):
         models.ScaledLinear(4, 3)
     models.Fine(), models.BlockLinear(2, 3), models.NotAModule(3, 2)  # the look-alikes run
+    with pytest.warns(FutureWarning):
+        models.Normed()
     assert fixed(source, "INI110") == source  # unsafe: not applied by --fix alone
     new = fixed(source, "INI110", unsafe=True)
     assert [f.fix is not None for f in lint(source, ("INI110",)).findings] == [True, False, True, True, True]

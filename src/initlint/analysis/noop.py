@@ -955,6 +955,9 @@ def _returning_function(call: cst.Call, functions):
     if "." in short or len(functions.get(short, ())) != 1:
         return None
     function = functions[short][0]
+    first = function.params.params[0].name.value if function.params.params else None
+    if (first == "self") != name.startswith("self."):
+        return None  # a method called as a plain function, or the other way round: not this definition
     params = [p.name.value for p in function.params.params]
     if name.startswith("self."):
         params = params[1:]

@@ -58,6 +58,8 @@ bias of a layer that may be built with `bias=False` (it has no bias to take the 
             target = node.targets[0].target
             if not (isinstance(target, cst.Attribute) and target.attr.value in ("weight", "bias")):
                 continue  # ``.weight.data = ...`` and slices are fine
+            if any(layer.wrapped for layer in site.reach):
+                continue  # ``weight_norm(nn.Linear(...))``: its weight is recomputed, not a registered Parameter
             subclassed = _torch_layer_base(site, facts) if not site.reach else None
             if not site.reach and not site.standalone_kinds and subclassed is None:
                 continue
