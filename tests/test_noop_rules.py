@@ -281,7 +281,7 @@ def test_uniform_range_to_normal():
     assert found(source, ("INI006",)) == [("INI006", 13, 9), ("INI006", 14, 9), ("INI006", 15, 9),
                                           ("INI006", 16, 9)]
     assert messages(source, "INI006")[13] == ("`normal_` takes (mean, std), and this gives mean=-bound, std=bound: "
-                                              "a uniform range (every weight is shifted negative); `uniform_` "
+                                              "a uniform range, which shifts every value negative; `uniform_` "
                                               "was meant")
 
 

@@ -63,7 +63,7 @@ cannot be written as keywords).
                 continue
             yield RawFinding(self.code, call,
                              f"`normal_` takes (mean, std), and this gives mean={rewriter.code(mean)}, "
-                             f"std={rewriter.code(std)}: a uniform range (every weight is shifted negative); "
+                             f"std={rewriter.code(std)}: a uniform range, which shifts every value negative; "
                              f"`uniform_` was meant", self._fix(call, offset))
 
     @staticmethod
