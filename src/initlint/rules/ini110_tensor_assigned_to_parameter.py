@@ -31,13 +31,21 @@ which is registered as None. The model cannot be built.
 
 ## Example
 ```python
-self.fc.weight = torch.randn(10, 64) * 0.01
+class Head(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(64, 10)
+        self.fc.weight = torch.randn(10, 64) * 0.01
 ```
 
 ## Use instead
 ```python
-with torch.no_grad():
-    self.fc.weight.copy_(torch.randn(10, 64) * 0.01)
+class Head(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(64, 10)
+        with torch.no_grad():
+            self.fc.weight.copy_(torch.randn(10, 64) * 0.01)
 ```
 
 ## Fix
