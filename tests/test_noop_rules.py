@@ -398,3 +398,21 @@ def test_apply_on_a_data_parallel_wrapper_is_silent():
               "def main(inner):\n    net = nn.DataParallel(nn.Linear(2, 2))\n    net.apply(f)\n"
               "    other = nn.Sequential(nn.Linear(2, 2), nn.ReLU())\n    other.apply(f)\n")
     assert found(source, ("INI109",)) == [("INI109", 11, 5)]
+
+
+@pytest.mark.parametrize("model_lines, reported", [
+    ("self.fc = nn.Linear(2, 2)\n        self.fc.extra = nn.Conv2d(2, 2, 1)", False),   # on a submodule
+    ("self.fc = nn.Linear(2, 2)\n        add_conv(self)", False),                         # a function adds one
+    ("self.fc = nn.Linear(2, 2)\n        add_head(self)", True),                          # ... or a Linear
+    ("self.fc = nn.Linear(2, 2)\n        unknown_builder(self)", False),
+    ("self.fc = nn.Linear(2, 2)\n        print(self)", True),
+])
+def test_apply_follows_what_registers_modules(model_lines, reported):
+    source = ("import torch.nn as nn\nfrom lib import unknown_builder\n\n"
+              "def f(m):\n    if isinstance(m, nn.Conv2d):\n        nn.init.zeros_(m.bias)\n\n"
+              "def add_conv(model):\n    model.conv = nn.Conv2d(2, 2, 1)\n\n"
+              "def add_head(model):\n    model.head = nn.Linear(2, 2)\n\n"
+              "class M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        "
+              + model_lines + "\n        self.apply(f)\n")
+    line = source.splitlines().index("        self.apply(f)") + 1
+    assert found(source, ("INI109",)) == ([("INI109", line, 9)] if reported else [])

@@ -175,7 +175,12 @@ class ModelTypes:
             types |= found
         return frozenset(types)
 
-    def _registered_in_method(self, method: cst.FunctionDef, self_name: str) -> Optional[set]:
+    def _registered_in_method(self, method: cst.FunctionDef, self_name: str, depth: int = 0) -> Optional[set]:
+        """The module types a method (or a function handed the module) registers on ``self_name``: assigned
+        to ``self.x``, ``self.x[k]`` or ``self.x.y``, added to a container of it, or registered by a
+        function of this file it is handed to; None when it may register one initlint cannot name."""
+        if depth > 4:
+            return None
         types: set = set()
         for node in walk(method.body, into_defs=False):
             found: Optional[set] = set()
@@ -196,6 +201,17 @@ class ModelTypes:
                 if name in ("setattr", "object.__setattr__") or name.endswith("__setattr__") \
                         or name.endswith("__dict__.update"):
                     return None
+                handed = [index for index, arg in enumerate(node.args)
+                          if isinstance(arg.value, cst.Name) and arg.value.value == self_name]
+                if handed and not name.endswith("__init__") and name not in _INSPECTING:
+                    # ``build_layers(self, cfg)``: what a function of this file registers on it, else unknown
+                    helper = self.functions.get(name, [])
+                    if len(helper) != 1 or node.args[handed[0]].keyword is not None \
+                            or any(arg.star for arg in node.args) \
+                            or handed[0] >= len(helper[0].params.params):
+                        return None
+                    found = self._registered_in_method(helper[0], helper[0].params.params[handed[0]].name.value,
+                                                       depth + 1)
                 if isinstance(func, cst.Attribute) and func.attr.value in ADDING_METHODS \
                         and _on_self(func.value, self_name, bare=True):
                     values = [arg.value for arg in node.args if arg.keyword is None]
@@ -380,11 +396,21 @@ def _union(parts) -> Optional[set]:
 
 
 def _on_self(target, self_name: str, bare: bool = False) -> bool:
-    """``self.x`` (or, unless ``bare``, ``self.x[k]``): a target that registers on the module."""
-    while isinstance(target, cst.Subscript) and not bare:
+    """``self.x`` (or, unless ``bare``, ``self.x[k]`` and ``self.x.y``, which register on a submodule): a
+    target that registers on the module."""
+    if bare:
+        return isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) \
+            and target.value.value == self_name
+    while isinstance(target, (cst.Subscript, cst.Attribute)):
+        if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
+            return target.value.value == self_name
         target = target.value
-    return isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) \
-        and target.value.value == self_name
+    return False
+
+
+# Calls that look at a module without changing it.
+_INSPECTING = frozenset({"isinstance", "type", "hasattr", "getattr", "id", "print", "str", "repr", "len",
+                         "super", "vars", "callable"})
 
 
 def _assigns_self(node, self_name) -> bool:
