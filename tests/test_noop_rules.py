@@ -416,3 +416,9 @@ def test_apply_follows_what_registers_modules(model_lines, reported):
               + model_lines + "\n        self.apply(f)\n")
     line = source.splitlines().index("        self.apply(f)") + 1
     assert found(source, ("INI109",)) == ([("INI109", line, 9)] if reported else [])
+
+
+def test_a_bare_init_function_is_reported_in_a_function_only():
+    source = ("import torch.nn as nn\n\nnn.init.kaiming_normal_\n\n"
+              "def init(m):\n    nn.init.zeros_\n    m.weight.data.normal_\n")
+    assert found(source, ("INI108",)) == [("INI108", 6, 5), ("INI108", 7, 5)]

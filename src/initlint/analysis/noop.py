@@ -932,7 +932,8 @@ def discarded_inits(module: cst.Module, imports, init_name):
                 edits = {value: cst.Call(func=value)} if value.attr.value == "zero_" else None
                 yield Discarded(value, "uncalled", module.code_for_node(value.value), value.attr.value, edits)
                 continue
-            if isinstance(value, (cst.Attribute, cst.Name)) and init_name(value) is not None:
+            if isinstance(value, (cst.Attribute, cst.Name)) and init_name(value) is not None \
+                    and id(node) in _in_functions(index):  # at top level it may be a notebook's display
                 yield Discarded(value, "uncalled", "", module.code_for_node(value))
                 continue
             if not isinstance(value, cst.Call):
@@ -963,6 +964,14 @@ def discarded_inits(module: cst.Module, imports, init_name):
             if found is not None:
                 function, subject = found
                 yield Discarded(value, "returns", parameter_name(module, subject), function.name.value)
+
+
+def _in_functions(index) -> set:
+    """ids of the simple statements inside function bodies (computed once per file, when asked)."""
+    if index.in_functions is None:
+        index.in_functions = {id(node) for function in index.functions for node in walk(function.body)
+                              if isinstance(node, (cst.SimpleStatementLine, cst.SimpleStatementSuite))}
+    return index.in_functions
 
 
 def _through_data(expr) -> bool:
@@ -1086,6 +1095,7 @@ class SyntaxIndex:
     calls: list          # every call, in source order
     statements: list     # every simple statement line or suite
     functions: list      # every function definition
+    in_functions: Optional[set] = None  # see ``_in_functions``
 
 
 _INDEX: dict = {}

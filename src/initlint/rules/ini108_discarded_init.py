@@ -19,8 +19,9 @@ Flags an init statement that leaves the parameter as it was:
   `copy.deepcopy(w)`. Only what copies whatever the tensor is counts: `.cpu()`, `.to(...)` and `.float()`
   return the tensor itself for a float32 CPU weight (in torch 2.13), and `.detach()`/`.data` share its
   storage, so inits through them do work and are not reported;
-- an init that is **never called**: `m.weight.data.normal_` or `nn.init.zeros_` as a statement (the
-  parentheses are missing);
+- an init that is **never called**: `m.weight.data.normal_`, or `nn.init.zeros_` in a function body, as
+  a statement (the parentheses are missing; a bare `nn.init.zeros_` at top level may be a notebook
+  showing the function, so it is left alone);
 - a function of this file handed `m.weight` as a statement whose body only **returns a new tensor**
   and never writes into its argument (it reads only its shape, dtype or device):
   `_zero_init(m.weight.data)` with `return torch.eye(*w.shape) * 0`.
