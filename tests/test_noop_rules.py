@@ -422,3 +422,10 @@ def test_a_bare_init_function_is_reported_in_a_function_only():
     source = ("import torch.nn as nn\n\nnn.init.kaiming_normal_\n\n"
               "def init(m):\n    nn.init.zeros_\n    m.weight.data.normal_\n")
     assert found(source, ("INI108",)) == [("INI108", 6, 5), ("INI108", 7, 5)]
+
+
+def test_apply_of_a_class_that_is_no_module_is_silent():
+    source = ("import torch.nn as nn\n\ndef f(m):\n    if isinstance(m, nn.Conv2d):\n        pass\n\n"
+              "class Table:\n    def __init__(self):\n        self.rows = []\n\n    def apply(self, fn):\n"
+              "        return [fn(row) for row in self.rows]\n\nTable().apply(f)\n")
+    assert found(source, ("INI109",)) == []

@@ -152,7 +152,7 @@ class ModelTypes:
 
     def _compute_class(self, name: str) -> Optional[frozenset]:
         bases = self.local_bases(name)
-        if bases is None:
+        if not bases:  # an unknown base, or a plain class (not a module: its ``apply`` is its own)
             return None
         types = {("local", name)}
         for origin, base in bases:
