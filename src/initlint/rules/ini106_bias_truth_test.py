@@ -28,7 +28,7 @@ the bug hides until a layer with a bias comes along.
 
 ## Example
 ```python
-def init_weights(m):
+for m in self.modules():
     if isinstance(m, nn.Linear):
         if m.bias:
             nn.init.zeros_(m.bias)
@@ -36,7 +36,7 @@ def init_weights(m):
 
 ## Use instead
 ```python
-def init_weights(m):
+for m in self.modules():
     if isinstance(m, nn.Linear):
         if m.bias is not None:
             nn.init.zeros_(m.bias)
