@@ -47,6 +47,13 @@ class MLP(nn.Module):
 def init_weights(m):
     if isinstance(m, (nn.Conv2d, nn.Linear)):
         nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+
+class MLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(784, 256)
+        self.fc2 = nn.Linear(256, 10)
+        self.apply(init_weights)
 ```
 
 ## Fix
