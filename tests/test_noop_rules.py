@@ -429,3 +429,25 @@ def test_apply_of_a_class_that_is_no_module_is_silent():
               "class Table:\n    def __init__(self):\n        self.rows = []\n\n    def apply(self, fn):\n"
               "        return [fn(row) for row in self.rows]\n\nTable().apply(f)\n")
     assert found(source, ("INI109",)) == []
+
+
+def test_init_shape_checks_on_parameters_built_with_a_literal_shape():
+    source = read("declared_shapes.py")
+    assert found(source, ("INI102", "INI107")) == [("INI107", 12, 9), ("INI107", 14, 9), ("INI107", 15, 9)]
+    said = messages(source, "INI107")
+    assert said[12].endswith("xavier_uniform_ takes 2 or more dimensions to compute fan in and fan out, and "
+                             "self.scale is built 1-D")
+    assert said[14].endswith("sparse_ takes only 2-D tensors, and self.kernel is built 4-D")
+    models = load("declared_shapes.py")
+    with pytest.raises(ValueError):
+        models.Custom()
+    for line in (12, 14, 15):
+        model = nn.Module()
+        model.scale, model.bias = nn.Parameter(torch.ones(8)), nn.Parameter(torch.zeros(8))
+        model.kernel = nn.Parameter(torch.empty(8, 8, 3, 3))
+        with pytest.raises(ValueError, match="dimensions"):
+            run_statement(line_text(source, line), model, models)
+    model = nn.Module()
+    model.proj = nn.Parameter(torch.empty(8, 8))
+    for line in (13, 16):  # the 2-D one is fine
+        run_statement(line_text(source, line), model, models)

@@ -1205,3 +1205,64 @@ def _parents_of(function) -> dict:
             _PARENTS.clear()
         cached = _PARENTS[id(function)] = (function, parents)
     return cached[1]
+
+
+_TENSOR_FACTORIES = frozenset({"torch.empty", "torch.zeros", "torch.ones", "torch.randn", "torch.rand",
+                               "torch.Tensor", "torch.FloatTensor"})
+
+
+def declared_dims(tensor, function, facts) -> Optional[tuple]:
+    """(dimensions, its name) of ``self.x`` where the class builds it only as
+    ``nn.Parameter(torch.zeros(a, b))`` (literal dimension count: sizes given one by one or as one tuple)."""
+    if not (isinstance(tensor, cst.Attribute) and isinstance(tensor.value, cst.Name)) or function is None:
+        return None
+    params = function.params.params
+    if not params or params[0].name.value != tensor.value.value:
+        return None
+    scope = next((scope for scope in facts.scopes if scope.is_class
+                  and any(method is function for method in scope.methods.values())), None)
+    if scope is None:
+        return None
+    found = set()
+    for method in scope.methods.values():
+        self_name = method.params.params[0].name.value if method.params.params else None
+        for node in walk(method.body, into_defs=False):
+            if not isinstance(node, (cst.Assign, cst.AnnAssign)) or node.value is None:
+                continue
+            targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+            if not any(isinstance(t, cst.Attribute) and isinstance(t.value, cst.Name) and t.value.value == self_name
+                       and t.attr.value == tensor.attr.value for t in targets):
+                continue
+            found.add(_parameter_dims(node.value, facts.imports))
+    if len(found) != 1 or None in found:
+        return None
+    return found.pop(), f"self.{tensor.attr.value}"
+
+
+def _parameter_dims(value, imports) -> Optional[int]:
+    if not (isinstance(value, cst.Call) and torch_name(imports.resolve(value.func)) == "torch.nn.Parameter"
+            and value.args):
+        return None
+    inner = value.args[0].value
+    if not (isinstance(inner, cst.Call) and torch_name(imports.resolve(inner.func)) in _TENSOR_FACTORIES):
+        return None
+    sizes = [arg for arg in inner.args if arg.keyword is None]
+    if not sizes or any(arg.star for arg in inner.args) or any(arg.keyword is not None and arg.keyword.value == "size"
+                                                               for arg in inner.args):
+        return None
+    if len(sizes) == 1 and isinstance(sizes[0].value, (cst.Tuple, cst.List)):
+        elements = sizes[0].value.elements
+        return None if any(isinstance(e, cst.StarredElement) for e in elements) else len(elements)
+    if any(isinstance(arg.value, (cst.Tuple, cst.List, cst.SimpleString)) for arg in sizes):
+        return None
+    return len(sizes)
+
+
+def enclosing_method(node, facts):
+    """The method of a class of this file whose body holds ``node`` (None when none does)."""
+    for scope in facts.scopes:
+        if scope.is_class:
+            for method in scope.methods.values():
+                if any(inner is node for inner in walk(method.body, into_defs=False)):
+                    return method
+    return None
