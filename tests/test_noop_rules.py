@@ -451,3 +451,13 @@ def test_init_shape_checks_on_parameters_built_with_a_literal_shape():
     model.proj = nn.Parameter(torch.empty(8, 8))
     for line in (13, 16):  # the 2-D one is fine
         run_statement(line_text(source, line), model, models)
+
+
+def test_a_parameter_built_from_a_shape_is_not_taken_for_1d():
+    source = read("declared_shapes.py")
+    assert [line for _, line, _ in found(source, ("INI107",))] == [12, 14, 15]  # nothing in Masked
+    layer = nn.Linear(4, 3)
+    mask_scores = nn.Parameter(torch.Tensor(layer.weight.size()))
+    nn.init.kaiming_uniform_(mask_scores)  # 2-D: runs (LoRA's movement-pruning MaskedLinear)
+    with pytest.raises(ValueError):  # the gate's rank comes from an argument: not judged (a miss, not a lie)
+        load("declared_shapes.py").Masked(4, 3, 5)

@@ -1233,13 +1233,13 @@ def declared_dims(tensor, function, facts) -> Optional[tuple]:
             if not any(isinstance(t, cst.Attribute) and isinstance(t.value, cst.Name) and t.value.value == self_name
                        and t.attr.value == tensor.attr.value for t in targets):
                 continue
-            found.add(_parameter_dims(node.value, facts.imports))
+            found.add(_parameter_dims(node.value, facts.imports, method))
     if len(found) != 1 or None in found:
         return None
     return found.pop(), f"self.{tensor.attr.value}"
 
 
-def _parameter_dims(value, imports) -> Optional[int]:
+def _parameter_dims(value, imports, method) -> Optional[int]:
     if not (isinstance(value, cst.Call) and torch_name(imports.resolve(value.func)) == "torch.nn.Parameter"
             and value.args):
         return None
@@ -1253,9 +1253,25 @@ def _parameter_dims(value, imports) -> Optional[int]:
     if len(sizes) == 1 and isinstance(sizes[0].value, (cst.Tuple, cst.List)):
         elements = sizes[0].value.elements
         return None if any(isinstance(e, cst.StarredElement) for e in elements) else len(elements)
+    if len(sizes) == 1:  # one size, unless it is a shape (``torch.Tensor(self.weight.size())``)
+        return 1 if _an_int(sizes[0].value, method) else None
     if any(isinstance(arg.value, (cst.Tuple, cst.List, cst.SimpleString)) for arg in sizes):
         return None
     return len(sizes)
+
+
+def _an_int(expr, method) -> bool:
+    """A literal integer, a parameter with an integer default or ``int`` annotation, or arithmetic on them."""
+    if isinstance(expr, cst.Integer):
+        return True
+    if isinstance(expr, cst.BinaryOperation):
+        return _an_int(expr.left, method) and _an_int(expr.right, method)
+    if isinstance(expr, cst.Name):
+        for param in list(method.params.params) + list(method.params.kwonly_params):
+            if param.name.value == expr.value:
+                return isinstance(param.default, cst.Integer) or (
+                    param.annotation is not None and dotted(param.annotation.annotation) == "int")
+    return False
 
 
 def enclosing_method(node, facts):
