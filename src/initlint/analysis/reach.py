@@ -112,10 +112,10 @@ class Reach:
         """(layers reached, reach fully known, via a loop, loop condition tests only types)."""
         if isinstance(owner, cst.Name) and owner.value in ctx.bindings:
             kind, value = ctx.bindings[owner.value]
-            if kind == "parts":
-                layers = [p.layer for p in value if p.kind == "layer"]
-                return layers, all(p.kind == "layer" for p in value), True, True
             matcher, exact = self._type_filter(owner.value, ctx)
+            if kind == "parts":  # ``for layer in self.main: if isinstance(layer, nn.BatchNorm2d): ...``
+                layers = [p.layer for p in value if p.kind == "layer" and (matcher is None or matcher(p.layer))]
+                return layers, all(p.kind == "layer" for p in value), True, True
             if kind in ("standalone", "opaque"):
                 # Applied to no model initlint can see: it may initialise any layer it matches, elsewhere.
                 for layer in self.layers:

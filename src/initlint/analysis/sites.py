@@ -6,6 +6,7 @@ import libcst as cst
 from . import vocab
 from .facts import InitSite, Scope
 from .names import torch_name, vendored
+from .noop import bias_free_everywhere
 from .patterns import (INIT_LIKE_NAME, Context, blocks_of, ends_block, loop_names, mentions_bias, param_target,
                        trains, truth_tested)
 from .syntax import argument, block_statements, dotted, string, walk
@@ -278,4 +279,5 @@ class SiteScanner:
             if isinstance(owner, cst.Name) and owner.value == ctx.self_name:
                 continue  # ``self.bias`` is often the module's own flag
             if (isinstance(owner, cst.Name) and owner.value in ctx.bindings) or self._resolve_owner(owner, ctx)[0]:
-                self.truth_tests.append((node, expr))
+                if not bias_free_everywhere(self, owner, ctx):  # None is simply False: nothing raises
+                    self.truth_tests.append((node, expr))

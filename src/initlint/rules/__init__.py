@@ -7,6 +7,7 @@ from .ini002_xavier_before_relu import XavierBeforeRelu
 from .ini003_missing_he_init import MissingHeInit
 from .ini004_kaiming_mismatch import KaimingMismatch
 from .ini005_unscaled_random import UnscaledRandomInit
+from .ini006_uniform_range_to_normal import UniformRangeToNormal
 from .ini101_bias_init_without_bias import BiasInitWithoutBias
 from .ini102_weight_init_on_bias import WeightInitOnBias
 from .ini103_default_bias_kept import DefaultBiasKept
@@ -14,6 +15,9 @@ from .ini104_bias_before_norm import BiasBeforeNorm
 from .ini105_negative_bias_before_relu import NegativeBiasBeforeRelu
 from .ini106_bias_truth_test import BiasTruthTest
 from .ini107_invalid_init_arguments import InvalidInitArguments
+from .ini108_discarded_init import DiscardedInit
+from .ini109_apply_matches_nothing import ApplyMatchesNothing
+from .ini110_tensor_assigned_to_parameter import TensorAssignedToParameter
 from .ini201_init_in_forward import InitInForward
 from .ini202_init_before_layers import InitBeforeLayers
 from .ini203_deprecated_init import DeprecatedInit
@@ -22,9 +26,10 @@ from .ini901_unused_noqa import UnusedNoqa
 
 ALL_RULES: tuple[Rule, ...] = (
     ConstantHiddenWeight(), XavierBeforeRelu(), MissingHeInit(), KaimingMismatch(), UnscaledRandomInit(),
-    BiasInitWithoutBias(), WeightInitOnBias(), DefaultBiasKept(), BiasBeforeNorm(),
-    NegativeBiasBeforeRelu(), BiasTruthTest(), InvalidInitArguments(), InitInForward(), InitBeforeLayers(),
-    DeprecatedInit(), ModuleHelperOnTensor(), UnusedNoqa(),
+    UniformRangeToNormal(), BiasInitWithoutBias(), WeightInitOnBias(), DefaultBiasKept(), BiasBeforeNorm(),
+    NegativeBiasBeforeRelu(), BiasTruthTest(), InvalidInitArguments(), DiscardedInit(), ApplyMatchesNothing(),
+    TensorAssignedToParameter(), InitInForward(), InitBeforeLayers(), DeprecatedInit(), ModuleHelperOnTensor(),
+    UnusedNoqa(),
 )
 RULES_BY_CODE = {rule.code: rule for rule in ALL_RULES}
 RULES_BY_NAME = {rule.name: rule for rule in ALL_RULES}

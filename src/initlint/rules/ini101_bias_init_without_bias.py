@@ -1,7 +1,7 @@
 import libcst as cst
 
 from ..analysis import vocab
-from ..analysis.syntax import dotted
+from ..analysis.syntax import argument, boolean, dotted, walk
 from .base import Rule, layer_names
 from .rewrite import guard_one_line_suite, guard_shared_line
 from ..findings import Fix, RawFinding
@@ -60,10 +60,9 @@ statement initlint does not rewrite.
             risky = [l for l in site.reach if l.bias == "false" or (not site.loop and l.bias == "param")]
             if not risky:
                 continue
-            state = "bias=False" if all(l.bias == "false" for l in risky) else "a bias that may be False"
             yield RawFinding(self.code, site.call,
-                             f"bias init on {layer_names(risky)}, built with {state}: its bias is None "
-                             f"and this raises: test `.bias is not None` first",
+                             f"bias init on {layer_names(risky)}, built with {_bias_state(risky)}: "
+                             f"test `.bias is not None` first",
                              self._fix(site, risky, rewriter))
 
     @staticmethod
@@ -81,6 +80,38 @@ statement initlint does not rewrite.
         if not site.loop and len(site.reach) == len(risky) and all(l.bias == "false" for l in risky):
             return Fix("delete the init of a bias that does not exist", replace={statement: None})
         return rewriter.guard(statement, test, "guard with `is not None`")
+
+
+def _bias_state(risky) -> str:
+    """What is certain about the bias: literal ``bias=False`` crashes; ``bias=<parameter>`` crashes only
+    when it is False, so say which way its default goes."""
+    if all(layer.bias == "false" for layer in risky):
+        return "bias=False: its bias is None and this raises"
+    names = sorted({argument(layer.call, vocab.BIAS_POSITION[layer.kind], "bias").value
+                    for layer in risky if layer.bias == "param"})
+    defaults = {_default_of(layer) for layer in risky if layer.bias == "param"}
+    given = f"bias={names[0]}" if len(names) == 1 else "a bias that may be False"
+    if any(layer.bias == "false" for layer in risky):
+        return f"bias=False or {given}: its bias is None there and this raises"
+    if defaults == {False}:
+        return f"{given}, False by default: its bias is then None and this raises"
+    default = " (the default here is True)" if defaults == {True} else ""
+    return f"{given}: if this layer is built with bias=False, its bias is None and this raises{default}"
+
+
+def _default_of(layer):
+    """The literal default (True/False) of the parameter a layer's ``bias=`` names, in the function that
+    builds it; None when unknown."""
+    name = argument(layer.call, vocab.BIAS_POSITION[layer.kind], "bias").value
+    functions = list(layer.scope.methods.values()) if layer.scope is not None and layer.scope.is_class else []
+    for function in functions:
+        if not any(node is layer.call for node in walk(function.body)):
+            continue
+        params = list(function.params.params) + list(function.params.kwonly_params)
+        for param in params:
+            if param.name.value == name:
+                return boolean(param.default) if param.default is not None else None
+    return None
 
 
 def _module_helper(site) -> bool:

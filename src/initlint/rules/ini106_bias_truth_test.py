@@ -13,7 +13,13 @@ class BiasTruthTest(Rule):
     docs = """\
 ## What it does
 Flags `if m.bias:` (and `not m.bias`, `m.bias and ...`) where `m` is a layer or a module reached by a
-`modules()` loop or `apply` function.
+`modules()` loop or `apply` function, unless every module that can reach the test has no bias: a layer
+built with `bias=False`, or a loop or `apply` function over models whose every module is known, where
+each module its type tests (`isinstance`, class-name tests) let through is a Linear/Conv layer built
+with `bias=False` (then `m.bias` is None and the test is simply False). A layer with a bias, a norm
+layer, or a module initlint cannot see keeps the finding; so does a test no module of the model
+reaches (the helper is written for models that have such layers). Layers built in a branch that
+excludes the `apply` (`if neck == "no": self.fc = ...` / `else: self.fc.apply(f)`) do not count.
 
 ## Why is this bad?
 `bool(tensor)` is only defined for one-element tensors: any real bias raises `RuntimeError: Boolean

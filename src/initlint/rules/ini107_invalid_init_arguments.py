@@ -4,6 +4,7 @@ from typing import Optional
 import libcst as cst
 
 from ..analysis.names import torch_name
+from ..analysis.noop import declared_dims, enclosing_method, weight_dims
 from ..analysis.syntax import argument, boolean, number, string
 from .base import Rule
 from .init_signatures import (FAN_MODES, GAIN_NONLINEARITIES, INIT_SIGNATURES, NUMERIC_PARAMETERS,
@@ -52,7 +53,12 @@ literal arguments make torch 2.13 raise:
 - a literal of a type the parameter cannot take: a string or None for a number (`mean`, `std`, `a`,
   `b`, `val`, `gain`, ...), a number or string in the `generator` position (`xavier_uniform_(w, 0,
   0.02)` hands 0.02 to `generator`), a float for `dirac_`'s `groups`: TypeError; a number or None as
-  Kaiming's `mode`: AttributeError.
+  Kaiming's `mode`: AttributeError;
+- a tensor of a rank the init rejects (ValueError): `sparse_` and `eye_` on anything but a 2-D weight
+  (every Conv weight), `dirac_` on anything but a 3-5-D one (a Linear weight), `orthogonal_` and the
+  Xavier/Kaiming functions on a 1-D tensor: a BatchNorm/GroupNorm/InstanceNorm weight (named, or under an
+  `isinstance` test for one), or a parameter the class builds with a literal shape
+  (`self.scale = nn.Parameter(torch.ones(dim))`). A layer's bias is INI102's.
 
 `calculate_gain` calls are checked wherever they are. Only literals are judged: a value that comes from a variable or a config is
 never guessed at. Equal `trunc_normal_` bounds (`a == b`) do not raise in torch 2.13 (every value
@@ -76,7 +82,8 @@ nn.init.kaiming_normal_(self.conv.weight, nonlinearity="relu")  # the activation
 ```
 
 ## Fix
-Where the intent is certain: `stddev=` becomes `std=` and `constant_(w, value=...)` becomes `val=`
+None for a tensor of the wrong rank (which init was meant is the author's call). Where the intent is
+certain: `stddev=` becomes `std=` and `constant_(w, value=...)` becomes `val=`
 (when not also given); a misspelled
 `nonlinearity` or `mode` gets its exact spelling (`"ReLU"` and `"Leaky-ReLU"` → `"relu"` and
 `"leaky_relu"`, `"fanout"` → `"fan_out"`); `gain=calculate_gain("tanh")` (or `gain=1`) on a Kaiming call
@@ -166,6 +173,10 @@ things.
                                         _respelled(given("mode"), spelled), f'mode="{spelled}"'))
             problems += self._nonlinearity(given("nonlinearity"), given("a"), "a", site, "leaky_relu",
                                            self._slope_named_like_nonlinearity(call, given))
+        if site is not None:
+            problems += _shape_problems(name, site, facts)
+        elif name in _DIMS_NEEDED and _on_self(argument(call, 0, "tensor")):
+            problems += _declared_problems(name, call, enclosing_method(call, facts), facts)
         starred = any(arg.star for arg in call.args)
         if name in ("trunc_normal_", "uniform_"):
             low, high = (-2.0, 2.0) if name == "trunc_normal_" else (0.0, 1.0)
@@ -289,6 +300,47 @@ things.
         moved = positional[1].with_changes(keyword=cst.Name("nonlinearity"), equal=cst.AssignEqual(
             whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")))
         return {positional[1]: moved}
+
+
+# What each init needs of its tensor's dimensions (torch 2.13), and the ValueError's words.
+_DIMS_NEEDED = {
+    "sparse_": ((2,), "only 2-D tensors"), "eye_": ((2,), "only 2-D tensors"),
+    "dirac_": ((3, 4, 5), "only 3-, 4- or 5-D tensors"),
+    "orthogonal_": ((2, 3, 4, 5), "tensors of 2 or more dimensions"),
+    "xavier_uniform_": ((2, 3, 4, 5), "2 or more dimensions to compute fan in and fan out"),
+    "xavier_normal_": ((2, 3, 4, 5), "2 or more dimensions to compute fan in and fan out"),
+    "kaiming_uniform_": ((2, 3, 4, 5), "2 or more dimensions to compute fan in and fan out"),
+    "kaiming_normal_": ((2, 3, 4, 5), "2 or more dimensions to compute fan in and fan out"),
+}
+
+
+def _shape_problems(name, site, facts) -> list:
+    """An init whose tensor has dimensions it rejects: ``sparse_`` on a Conv weight, ``dirac_`` on a
+    Linear weight, Xavier/Kaiming/``orthogonal_`` on a BatchNorm's 1-D weight (a bias is INI102's)."""
+    needed = _DIMS_NEEDED.get(name)
+    if needed is None:
+        return []
+    found = weight_dims(site, facts)
+    if found is not None and found[0] not in needed[0]:
+        dims, owners = found
+        return [Problem("ValueError", f"{name} takes {needed[1]}, and the weight of {owners} is {dims}-D")]
+    return _declared_problems(name, site.args, site.function, facts) if found is None else []
+
+
+def _on_self(expr) -> bool:
+    return isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name)
+
+
+def _declared_problems(name, call, function, facts) -> list:
+    """The same checks on a parameter the class builds with a literal shape (``nn.Parameter(torch.zeros(d))``),
+    where INI102 (a layer's bias) does not already say it."""
+    needed = _DIMS_NEEDED.get(name)
+    tensor = argument(call, 0, "tensor") if needed is not None and call is not None else None
+    found = declared_dims(tensor, function, facts) if tensor is not None else None
+    if found is None or found[0] in needed[0]:
+        return []
+    dims, owner = found
+    return [Problem("ValueError", f"{name} takes {needed[1]}, and {owner} is built {dims}-D")]
 
 
 def _respelled(expr, text) -> Optional[dict]:

@@ -1,0 +1,80 @@
+from ..analysis import vocab
+from ..analysis.names import torch_name
+from ..analysis.noop import discarded_inits
+from ..findings import Fix, RawFinding
+from .base import Rule
+
+
+class DiscardedInit(Rule):
+    code = "INI108"
+    severity = "error"
+    name = "discarded-init"
+    summary = "an init whose result is thrown away: on a copy, never called, or returned and dropped"
+    fixable = True
+    docs = """\
+## What it does
+Flags an init statement that leaves the parameter as it was:
+- an in-place init of a **copy** of a parameter: `nn.init.xavier_uniform_(m.weight.data.clone())`,
+  `m.weight.detach().clone().normal_(0, 0.02)`, `nn.init.zeros_(torch.clone(m.bias))`,
+  `copy.deepcopy(w)`. Only what copies whatever the tensor is counts: `.cpu()`, `.to(...)` and `.float()`
+  return the tensor itself for a float32 CPU weight (in torch 2.13), and `.detach()`/`.data` share its
+  storage, so inits through them do work and are not reported;
+- an init that is **never called**: `m.weight.data.normal_`, or `nn.init.zeros_` in a function body, as
+  a statement (the parentheses are missing; a bare `nn.init.zeros_` at top level may be a notebook
+  showing the function, so it is left alone);
+- a function of this file handed `m.weight` as a statement whose body only **returns a new tensor**
+  and never writes into its argument (it reads only its shape, dtype or device):
+  `_zero_init(m.weight.data)` with `return torch.eye(*w.shape) * 0`.
+
+## Why is this bad?
+The parameter keeps the init it had (PyTorch's default) while the code reads as if it had another:
+the new values go into a temporary tensor that is dropped at once, or nothing runs at all. Nothing
+raises, so the mistake survives every test.
+
+## Example
+```python
+nn.init.xavier_uniform_(self.fc.weight.data.clone())
+self.fc.bias.data.zero_
+```
+
+## Use instead
+```python
+nn.init.xavier_uniform_(self.fc.weight)
+self.fc.bias.data.zero_()
+```
+
+## Fix
+A copy: the copy is removed, so the init writes into the parameter (`w.clone()` -> `w`; for a
+tensor method on a parameter that needs grad, `w.clone().normal_()` -> `w.detach().normal_()`).
+A bare `zero_`: the call is added (`zero_()`). None for the other bare attributes (which arguments were
+meant is unknown) and for a returned tensor (copy it in with `w.copy_(f(w))` once its shape is right).
+
+## References
+- PyTorch, `torch.Tensor.clone`, `torch.Tensor.to` ("if self already has the right dtype and device,
+  self is returned").
+"""
+
+    def check(self, facts, options, rewriter):
+        def init_name(expr):
+            qualified = torch_name(facts.imports.resolve(expr))
+            if qualified and qualified.startswith(vocab.INIT_MODULE + "."):
+                name = qualified[len(vocab.INIT_MODULE) + 1:]
+                name = vocab.DEPRECATED_INIT_FUNCTIONS.get(name, name)
+                return name if name in vocab.INIT_FUNCTIONS else None
+            return None
+
+        for found in discarded_inits(facts.module, facts.imports, init_name):
+            if found.form == "copy":
+                message = (f"this init writes into `{found.detail}`, a copy of `{found.subject}` that is dropped "
+                           f"at once: `{found.subject}` keeps its init")
+                fix = Fix("init the parameter itself", replace=found.edits)
+            elif found.form == "uncalled":
+                what = f"`{found.subject}.{found.detail}`" if found.subject else f"`{found.detail}`"
+                message = f"{what} is never called (no parentheses): it does nothing"
+                fix = Fix("call `zero_()`", replace=found.edits) if found.edits else None
+            else:
+                message = (f"`{found.detail}` returns a new tensor and never writes into `{found.subject}`: "
+                           f"called as a statement, its result is thrown away and `{found.subject}` keeps "
+                           f"its init")
+                fix = None
+            yield RawFinding(self.code, found.node, message, fix)
