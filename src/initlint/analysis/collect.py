@@ -61,6 +61,7 @@ class Analyzer(LayerCollector, PathLookup, ModuleIndex, Dependencies, Reach, Sit
         self.truth_tests: list[tuple] = []  # (node to rewrite, the ``.bias`` expression)
         self.visitor_functions: dict[int, tuple[cst.FunctionDef, Scope, str]] = {}
         self.applied: dict[int, list[Optional[Scope]]] = {}  # visitor function id -> where applied
+        self.applied_to_unknown_models: set[int] = set()  # visitor function ids applied to a bare unknown name
         self.functions: list[tuple[cst.FunctionDef, Scope, bool]] = []  # (def, scope, is_method)
         self.may_init_elsewhere = False
         self.counter = itertools.count()

@@ -35,6 +35,7 @@ class Reach:
             name = fn.attr.value if isinstance(fn, cst.Attribute) else (
                 fn.value if isinstance(fn, cst.Name) else None)
             given = self.modules_given(owner, caller, self.statement_seq.get(id(statement)))
+            unknown_model = given is None and self._whole_unknown_model(owner, caller)
             candidates = by_name.get(name, [])
             if not candidates:  # a function initlint cannot see initialises what it is applied to
                 self._may_be_initialised(given)
@@ -47,6 +48,8 @@ class Reach:
                     if params:
                         self.visitor_functions[id(function)] = (function, scope, params[0])
                 self.applied.setdefault(id(function), []).append(given)
+                if unknown_model:
+                    self.applied_to_unknown_models.add(id(function))
                 self.applied_from.setdefault(id(function), []).append((caller, statement))
                 if given is not None and not self.is_foreign_node(statement):
                     self.anchors.setdefault(id(function), statement)
@@ -57,7 +60,9 @@ class Reach:
         applied = self.applied.get(id(function), ())
         given = [part for parts in applied if parts is not None for part in parts]
         if not given:
-            return ("opaque", None) if self._called(function) else ("standalone", None)
+            if id(function) in self.applied_to_unknown_models or not self._called(function):
+                return ("standalone", None)
+            return ("opaque", None)
         layers = {id(layer): layer for part in given for layer in self._layers_of_part(part)}
         return ("modules", list(layers.values()))
 
@@ -65,6 +70,17 @@ class Reach:
         """Whether this file names the function anywhere but in its ``def`` (calls, applies or hands it
         on): a helper named nowhere else is checked on its own, for what it does to any model."""
         return self.name_uses.get(function.name.value, 0) > 1
+
+    def _whole_unknown_model(self, owner, function) -> bool:
+        """A bare name initlint cannot resolve to this file's modules (``model`` from ``get_model(args)``,
+        ``torch.load``, a registry, or a helper's parameter): a whole model, whatever it is. What a helper
+        applied to it does to every layer of the types it dispatches to is checked as for a helper applied
+        nowhere. An attribute path (``model.head``) may be one layer chosen on purpose: not this."""
+        if not isinstance(owner, cst.Name) or owner.value in ("self", "cls"):
+            return False
+        if function is not None and id(function) in self.method_scopes and owner.value == self._self_name(function):
+            return False
+        return True
 
     def _may_be_initialised(self, parts: Optional[list[Part]]) -> None:
         """Code initlint cannot see may initialise these modules' layers."""
@@ -85,14 +101,15 @@ class Reach:
                 return ("modules", ctx.scope)
             path = self._path(owner, ctx.self_name, ctx.scope)
             found = self.lookup(path, ctx.scope, ctx.function, self.at) if path else None
+            unknown = not found or all(part.kind == "other" and not part.instance_of for part in found)
+            if unknown and path is not None and not path.startswith("self") \
+                    and self._whole_unknown_model(owner, ctx.function):
+                return ("standalone", None)  # ``model.modules()`` of a model initlint cannot name
             if found:  # ``self.mlp.modules()``, ``net.modules()``: the layers built into that module
                 return ("modules", [layer for part in found for layer in self._layers_of_part(part)])
             if path is not None and path.startswith("self"):
                 return ("modules", [])  # a submodule initlint cannot see into
-            if isinstance(owner, cst.Name) and ctx.function is not None and not self._called(ctx.function) \
-                    and owner.value in [p.name.value for p in ctx.function.params.params]:
-                return ("standalone", None)  # a helper's model parameter, and the helper is called nowhere
-            return ("opaque", None)  # a model initlint cannot name
+            return ("opaque", None)  # a part of a model initlint cannot name
         if isinstance(iterable, (cst.List, cst.Tuple)):
             parts = []
             for element in iterable.elements:
