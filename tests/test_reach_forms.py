@@ -75,3 +75,90 @@ def test_a_helper_called_with_a_known_model_is_followed_through(call):
 
 def test_a_helper_applied_to_an_unresolved_model_keeps_model_dependent_rules_silent():
     assert lint(KNOWN_MODEL + "model = get_model()\ninit_weights(model, 'normal')\n") == []
+
+
+def test_type_dispatch_forms():
+    found = lint_fixture("type_dispatch.py")
+    assert [(code, line) for code, line, _ in found] == [
+        ("INI001", 11), ("INI001", 16), ("INI001", 21), ("INI001", 26), ("INI001", 31), ("INI001", 36),
+        ("INI001", 42), ("INI001", 47), ("INI001", 52)]
+    kinds = [message.split("sets every ")[1].split(" weight")[0] for _, _, message in found]
+    assert kinds == ["Linear", "Conv2d/Linear", "Conv2d", "Conv2d", "Conv2d/Linear", EVERY_CONV, EVERY_CONV,
+                     EVERY_CONV, "Conv2d/Linear"]
+
+
+TWO_KINDS = '''import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.fc1 = nn.Linear(8, 8)
+        self.fc2 = nn.Linear(8, 2)
+
+    def forward(self, x):
+        return self.fc2(self.fc1(self.conv(x).relu().mean((2, 3))).relu())
+
+
+def init_fn(m):
+    if {test}:
+        nn.init.zeros_(m.weight)
+
+
+net = Net()
+net.apply(init_fn)
+'''
+
+
+@pytest.mark.parametrize("test", ["type(m) == nn.Linear", "type(m) in (nn.Linear,)", "m.__class__ is nn.Linear",
+                                  'm.__class__.__name__ in ("Linear", "Bilinear")'])
+def test_exact_type_dispatch_reaches_only_that_class(test):
+    found = lint(TWO_KINDS.format(test=test))
+    assert found == [("INI001", 17, "every Linear weight reached here is set to zero (Net.fc1, Net.fc2): "
+                                    "all units stay identical")]
+
+
+def test_values_written_out_and_constants_whatever_their_value():
+    found = lint_fixture("values.py")
+    assert [(code, line) for code, line, _ in found] == [
+        ("INI001", 16), ("INI005", 27), ("INI005", 33), ("INI005", 38), ("INI001", 43), ("INI001", 48)]
+    messages = [message for _, _, message in found]
+    assert messages[0] == ("every Linear weight reached here is set to a constant (self.fc1, self.fc2, self.fc3): "
+                           "all units stay identical")
+    assert messages[1].startswith("uniform_ with range [0, 1) on every Linear weight this helper meets")
+    assert messages[2].startswith("normal_ with std=1 on every Linear weight")
+    assert messages[3].startswith("normal_ with std=1 on every Conv2d weight")
+    assert messages[4].startswith("this helper sets every Linear weight it meets to a constant")
+
+
+def test_a_left_out_std_is_still_called_the_default():
+    found = lint("import torch.nn as nn\n\ndef f(m):\n    if isinstance(m, nn.Linear):\n"
+                 "        nn.init.trunc_normal_(m.weight, 0.02)\n")
+    assert found[0][2].startswith("trunc_normal_ with the default std=1 (0.02 is the mean) on every Linear")
+
+
+def test_a_lambda_handing_the_module_to_a_helper_applies_the_helper():
+    source = '''import torch.nn as nn
+
+
+class MLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(784, 256)
+        self.fc2 = nn.Linear(256, 10)
+
+    def forward(self, x):
+        return self.fc2(nn.functional.relu(self.fc1(x)))
+
+
+def weights_init_constant(m, constant_weight):
+    if isinstance(m, nn.Linear):
+        nn.init.constant_(m.weight, constant_weight)
+
+
+model = MLP()
+model.apply(lambda m: weights_init_constant(m, 0.5))
+'''
+    assert lint(source) == [("INI001", 16, "every Linear weight reached here is set to a constant "
+                                           "(MLP.fc1, MLP.fc2): all units stay identical")]

@@ -26,6 +26,7 @@ class ModuleIndex:
         self._name_uses: Optional[Counter] = None
         self.type_tested: dict[int, set] = {}          # id(function) -> names tested
         self.class_name_vars: dict = {}                # id(function) or None -> {var: subject}
+        self.type_tuples: dict = {}                    # module-level name -> the tuple or list bound to it
         self.imports = ImportTable.from_nodes(self._index(self.module))
 
     @property
@@ -57,8 +58,8 @@ class ModuleIndex:
                 func_kind = type(func)
                 if not in_class:
                     self.script_call_funcs.append(func)
-                if func_kind is cst.Name and func.value == "isinstance" and node.args \
-                        and type(node.args[0].value) is cst.Name:
+                if func_kind is cst.Name and func.value in ("isinstance", "type") and node.args \
+                        and type(node.args[0].value) is cst.Name:  # ``isinstance(m, ...)``, ``type(m)``
                     self.type_tested.setdefault(id(function), set()).add(node.args[0].value.value)
                 elif func_kind is cst.Attribute and func.attr.value == "apply" and len(node.args) == 1:
                     self.apply_calls.append((node.args[0].value, func.value, function, statement))
@@ -74,15 +75,16 @@ class ModuleIndex:
             elif kind is cst.Attribute:
                 if type(node.value) is cst.Attribute:  # ``nn.init`` in ``nn.init.zeros_``: a path, not a use
                     paths.append(node.value.attr.value)
-                if node.attr.value == "__name__":
-                    subject = class_name_subject(node)
-                    if subject:
-                        self.type_tested.setdefault(id(function), set()).add(subject)
+                if node.attr.value == "__class__" and type(node.value) is cst.Name:  # ``m.__class__``
+                    self.type_tested.setdefault(id(function), set()).add(node.value.value)
             elif kind is cst.Assign and len(node.targets) == 1 and type(node.targets[0].target) is cst.Name:
                 subject = class_name_subject(node.value)
                 if subject:
                     key = id(function) if function is not None else None
                     self.class_name_vars.setdefault(key, {})[node.targets[0].target.value] = subject
+                elif function is None and not in_class and type(node.value) in (cst.Tuple, cst.List):
+                    # ``LAYERS = (nn.Conv2d, nn.Linear)``: a tuple of types that ``isinstance`` may test
+                    self.type_tuples[node.targets[0].target.value] = node.value
             inner = node if kind is cst.FunctionDef else function
             if kind in _STATEMENTS:
                 statement = node

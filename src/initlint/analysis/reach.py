@@ -32,6 +32,10 @@ class Reach:
         for fn, owner, caller, statement in self.apply_calls:
             if isinstance(fn, cst.Call) and fn.args:  # functools.partial(fn, ...)
                 fn = fn.args[0].value
+            if isinstance(fn, cst.Lambda) and isinstance(fn.body, cst.Call) and fn.body.args \
+                    and fn.params.params and isinstance(fn.body.args[0].value, cst.Name) \
+                    and fn.body.args[0].value.value == fn.params.params[0].name.value:
+                fn = fn.body.func  # ``lambda m: init_fn(m, gain)``
             name = fn.attr.value if isinstance(fn, cst.Attribute) else (
                 fn.value if isinstance(fn, cst.Name) else None)
             given = self.modules_given(owner, caller, self.statement_seq.get(id(statement)))
@@ -170,7 +174,7 @@ class Reach:
     def _type_filter(self, var: str, ctx: Context):
         """A predicate over layers from the conditions around a site, and whether it tests only types."""
         matchers, exact = [], True
-        for condition in ctx.conditions:
+        for condition in ctx.conditions[ctx.bound_under.get(var, 0):]:
             for test, positive in conjuncts(condition.test, condition.positive):
                 mentions = var in names_in(test) or any(
                     name in names_in(test) for name, subject in ctx.class_name_vars.items() if subject == var)
@@ -195,10 +199,12 @@ class Reach:
             subject = test.args[0].value
             if not (isinstance(subject, cst.Name) and subject.value == var):
                 return None
-            types = test.args[1].value
-            elements = [e.value for e in types.elements] if isinstance(types, cst.Tuple) else [types]
-            checks = [self._isinstance_check(e) for e in elements]
+            checks = [self._isinstance_check(e) for e in self._type_elements(test.args[1].value)]
             return lambda layer: any(check(layer) for check in checks)
+        if isinstance(test, cst.Call) and dotted(test.func) in ("hasattr", "getattr") and len(test.args) >= 2 \
+                and isinstance(test.args[0].value, cst.Name) and test.args[0].value.value == var \
+                and string(test.args[1].value) == "weight":
+            return lambda layer: True  # every Linear/Conv has a weight: no filter among them
         if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
             comparison = test.comparisons[0]
             left, right, op = test.left, comparison.comparator, comparison.operator
@@ -217,14 +223,20 @@ class Reach:
             if isinstance(op, cst.In) and self._is_class_name_of(right, var, ctx):
                 needle = string(left)
                 return (lambda layer: needle in layer.class_name) if needle is not None else None
+            if isinstance(op, cst.In) and isinstance(right, (cst.Tuple, cst.List, cst.Set, cst.Name)):
+                elements = self._type_elements(right)
+                if self._is_class_name_of(left, var, ctx):  # ``classname in ("Conv2d", "Linear")``
+                    names = [string(e) for e in elements]
+                    return (lambda layer: layer.class_name in names) if None not in names else None
+                if is_type_of(left, var):  # ``type(m) in (nn.Conv2d, nn.Linear)``
+                    checks = [self._exact_type_check(e) for e in elements]
+                    return lambda layer: any(check(layer) for check in checks)
             if isinstance(op, (cst.Equal, cst.Is)):
                 if self._is_class_name_of(left, var, ctx) and string(right) is not None:
                     wanted = string(right)
                     return lambda layer: layer.class_name == wanted
                 if is_type_of(left, var):
-                    check = self._isinstance_check(right)
-                    exact_name = (dotted(right) or "").rsplit(".", 1)[-1]
-                    return lambda layer: check(layer) and layer.class_name == exact_name
+                    return self._exact_type_check(right)
         if isinstance(test, cst.Call) and isinstance(test.func, cst.Attribute) \
                 and test.func.attr.value in ("startswith", "endswith") \
                 and self._is_class_name_of(test.func.value, var, ctx):
@@ -235,6 +247,20 @@ class Reach:
                 return lambda layer: layer.class_name.startswith(needle)
             return lambda layer: layer.class_name.endswith(needle)
         return None
+
+    def _type_elements(self, types) -> list:
+        """The types of ``(nn.Conv2d, nn.Linear)``, or of a module-level name bound to such a tuple."""
+        if isinstance(types, cst.Name) and types.value in self.type_tuples:
+            types = self.type_tuples[types.value]
+        if isinstance(types, (cst.Tuple, cst.List, cst.Set)):
+            return [e.value for e in types.elements]
+        return [types]
+
+    def _exact_type_check(self, type_expr):
+        """``type(m) == nn.Conv2d``, ``m.__class__ is nn.Conv2d``: that class and no subclass."""
+        check = self._isinstance_check(type_expr)
+        exact_name = (dotted(type_expr) or "").rsplit(".", 1)[-1]
+        return lambda layer: check(layer) and layer.class_name == exact_name
 
     def _is_class_name_of(self, expr, var, ctx) -> bool:
         if isinstance(expr, cst.Name) and ctx.class_name_vars.get(expr.value) == var:
