@@ -4,6 +4,7 @@ import pytest
 
 from conftest import fixture_path
 from initlint.engine import Selection, lint_source
+from initlint.fix import fixed_source
 
 
 def lint(source, name="model.py"):
@@ -162,3 +163,37 @@ model.apply(lambda m: weights_init_constant(m, 0.5))
 '''
     assert lint(source) == [("INI001", 16, "every Linear weight reached here is set to a constant "
                                            "(MLP.fc1, MLP.fc2): all units stay identical")]
+
+
+STAR = '''from models import *
+{extra}
+net = Net()
+for m in net.modules():
+    if isinstance(m, nn.Conv2d):
+        torch.nn.init.xavier_uniform(m.weight)
+'''
+
+
+def test_torch_names_next_to_a_star_import_are_torchs():
+    found = lint(STAR.format(extra=""))
+    assert [(code, line) for code, line, _ in found] == [("INI203", 6)]
+    assert found[0][2] == "`torch.nn.init.xavier_uniform` is deprecated: use `xavier_uniform_`"
+
+
+@pytest.mark.parametrize("extra", ["import mylib as torch\n", "torch = load_backend()\n",
+                                   "def torch():\n    pass\n"])
+def test_a_name_the_file_binds_itself_is_not_assumed_to_be_torch(extra):
+    assert lint(STAR.format(extra=extra)) == []
+
+
+def test_without_a_star_import_unbound_names_stay_unknown():
+    assert lint(STAR.format(extra="").replace("from models import *", "import models")) == []
+
+
+def test_a_fix_next_to_a_star_import_writes_only_names_the_file_uses():
+    source = ("from models import *\nimport torch.optim\n\n\ndef weights_init(m):\n    if isinstance(m, nn.Linear):\n"
+              "        nn.init.zeros_(m.weight)\n\n\nclass A:\n    def f(self):\n        return self.init\n")
+    result = lint_source(source.encode(), "model.py", Selection(), keep_module=True)
+    assert [(f.code, f.line) for f in result.findings] == [("INI001", 7)]
+    fixed, _ = fixed_source(result.module, result.findings)
+    assert fixed == source.replace("nn.init.zeros_(m.weight)", "nn.init.kaiming_uniform_(m.weight, a=5 ** 0.5)").encode()

@@ -8,7 +8,7 @@ import libcst as cst
 
 from .names import ImportTable
 from .patterns import class_name_subject
-from .syntax import children, dotted
+from .syntax import children, dotted, walk
 
 
 class ModuleIndex:
@@ -27,7 +27,12 @@ class ModuleIndex:
         self.type_tested: dict[int, set] = {}          # id(function) -> names tested
         self.class_name_vars: dict = {}                # id(function) or None -> {var: subject}
         self.type_tuples: dict = {}                    # module-level name -> the tuple or list bound to it
+        self.bound_names: set[str] = set()             # names the file binds (defs, classes, assignments, ...)
         self.imports = ImportTable.from_nodes(self._index(self.module))
+        if self.imports.star_imported:  # rare: a second walk, for the names used as a path's head
+            heads = {node.value.value for node in walk(self.module)
+                     if type(node) is cst.Attribute and type(node.value) is cst.Name}
+            self.imports.assume_torch_names(heads - self.bound_names)
 
     @property
     def name_uses(self) -> Counter:
@@ -77,7 +82,9 @@ class ModuleIndex:
                     paths.append(node.value.attr.value)
                 if node.attr.value == "__class__" and type(node.value) is cst.Name:  # ``m.__class__``
                     self.type_tested.setdefault(id(function), set()).add(node.value.value)
-            elif kind is cst.Assign and len(node.targets) == 1 and type(node.targets[0].target) is cst.Name:
+            elif kind in _BINDINGS:
+                self._note_bound(node, kind)
+            if kind is cst.Assign and len(node.targets) == 1 and type(node.targets[0].target) is cst.Name:
                 subject = class_name_subject(node.value)
                 if subject:
                     key = id(function) if function is not None else None
@@ -93,7 +100,26 @@ class ModuleIndex:
                 stack.append((child, inner, statement, inside))
         return imports
 
+    def _note_bound(self, node, kind) -> None:
+        if kind is cst.FunctionDef or kind is cst.ClassDef:
+            self.bound_names.add(node.name.value)
+            return
+        if kind is cst.Param:
+            self.bound_names.add(node.name.value)
+            return
+        targets = [t.target for t in node.targets] if kind is cst.Assign else \
+            [node.target] if kind in (cst.AnnAssign, cst.For, cst.AugAssign) else \
+            [node.name.name] if kind is cst.AsName else []
+        while targets:
+            target = targets.pop()
+            if type(target) is cst.Name:
+                self.bound_names.add(target.value)
+            elif type(target) in (cst.Tuple, cst.List):
+                targets.extend(element.value for element in target.elements)
+
 
 # Statement types, looked up by type: an isinstance check against LibCST's abstract bases is slow.
+_BINDINGS = frozenset({cst.FunctionDef, cst.ClassDef, cst.Param, cst.Assign, cst.AnnAssign, cst.AugAssign,
+                       cst.For, cst.AsName})
 _STATEMENTS = frozenset({cst.SimpleStatementLine, cst.SimpleStatementSuite, cst.If, cst.For, cst.While,
                          cst.With, cst.Try, cst.TryStar, cst.FunctionDef, cst.ClassDef, cst.Match})
