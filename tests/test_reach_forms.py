@@ -197,3 +197,16 @@ def test_a_fix_next_to_a_star_import_writes_only_names_the_file_uses():
     assert [(f.code, f.line) for f in result.findings] == [("INI001", 7)]
     fixed, _ = fixed_source(result.module, result.findings)
     assert fixed == source.replace("nn.init.zeros_(m.weight)", "nn.init.kaiming_uniform_(m.weight, a=5 ** 0.5)").encode()
+
+
+def test_slices_of_built_lists():
+    found = lint_fixture("slices.py")
+    assert [(code, line) for code, line, _ in found] == [("INI003", 9), ("INI002", 22)]
+    assert found[0][2].startswith("self.net[0] and its copies keep PyTorch's default init before relu")
+    assert found[1][2].startswith("xavier_uniform_ on self.net[0] followed by relu")
+
+
+def test_tuple_unpacking_binds_each_instance():
+    found = lint_fixture("unpacking.py")
+    assert found == [("INI001", 26, "every Linear weight reached here is set to zero "
+                                    "(Discriminator.fc1, Discriminator.fc2): all units stay identical")]

@@ -55,6 +55,8 @@ class Analyzer(LayerCollector, PathLookup, ModuleIndex, Dependencies, Reach, Sit
         self.loop_depth = 0
         self.branch_depth = 0     # inside if/try/match while collecting parts
         self.builder_depth: dict[int, int] = {}  # id(local list part) -> branch depth where it was bound
+        self.builder_loops: dict[int, int] = {}  # id(local list part) -> loop depth where it was bound
+        self.looped_builders: set[int] = set()   # id(local list part) grown inside a loop
         self.init_call_index: dict[int, dict] = {}
         self.sites: list[InitSite] = []
         self.init_calls: list[tuple[cst.Call, str]] = []  # every torch.nn.init call, canonical name
