@@ -1,8 +1,10 @@
 """Reach II: helpers applied to models initlint cannot resolve, and the forms people write
 (type dispatch, values, names, instances and containers, test files)."""
+import re
+
 import pytest
 
-from conftest import fixture_path
+from conftest import fixture_path, run_cli
 from initlint.engine import Selection, lint_source
 from initlint.fix import fixed_source
 
@@ -210,3 +212,45 @@ def test_tuple_unpacking_binds_each_instance():
     found = lint_fixture("unpacking.py")
     assert found == [("INI001", 26, "every Linear weight reached here is set to zero "
                                     "(Discriminator.fc1, Discriminator.fc2): all units stay identical")]
+
+
+MODEL = '''import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(8, 16)
+        self.fc2 = nn.Linear(16, 2)
+        nn.init.xavier_uniform_(self.fc1.weight)
+
+    def forward(self, x):
+        return self.fc2(F.relu(self.fc1(x)))
+'''
+
+
+def codes_in(tmp_path, name, text):
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'demo'\n")
+    target = tmp_path / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+    result = run_cli("--no-cache", "--output-format", "concise", name, cwd=tmp_path)
+    return re.findall(r": (INI\d+) ", result.stdout)
+
+
+@pytest.mark.parametrize("name", ["train_test.py", "test_gan.py"])
+def test_a_test_named_script_without_tests_is_checked_like_any_file(tmp_path, name):
+    assert codes_in(tmp_path, name, MODEL + "\nnet = Net()\n") == ["INI002"]
+
+
+@pytest.mark.parametrize("name, tests", [
+    ("model_test.py", "\n\ndef test_net():\n    Net()\n"),
+    ("test_model.py", "\n\nclass TestNet:\n    pass\n"),
+    ("test_model.py", "\nimport unittest\n"),
+    ("model_test.py", "\nimport pytest\n"),
+    ("tests/helpers.py", ""),  # anything in a tests folder
+    ("conftest.py", ""),
+])
+def test_a_test_file_gets_only_error_rules(tmp_path, name, tests):
+    assert codes_in(tmp_path, name, MODEL + tests) == []
