@@ -254,3 +254,17 @@ def test_a_test_named_script_without_tests_is_checked_like_any_file(tmp_path, na
 ])
 def test_a_test_file_gets_only_error_rules(tmp_path, name, tests):
     assert codes_in(tmp_path, name, MODEL + tests) == []
+
+
+def test_an_init_of_one_instance_leaves_the_others_as_they_were():
+    found = lint_fixture("instances.py")
+    assert found == [
+        ("INI001", 15, "every Linear weight reached here is set to a constant (self.fc1, self.fc2, self.fc3): "
+                       "all units stay identical"),
+        ("INI005", 26, "uniform_ with range [0, 1) on Net.fc1, Net.fc2, Net.fc3: the signal's scale grows "
+                       "with fan_in at every layer"),
+    ]
+
+
+def test_an_init_of_the_only_instance_replaces_the_classs_own():
+    assert lint_fixture("one_instance.py") == []

@@ -380,6 +380,7 @@ class LayerCollector:
         handed = [self._describe(arg.value, statement, scope, locals_, wrapped=True) for arg in expr.args]
         if here and local_class in self.class_scopes:
             scope.uses_classes.add(local_class)
+            self.instance_calls.setdefault(self.class_scopes[local_class].name, set()).add(id(expr))
             self._hand_to_constructor(expr, handed, local_class, statement)
         if isinstance(expr.func, cst.Attribute):
             self._describe_loose(expr.func.value, statement, scope, locals_)

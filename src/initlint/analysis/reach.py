@@ -58,11 +58,28 @@ class Reach:
                 if given is not None and not self.is_foreign_node(statement):
                     self.anchors.setdefault(id(function), statement)
 
+    def _applied_parts(self, function) -> list:
+        """The modules an ``apply`` visitor is applied to here (those initlint can name)."""
+        return [part for parts in self.applied.get(id(function), ()) if parts is not None for part in parts]
+
+    def _visitor_instances(self, function) -> Optional[frozenset]:
+        """The instances an ``apply`` visitor is applied to (None: every one, or some initlint cannot name)."""
+        if None in self.applied.get(id(function), ()):
+            return None
+        return self._instances_of(self._applied_parts(function))
+
+    def _instances_of(self, parts) -> Optional[frozenset]:
+        """``parts`` as a set of instances, where each is one of several instances of a class of this file
+        (``model_uniform = Net()`` next to ``model_0 = Net(...)``); None (every instance) otherwise."""
+        if not parts or not all(part.kind == "other" and part.instance_of
+                                and len(self.instance_calls.get(part.instance_of, ())) > 1 for part in parts):
+            return None
+        return frozenset(id(part) for part in parts)
+
     def _visitor_binding(self, function) -> tuple:
         """What an ``apply`` visitor's module parameter reaches: the layers of the models it is applied to
         here, or nothing initlint can name (``standalone``) when it is applied nowhere it can see."""
-        applied = self.applied.get(id(function), ())
-        given = [part for parts in applied if parts is not None for part in parts]
+        given = self._applied_parts(function)
         if not given:
             if id(function) in self.applied_to_unknown_models or not self._called(function):
                 return ("standalone", None)
