@@ -101,7 +101,22 @@ class Reach:
             return False
         if function is not None and id(function) in self.method_scopes and owner.value == self._self_name(function):
             return False
-        return True
+        return not self._handed_a_part(function, owner.value)
+
+    def _handed_a_part(self, function, name: str) -> bool:
+        """Whether ``name`` is a parameter of ``function`` that a call here hands a part of a model
+        (``init_head(self.classifier)``): then the helper is meant for that part only."""
+        if function is None:
+            return False
+        params = [p.name.value for p in function.params.params]
+        if name not in params:
+            return False
+        position = params.index(name) - (1 if id(function) in self.method_scopes else 0)
+        for call, _, _ in self.calls_by_name.get(function.name.value, ()):
+            value = argument(call, position, name)
+            if isinstance(value, (cst.Attribute, cst.Subscript)):
+                return True
+        return False
 
     def _may_be_initialised(self, parts: Optional[list[Part]]) -> None:
         """Code initlint cannot see may initialise these modules' layers."""
