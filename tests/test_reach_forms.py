@@ -268,3 +268,10 @@ def test_an_init_of_one_instance_leaves_the_others_as_they_were():
 
 def test_an_init_of_the_only_instance_replaces_the_classs_own():
     assert lint_fixture("one_instance.py") == []
+
+
+def test_names_bound_by_with_and_except_count_as_bound():
+    source = ("from models import *\nimport torch.optim\ntry:\n    import apex\nexcept ImportError as nn:\n    pass\n"
+              "with open('x') as init:\n    pass\n\n\ndef f(m):\n    if isinstance(m, nn.Linear):\n"
+              "        init.zeros_(m.weight)\n")
+    assert lint(source) == []

@@ -109,7 +109,7 @@ class ModuleIndex:
             return
         targets = [t.target for t in node.targets] if kind is cst.Assign else \
             [node.target] if kind in (cst.AnnAssign, cst.For, cst.AugAssign) else \
-            [node.name.name] if kind is cst.AsName else []
+            [node.name] if kind is cst.AsName else []
         while targets:
             target = targets.pop()
             if type(target) is cst.Name:
