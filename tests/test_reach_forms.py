@@ -13,7 +13,9 @@ def lint(source, name="model.py"):
     """Findings of the default rule set, as (code, line, message)."""
     if isinstance(source, str):
         source = source.encode()
-    return [(f.code, f.line, f.message) for f in lint_source(source, name, Selection()).findings]
+    result = lint_source(source, name, Selection())
+    assert result.internal_error is None
+    return [(f.code, f.line, f.message) for f in result.findings]
 
 
 def lint_fixture(name):
@@ -275,3 +277,5 @@ def test_names_bound_by_with_and_except_count_as_bound():
               "with open('x') as init:\n    pass\n\n\ndef f(m):\n    if isinstance(m, nn.Linear):\n"
               "        init.zeros_(m.weight)\n")
     assert lint(source) == []
+    unbound = source.replace(" as nn", "").replace(" as init", "")
+    assert [code for code, _, _ in lint(unbound)] == ["INI001"]
