@@ -175,8 +175,7 @@ class LayerCollector:
             if len(targets) == 1 and _unpacks(targets[0], value):  # ``netG, netD = Generator(), Discriminator()``
                 for target, element in zip(targets[0].elements, value.elements):
                     part = self._describe(element.value, statement, scope, locals_)
-                    self._bind(target.value, part,
-                               scope, self_name, locals_, statement, init_index)
+                    self._bind(target.value, part, scope, self_name, locals_, statement, init_index)
                 return
             part = self._describe(value, statement, scope, locals_)
             for target in targets:
