@@ -168,6 +168,8 @@ class FileFacts:
         if not sites:
             return []
         last = sites[-1].order
+        if all(s.instances is None for s in sites):  # the usual case: the last init replaces the others
+            return [s for s in sites if s.order == last]
         return [s for s in sites if s.order == last or not any(
             t.order > s.order and _covers(t, s) for t in sites)]
 

@@ -27,11 +27,16 @@ class ModuleIndex:
         self.type_tested: dict[int, set] = {}          # id(function) -> names tested
         self.class_name_vars: dict = {}                # id(function) or None -> {var: subject}
         self.type_tuples: dict = {}                    # module-level name -> the tuple or list bound to it
-        self.bound_names: set[str] = set()             # names the file binds (defs, classes, assignments, ...)
+        self.bound_names: set[str] = set()             # with a star import: names the file binds itself
         self.imports = ImportTable.from_nodes(self._index(self.module))
-        if self.imports.star_imported:  # rare: a second walk, for the names used as a path's head
-            heads = {node.value.value for node in walk(self.module)
-                     if type(node) is cst.Attribute and type(node.value) is cst.Name}
+        if self.imports.star_imported:  # rare: a second walk, for the names bound and used as a path's head
+            heads = set()
+            for node in walk(self.module):
+                kind = type(node)
+                if kind is cst.Attribute and type(node.value) is cst.Name:
+                    heads.add(node.value.value)
+                elif kind in _BINDINGS:
+                    self._note_bound(node, kind)
             self.imports.assume_torch_names(heads - self.bound_names)
 
     @property
@@ -82,9 +87,7 @@ class ModuleIndex:
                     paths.append(node.value.attr.value)
                 if node.attr.value == "__class__" and type(node.value) is cst.Name:  # ``m.__class__``
                     self.type_tested.setdefault(id(function), set()).add(node.value.value)
-            elif kind in _BINDINGS:
-                self._note_bound(node, kind)
-            if kind is cst.Assign and len(node.targets) == 1 and type(node.targets[0].target) is cst.Name:
+            elif kind is cst.Assign and len(node.targets) == 1 and type(node.targets[0].target) is cst.Name:
                 subject = class_name_subject(node.value)
                 if subject:
                     key = id(function) if function is not None else None
