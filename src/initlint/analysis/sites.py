@@ -283,6 +283,8 @@ class SiteScanner:
         return self._instances_through(owner, ctx)
 
     def _instances_through(self, expr, ctx: Context):
+        if not any(len(calls) > 1 for calls in self.instance_calls.values()):
+            return None  # the usual case: no class is built twice here
         path = self._path(expr, ctx.self_name, ctx.scope)
         if path is None or path.startswith("self"):
             return None
