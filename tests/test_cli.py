@@ -218,7 +218,7 @@ def test_rule_command():
     assert out.startswith("# xavier-before-relu (INI002)\n")
     assert "## Why is this bad?" in out and "## Fix" in out
     assert run_cli("rule", "missing-he-init").stdout.startswith("# missing-he-init (INI003)")
-    listing = run_cli("rule", "--all").stdout.splitlines()
+    listing = run_cli("rule", "--all").stdout.split("\n\n")[0].splitlines()  # then the codes that are not rules
     assert len(listing) == len(ALL_RULES) and listing[0].startswith("INI001  constant-hidden-weight")
     assert run_cli("rule", "INI999").returncode == 2
 

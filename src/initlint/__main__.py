@@ -1,5 +1,9 @@
 import sys
 
-from .cli import main
+try:
+    from .cli import main
+except KeyboardInterrupt:  # Ctrl-C before main() can catch it: the same quiet end
+    sys.stderr.write("initlint: interrupted\n")
+    sys.exit(130)
 
 sys.exit(main())

@@ -4,8 +4,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from collections import Counter
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Optional
 
 from . import __version__
@@ -36,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("paths", nargs="*", default=None, metavar="PATH", help="files or folders (default: .)")
     parser.add_argument("--fix", action="store_true", help="apply fixes in place")
     parser.add_argument("--diff", action="store_true", help="print the fixes as a unified diff, write nothing")
+    parser.add_argument("--add-noqa", action="store_true",
+                        help="add '# noqa: CODE' to every line with a finding, to fix the backlog later")
+    parser.add_argument("--stdin-filename", metavar="PATH",
+                        help="read the source from stdin and name it PATH (for messages, configuration, "
+                        "per-file rules, test files, .ipynb); as the path '-' does")
     parser.add_argument("--unsafe-fixes", action="store_true",
                         help="with --fix/--diff, also apply fixes that change parameters (INI104 removes a bias)")
     parser.add_argument("--select", type=_codes, help="codes or prefixes to check (INI1 = all INI1xx)")
@@ -71,6 +78,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         return lint_command(argv)
     except KeyboardInterrupt:
         sys.stderr.write("initlint: interrupted\n")
+        # CPython notes a KeyboardInterrupt that left code run from a string (dataclasses build methods so
+        # while LibCST loads) and, under ``python -m``, ends the process by SIGINT instead of this status.
+        # Running a string to its end clears that note.
+        exec("None")
         return 130
     except BrokenPipeError:  # the reader of the output went away (``| head``): a normal end
         _silence_stdout()
@@ -104,12 +115,24 @@ class _Output:
             self.closed = True
             _silence_stdout()
 
+    def write_bytes(self, data: bytes) -> None:
+        if self.closed:
+            return
+        try:
+            self.stream.flush()
+            self.stream.buffer.write(data)
+            self.stream.buffer.flush()
+        except BrokenPipeError:
+            self.closed = True
+            _silence_stdout()
+
 
 def rule_command(argv: list[str]) -> int:
     parser = _Parser(prog="initlint rule", description="Print a rule's documentation.")
     parser.add_argument("rule", nargs="?", help="a code (INI001) or name (constant-hidden-weight)")
     parser.add_argument("--all", action="store_true", help="list every rule")
     args = parser.parse_args(argv)
+    from .other_codes import OTHER_CODES, find_other_code, other_code_markdown
     from .rules import ALL_RULES, find_rule
 
     if args.all:
@@ -117,15 +140,23 @@ def rule_command(argv: list[str]) -> int:
             default = "on " if rule.default_enabled else "off"
             fix = f"[*] {rule.fix_safety:6}" if rule.fixable else " " * 10
             print(f"{rule.code}  {rule.name:34} {rule.severity:7} {default} {fix} {rule.summary}")
+        print("\nNot static rules (no selection applies):")
+        for other in OTHER_CODES:
+            where = "run-time audit" if other.code.startswith("INI3") else "linter"
+            print(f"{other.code}  {other.name:34} {other.severity:7} {where:14} {other.summary}")
         return EXIT_CLEAN
     if not args.rule:
         parser.error("name a rule, or use --all")
     rule = find_rule(args.rule)
-    if rule is None:
-        sys.stderr.write(f"initlint: no rule named '{args.rule}' (see 'initlint rule --all')\n")
-        return EXIT_ERROR
-    print(rule_markdown(rule), end="")
-    return EXIT_CLEAN
+    if rule is not None:
+        print(rule_markdown(rule), end="")
+        return EXIT_CLEAN
+    other = find_other_code(args.rule)
+    if other is not None:
+        print(other_code_markdown(other), end="")
+        return EXIT_CLEAN
+    sys.stderr.write(f"initlint: no rule named '{args.rule}' (see 'initlint rule --all')\n")
+    return EXIT_ERROR
 
 
 def rule_markdown(rule) -> str:
@@ -188,16 +219,34 @@ def cache_dir_for(args, settings: Settings) -> Optional[str]:
     return args.cache_dir or os.environ.get("INITLINT_CACHE_DIR") or os.path.join(settings.root, CACHE_FOLDER)
 
 
+@contextmanager
+def _sigint_held():
+    """Ctrl-C waits until the block ends and is raised there. Meant for imports: a KeyboardInterrupt in
+    the middle of one can be swallowed by importlib ("Exception ignored in ...", the run goes on)."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def lint_command(argv: list[str]) -> int:
-    from .config import ConfigError
-    from .report import render
-    from .runner import check_files, discover, prepare_cache
+    with _sigint_held():
+        from .config import ConfigError
+        from .report import render
+        from .runner import check_files, discover, prepare_cache
 
     args = build_parser().parse_args(argv)
     usage_error = _usage_error(args)
     if usage_error:
         sys.stderr.write(f"initlint: error: {usage_error}\n")
         return EXIT_ERROR
+    from_stdin = args.stdin_filename is not None or args.paths == ["-"]
+    if from_stdin:  # settings are found from the name given to stdin (else from the working directory)
+        args.paths = [args.stdin_filename or "."]
     args.paths = args.paths or ["."]
     try:
         settings = settings_from(args)
@@ -206,25 +255,44 @@ def lint_command(argv: list[str]) -> int:
         return EXIT_ERROR
     errors: list[str] = []
     warnings: list[str] = []
-    files = discover(args.paths, settings, errors, warnings)
     mode = "fix" if args.fix else "diff" if args.diff else "check"
-    cache_dir = cache_dir_for(args, settings)
-    if cache_dir is not None and mode == "check":
-        cache_dir = prepare_cache(cache_dir)
-    reports = check_files(files, settings, mode, args.jobs, cache_dir)
+    in_memory = None
+    if from_stdin:
+        from .config import display_path
+        from .runner import check_file
 
-    findings = [f for report in reports for f in report.findings]
-    fixed = [f for report in reports for f in report.fixed]
+        name = display_path(args.stdin_filename) if args.stdin_filename else "-"
+        source = sys.stdin.buffer.read()
+        in_memory = {name: source}
+        files = [name]
+        reports = [check_file(name, settings, mode, None, stdin_source=source)]
+    else:
+        files = discover(args.paths, settings, errors, warnings)
+        if args.add_noqa:
+            return add_noqa_command(files, settings, errors, warnings)
+        cache_dir = cache_dir_for(args, settings)
+        if cache_dir is not None and mode == "check":
+            cache_dir = prepare_cache(cache_dir)
+        reports = check_files(files, settings, mode, args.jobs, cache_dir)
+
+    # Ruff's order, whatever -j, the cache or the order of the paths did: path, then line, then column.
+    findings = sorted((f for report in reports for f in report.findings), key=lambda f: f.sort_key)
+    fixed = sorted((f for report in reports for f in report.fixed), key=lambda f: f.sort_key)
     errors.extend(e for report in reports for e in report.errors)
     warnings.extend(w for report in reports for w in report.warnings)
     out = _Output(sys.stdout)
+    if from_stdin and mode == "fix":
+        # Ruff's convention for editors: the source (fixed or not) on stdout, the findings left on stderr.
+        report = reports[0]
+        out.write_bytes(report.output if report.output is not None else source)
+        out = _Output(sys.stderr)
     if args.statistics:
         out.write(statistics(findings, args.output_format, settings.unsafe_fixes))
     elif args.diff:
-        for report in reports:
+        for report in sorted(reports, key=lambda r: r.path):
             out.write(report.diff)
     else:
-        out.write(render(args.output_format, findings, _source_line_reader(), settings.unsafe_fixes))
+        out.write(render(args.output_format, findings, _source_line_reader(in_memory), settings.unsafe_fixes))
     if args.show_fixes and fixed and not args.diff:
         for f in fixed:
             out.write(f"fixed {f.path}:{f.line}:{f.column}: {f.code} {f.fix_description}\n")
@@ -243,7 +311,27 @@ def lint_command(argv: list[str]) -> int:
     return EXIT_FINDINGS if findings else EXIT_CLEAN
 
 
+def add_noqa_command(files: list, settings, errors: list, warnings: list) -> int:
+    """Add ``# noqa: CODE`` directives, say how many (a second run adds none)."""
+    from .add_noqa import add_noqa
+
+    added, file_errors, file_warnings = add_noqa(files, settings)
+    errors.extend(file_errors)
+    for message in warnings + file_warnings + errors:
+        sys.stderr.write(f"initlint: {message}\n")
+    sys.stderr.write(f"Added {_plural(added, 'noqa directive')}.\n")
+    return EXIT_ERROR if errors else EXIT_CLEAN
+
+
 def _usage_error(args) -> Optional[str]:
+    if args.stdin_filename is not None and any(path != "-" for path in args.paths or []):
+        return "--stdin-filename reads stdin: give no other path"
+    if "-" in (args.paths or []) and len(args.paths) > 1:
+        return "'-' (stdin) cannot be checked together with other paths"
+    if args.add_noqa and (args.fix or args.diff):
+        return "--add-noqa cannot be used with --fix or --diff"
+    if args.add_noqa and (args.stdin_filename is not None or "-" in (args.paths or [])):
+        return "--add-noqa writes files: it cannot read stdin"
     if args.fix and args.diff:
         return "--fix and --diff cannot be used together"
     if args.jobs < 1:
@@ -307,22 +395,33 @@ def _summary(reports, mode: str, file_count: int, unsafe_fixes: bool, had_errors
     return "\n".join(lines)
 
 
-def _source_line_reader():
-    cache: dict[str, list[str]] = {}
+def _source_line_reader(in_memory: Optional[dict] = None):
+    """The text of a finding's line, for ``full``: from the file (``in_memory``: path -> bytes read from
+    stdin), and for a notebook from the finding's cell."""
+    cache: dict[tuple, list[str]] = {}
+
+    def lines_of(path: str, cell: Optional[int]) -> list[str]:
+        try:
+            if in_memory is not None and path in in_memory:
+                data = in_memory[path]
+            else:
+                with open(path, "rb") as handle:
+                    data = handle.read()
+            text = data.decode("utf-8", errors="replace")
+            if cell is None:
+                return text.splitlines()
+            source = json.loads(text.lstrip("\ufeff"))["cells"][cell - 1]["source"]
+            return ("".join(source) if isinstance(source, list) else source).splitlines()
+        except (OSError, ValueError, LookupError, TypeError, AttributeError):
+            return []
 
     def line_of(finding) -> Optional[str]:
-        if finding.cell is not None:
-            return None
-        if finding.path not in cache:
-            try:
-                with open(finding.path, "rb") as handle:
-                    cache[finding.path] = handle.read().decode("utf-8", errors="replace").splitlines()
-            except OSError:
-                cache[finding.path] = []
-        lines = cache[finding.path]
+        key = (finding.path, finding.cell)
+        if key not in cache:
+            cache[key] = lines_of(*key)
+        lines = cache[key]
         return lines[finding.line - 1] if 0 < finding.line <= len(lines) else None
     return line_of
-
 
 if __name__ == "__main__":
     sys.exit(main())

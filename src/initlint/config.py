@@ -21,8 +21,12 @@ TEST_FILE_NAMES = ("test_*.py", "*_test.py", "conftest.py")
 TEST_FOLDERS = ("tests", "test")
 TEST_FILE_POLICIES = ("errors-only", "all")
 CACHE_FOLDER = ".initlint_cache"
-DEFAULT_EXCLUDE = (".git", ".venv", "venv", "build", "dist", "__pycache__", ".tox", "node_modules",
-                   "site-packages", ".initlint_cache", ".eggs", ".mypy_cache", ".nox", ".hg", ".svn")
+# Ruff's default excludes, plus initlint's own cache folder.
+DEFAULT_EXCLUDE = (".bzr", ".direnv", ".eggs", ".git", ".git-rewrite", ".hg", ".initlint_cache",
+                   ".ipynb_checkpoints", ".mypy_cache", ".nox", ".pants.d", ".pyenv", ".pytest_cache",
+                   ".pytype", ".ruff_cache", ".svn", ".tox", ".venv", ".vscode", "__pycache__",
+                   "__pypackages__", "_build", "buck-out", "build", "dist", "node_modules", "site-packages",
+                   "venv")
 
 
 class ConfigError(Exception):

@@ -7,6 +7,7 @@ import sys
 from typing import Optional
 
 from .cli import rule_markdown
+from .other_codes import OTHER_CODES, other_code_markdown
 from .rules import ALL_RULES
 
 DEFAULT_FOLDER = os.path.join("docs", "rules")
@@ -27,6 +28,17 @@ def write_docs(folder: str = DEFAULT_FOLDER) -> None:
             handle.write(rule_markdown(rule))
         index.append(f"| [{rule.code}]({rule.code}.md) | {rule.name} | {rule.severity} "
                      f"| {'on' if rule.default_enabled else 'off'} | {fix_column(rule)} | {rule.summary} |\n")
+    index.append("\n## Codes that are not static rules\n\n"
+                 "No selection turns them on or off: INI900 is the linter's report of a file it cannot read or "
+                 "parse; INI300-INI304 come from the run-time audit (`initlint audit`, see "
+                 "[docs/runtime.md](../runtime.md)), which builds and runs the model.\n\n"
+                 "| code | name | severity | reported by | summary |\n|---|---|---|---|---|\n")
+    for other in OTHER_CODES:
+        with open(os.path.join(folder, f"{other.code}.md"), "w", encoding="utf-8") as handle:
+            handle.write(other_code_markdown(other))
+        where = "run-time audit" if other.code.startswith("INI3") else "linter"
+        index.append(f"| [{other.code}]({other.code}.md) | {other.name} | {other.severity} | {where} "
+                     f"| {other.summary} |\n")
     with open(os.path.join(folder, "README.md"), "w", encoding="utf-8") as handle:
         handle.write("".join(index))
 

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import ast
+import io
 import re
+import tokenize
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -13,7 +15,7 @@ from .analysis.collect import analyze
 from .analysis.project import project_for
 from .findings import Finding, RawFinding
 from .noqa import Suppressions
-from .rules import ALL_RULES, PARSE_ERROR_CODE, Options
+from .rules import ALL_RULES, PARSE_ERROR_CODE, RULES_BY_CODE, UNUSED_NOQA_CODE, Options
 from .rules.rewrite import Rewriter
 
 # ``at line <id>``: a layer named by the line that builds it, known once positions are (rules.base.line_of).
@@ -69,12 +71,35 @@ def python_syntax_problem(source: bytes) -> Optional[tuple[int, int, str]]:
     levels) stop inputs that would overflow the C stack in LibCST's native parser. Building an AST runs
     nothing.
     """
+    undecodable = None if b"\0" in source else _first_undecodable_byte(source)  # NUL: binary, said below
+    if undecodable is not None:
+        return undecodable
     try:
         ast.parse(source)
     except SyntaxError as error:
         return max(1, error.lineno or 1), max(1, error.offset or 1), error.msg
     except (ValueError, RecursionError, MemoryError) as error:  # NUL bytes, extreme nesting
         return 1, 1, str(error) or type(error).__name__
+    return None
+
+
+def _first_undecodable_byte(source: bytes) -> Optional[tuple[int, int, str]]:
+    """The line and column of the first byte the file's encoding (UTF-8 unless declared) cannot decode.
+
+    Python's parser names the line of the token holding the byte (a string's first line) or nothing (a
+    comment), LibCST an offset: the byte's own line is what a user needs to find it."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
+        if encoding == "utf-8-sig":  # a BOM is valid UTF-8, and that codec's offsets would not count it
+            encoding = "utf-8"
+        source.decode(encoding)
+    except UnicodeDecodeError as error:
+        line_start = source.rfind(b"\n", 0, error.start) + 1
+        line = source.count(b"\n", 0, error.start) + 1
+        return line, error.start - line_start + 1, \
+            f"not valid {encoding}: byte 0x{source[error.start]:02x} ({error.reason})"
+    except (SyntaxError, LookupError):  # an unknown or malformed coding declaration: the parser says so
+        return None
     return None
 
 
@@ -119,7 +144,9 @@ def lint_source(source: bytes, path: str, selection: Selection = EVERY_RULE, opt
 def _findings(module, path, selection, options, extra_ignores, lines, dependencies) -> list[Finding]:
     """Positioned, de-duplicated findings; ``lines`` (the source's) carry the ``# noqa`` comments."""
     raw = check_module(module, selection, options, extra_ignores, path, dependencies)
-    if not raw:
+    unused_noqa = RULES_BY_CODE[UNUSED_NOQA_CODE]
+    judge_noqa = selection.enabled(unused_noqa, extra_ignores) and any("noqa" in line.lower() for line in lines)
+    if not raw and not judge_noqa:
         return []
     suppressions = Suppressions(lines)
     positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
@@ -139,6 +166,13 @@ def _findings(module, path, selection, options, extra_ignores, lines, dependenci
         seen.add(key)
         findings.append(Finding(item.code, item.message, path, where.start.line, where.start.column + 1,
                                 where.end.line, where.end.column + 1, item.fix))
+    if judge_noqa:  # after every other finding went through the suppressions, which note what they used
+        def is_enabled(prefix):
+            return any(selection.enabled(rule, extra_ignores) for rule in ALL_RULES if rule.code.startswith(prefix))
+        for item in unused_noqa.unused(positions, suppressions, is_enabled, RULES_BY_CODE):
+            where = positions[item.node]
+            findings.append(Finding(item.code, item.message, path, where.start.line, where.start.column + 1,
+                                    where.end.line, where.end.column + 1, item.fix))
     findings.sort(key=lambda f: f.sort_key)
     return findings
 
@@ -147,7 +181,7 @@ def check_module(module: cst.Module, selection: Selection, options: Options, ext
                  path: Optional[str] = None, dependencies: Optional[list] = None) -> list[RawFinding]:
     """The selected rules' findings; ``path`` (a file on disk) lets the analysis read the project's other
     files its inits reach, which are added to ``dependencies``."""
-    rules = [rule for rule in ALL_RULES if selection.enabled(rule, extra_ignores)]
+    rules = [rule for rule in ALL_RULES if rule.code != UNUSED_NOQA_CODE and selection.enabled(rule, extra_ignores)]
     if not rules:
         return []
     facts = analyze(module, options.extra_relu_activations, path, project_for(path))

@@ -34,6 +34,8 @@ class FileReport:
     errors: list = field(default_factory=list)     # messages for stderr; they make the exit status 2
     warnings: list = field(default_factory=list)   # messages for stderr only
     written: bool = False
+    from_stdin: bool = False                       # the source came from stdin: fixes go to ``output``
+    output: Optional[bytes] = None                 # with ``from_stdin``, the fixed source (else None)
 
 
 def _portable(finding: Finding) -> Finding:
@@ -46,15 +48,22 @@ def read_source(path: str) -> bytes:
         return handle.read()
 
 
-def check_file(path: str, settings: Settings, mode: str = "check", cache_dir: Optional[str] = None) -> FileReport:
-    """``mode``: "check", "fix" (write fixes) or "diff" (report the fixes as a diff)."""
-    report = FileReport(path)
-    try:
-        source = read_source(path)
-    except OSError as error:
-        report.findings.append(Finding(PARSE_ERROR_CODE, f"could not read: {error.strerror or error}",
-                                       path, 1, 1, 1, 1))
-        return report
+def check_file(path: str, settings: Settings, mode: str = "check", cache_dir: Optional[str] = None,
+               stdin_source: Optional[bytes] = None) -> FileReport:
+    """``mode``: "check", "fix" (write fixes) or "diff" (report the fixes as a diff).
+
+    ``stdin_source``: the file's bytes, read from stdin (``path`` only names it); nothing is read from or
+    written to disk, and with "fix" the fixed bytes are left in ``report.output``."""
+    report = FileReport(path, from_stdin=stdin_source is not None)
+    if stdin_source is not None:
+        source, cache_dir = stdin_source, None
+    else:
+        try:
+            source = read_source(path)
+        except OSError as error:
+            report.findings.append(Finding(PARSE_ERROR_CODE, f"could not read: {error.strerror or error}",
+                                           path, 1, 1, 1, 1))
+            return report
     if path.endswith(".ipynb"):
         from .notebook import check_notebook
         return check_notebook(path, source, settings, mode, report)
@@ -87,6 +96,9 @@ def check_file(path: str, settings: Settings, mode: str = "check", cache_dir: Op
 
 def write_fixes(path: str, new: bytes, old: bytes, report: FileReport, unfixed: list) -> None:
     """Write the fixed bytes; when that fails, keep the file, say why, and report ``unfixed``."""
+    if report.from_stdin:
+        report.output = new
+        return
     try:
         write_atomically(path, new, old)
         report.written = True
@@ -241,38 +253,47 @@ def discover(paths: list[str], settings: Settings, errors: list, warnings: Optio
         if not os.path.isdir(path):
             errors.append(f"{path}: not a file or directory")
             continue
-        count = len(files)
-        _walk(path, settings, suffixes, files, seen)
-        if len(files) == count and warnings is not None:
+        if not _walk(path, settings, suffixes, files, seen, warnings) and warnings is not None:
             warnings.append(f"warning: no Python files found under {path}")
     return files
 
 
-def _walk(path: str, settings: Settings, suffixes: tuple, files: list, seen: set) -> None:
-    visited_dirs: set = set()
+def _walk(path: str, settings: Settings, suffixes: tuple, files: list, seen: set,
+          warnings: Optional[list] = None) -> bool:
+    """Add the files under ``path``; whether it holds any (a folder reached before through another
+    path or link counts, without being walked again)."""
+    found = False
     root = os.path.realpath(path)
     for folder, dirnames, filenames in os.walk(path, followlinks=False, onerror=None):
         try:
             real = os.stat(folder)
-            marker = (real.st_dev, real.st_ino)
+            marker = ("folder", real.st_dev, real.st_ino)
         except OSError:
             continue
-        if marker in visited_dirs:
+        if marker in seen:
             dirnames[:] = []
+            found = True
             continue
-        visited_dirs.add(marker)
+        seen.add(marker)
         dirnames[:] = sorted(d for d in dirnames if not settings.is_excluded(os.path.join(folder, d)))
         for name in sorted(filenames):
             full = os.path.normpath(os.path.join(folder, name))
-            if name.endswith(suffixes) and not settings.is_excluded(full):
-                if os.path.islink(full) and not _inside(os.path.realpath(full), root):
-                    continue  # a link out of the tree: neither read nor written through
-                try:
-                    if not stat.S_ISREG(os.stat(full).st_mode):
-                        continue
-                except OSError:
-                    pass  # a broken link: reading it reports the problem
-                _add(full, files, seen)
+            if not name.endswith(suffixes) or settings.is_excluded(full):
+                continue
+            if os.path.islink(full) and not os.path.exists(full):  # a link to nothing is not a file to check
+                if warnings is not None:
+                    warnings.append(f"warning: {full}: a symlink to a missing file; skipped")
+                continue
+            if os.path.islink(full) and not _inside(os.path.realpath(full), root):
+                continue  # a link out of the tree: neither read nor written through
+            try:
+                if not stat.S_ISREG(os.stat(full).st_mode):
+                    continue
+            except OSError:
+                pass  # reading it reports the problem
+            found = True
+            _add(full, files, seen)
+    return found
 
 
 def _inside(path: str, root: str) -> bool:
@@ -280,35 +301,55 @@ def _inside(path: str, root: str) -> bool:
 
 
 def _add(path, files, seen) -> None:
-    key = os.path.normpath(path)
+    """Add ``path`` unless the same file was reached before (by this name, a symlink or a linked folder)."""
+    key = os.path.realpath(path)
     if key not in seen:
         seen.add(key)
         files.append(path)
 
 
 _stop = None  # in a worker: the Event the main process sets to say "take no more files"
+_in_file = False  # in a worker: checking (maybe writing) a file, which SIGTERM unwinds
 
 
 def _worker_start(stop) -> None:
     global _stop
     _stop = stop
-    # Ctrl-C reaches the whole process group: only the main process decides what it means.
+    # Ctrl-C reaches the whole process group: only the main process decides what it means. (The main
+    # process blocks SIGINT while it starts workers, so none arrives before this line.)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # terminate() after the grace period: unwind, so a half-written temp file is removed.
     signal.signal(signal.SIGTERM, _exit_on_term)
+    _sigint_blocked(False)
 
 
 def _exit_on_term(signum, frame):
-    raise SystemExit(128 + signum)
+    """terminate() after the grace period. In a file: unwind, so a half-written temp file is removed.
+    Elsewhere (reading the next batch from the pool's queue) leave at once: an exception there would
+    print a traceback, and a read cut in half would leave the queue unreadable for the other workers."""
+    if _in_file:
+        raise SystemExit(128 + signum)
+    os._exit(128 + signum)
 
 
 def _check_batch(batch, settings, mode, cache_dir):
+    global _in_file
     reports = []
     for path in batch:
         if _stop is not None and _stop.is_set():
             break
-        reports.append(check_file(path, settings, mode, cache_dir))
+        try:
+            _in_file = True
+            reports.append(check_file(path, settings, mode, cache_dir))
+        except SystemExit as exit:  # SIGTERM: the file was unwound; leave before the pool sees it
+            os._exit(exit.code if isinstance(exit.code, int) else 1)
+        finally:
+            _in_file = False
     return reports
+
+
+def _sigint_blocked(blocked: bool) -> None:
+    if hasattr(signal, "pthread_sigmask"):  # not on Windows
+        signal.pthread_sigmask(signal.SIG_BLOCK if blocked else signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 STOP_GRACE_SECONDS = 0.5  # after Ctrl-C, how long workers may take to finish the file in hand
@@ -324,10 +365,18 @@ def check_files(files: list[str], settings: Settings, mode: str, jobs: int,
     size = max(1, min(32, len(files) // (jobs * 4)))
     batches = [files[i:i + size] for i in range(0, len(files), size)]
     stop = multiprocessing.Event()
-    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_start, initargs=(stop,))
+    # Workers start with the main process's signal handlers: a Ctrl-C before their initializer ignores it
+    # would interrupt them with a traceback. So SIGINT waits (blocked) until the workers are started.
+    _sigint_blocked(True)
     futures: list = []
     try:
+        pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_start, initargs=(stop,))
         futures.extend(pool.submit(_check_batch, batch, settings, mode, cache_dir) for batch in batches)
+    except BaseException:
+        _sigint_blocked(False)
+        raise
+    try:
+        _sigint_blocked(False)  # a Ctrl-C that came meanwhile is raised here
         results = [future.result() for future in futures]
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the clean-up

@@ -18,16 +18,18 @@ from .ini201_init_in_forward import InitInForward
 from .ini202_init_before_layers import InitBeforeLayers
 from .ini203_deprecated_init import DeprecatedInit
 from .ini204_module_helper_on_tensor import ModuleHelperOnTensor
+from .ini901_unused_noqa import UnusedNoqa
 
 ALL_RULES: tuple[Rule, ...] = (
     ConstantHiddenWeight(), XavierBeforeRelu(), MissingHeInit(), KaimingMismatch(), UnscaledRandomInit(),
     BiasInitWithoutBias(), WeightInitOnBias(), DefaultBiasKept(), BiasBeforeNorm(),
     NegativeBiasBeforeRelu(), BiasTruthTest(), InvalidInitArguments(), InitInForward(), InitBeforeLayers(),
-    DeprecatedInit(), ModuleHelperOnTensor(),
+    DeprecatedInit(), ModuleHelperOnTensor(), UnusedNoqa(),
 )
 RULES_BY_CODE = {rule.code: rule for rule in ALL_RULES}
 RULES_BY_NAME = {rule.name: rule for rule in ALL_RULES}
 PARSE_ERROR_CODE = "INI900"
+UNUSED_NOQA_CODE = "INI901"
 
 
 def find_rule(code_or_name: str):
