@@ -95,7 +95,7 @@ def test_default_set_from_pyproject(project, table, expected):
 def test_test_files_get_only_error_rules(project, name):
     target = project / name
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(MODEL)
+    target.write_text(MODEL + "\n\ndef test_net():\n    Net()\n")  # a test-named file must hold tests
     assert lines_of(run("--no-cache", "-q", "--select", "ALL", name, cwd=project).stdout) == [ERROR]
     (project / "pyproject.toml").write_text('[tool.initlint]\ntest-files = "all"\n')
     assert lines_of(run("--no-cache", "-q", name, cwd=project).stdout) == [ERROR, WARNING]

@@ -183,7 +183,8 @@ def test_advice_rules_only_when_a_select_entry_names_them(pristine, args, report
 def test_test_files_get_only_error_rules(work):
     (work / "tests").mkdir()
     shutil.copyfile(work / "models.py", work / "tests" / "models.py")
-    shutil.copyfile(work / "models.py", work / "test_models.py")
+    # a test-named file is a test file when it holds tests
+    (work / "test_models.py").write_text((work / "models.py").read_text() + "\n\ndef test_models():\n    pass\n")
     errors = ["INI001", "INI201", "INI101"]
     for name in ("tests/models.py", "test_models.py"):
         result = flake8(work, "--isolated", "--select", "INI", name)

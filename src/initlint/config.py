@@ -90,13 +90,29 @@ class Settings:
 
 
 def is_test_file(path: str, root: str) -> bool:
-    """``test_*.py``, ``*_test.py``, ``conftest.py``, or anything in a ``tests``/``test`` folder
-    (folders counted from ``root``, so a project that itself lives under a ``test`` folder is not all tests)."""
+    """``conftest.py``, anything in a ``tests``/``test`` folder (folders counted from ``root``, so a project
+    that itself lives under a ``test`` folder is not all tests), or ``test_*.py``/``*_test.py`` that holds
+    tests: defines ``test_*`` functions or ``Test*`` classes, or imports pytest/unittest (``train_test.py``
+    is a training script)."""
     name = os.path.basename(path)
-    if any(fnmatch.fnmatch(name, pattern) for pattern in TEST_FILE_NAMES):
+    if name == "conftest.py":
         return True
     folders = os.path.relpath(os.path.abspath(path), root).replace(os.sep, "/").split("/")[:-1]
-    return any(folder in TEST_FOLDERS for folder in folders)
+    if any(folder in TEST_FOLDERS for folder in folders):
+        return True
+    return any(fnmatch.fnmatch(name, pattern) for pattern in TEST_FILE_NAMES) and _holds_tests(path)
+
+
+_TEST_CODE = re.compile(rb"^[ \t]*(?:(?:async[ \t]+)?def[ \t]+test|class[ \t]+Test|import[ \t]+(?:pytest|unittest)\b"
+                        rb"|from[ \t]+(?:pytest|unittest)\b)", re.MULTILINE)
+
+
+def _holds_tests(path: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return _TEST_CODE.search(handle.read()) is not None
+    except OSError:
+        return True  # unreadable: judged by its name (the read error is reported where it is checked)
 
 
 def test_file_ignores(path: str, root: str) -> tuple:

@@ -57,12 +57,15 @@ class Analyzer(LayerCollector, PathLookup, ModuleIndex, Dependencies, Reach, Sit
         self.branch_depth = 0     # inside if/try/match while collecting parts
         self.builder_depth: dict[int, int] = {}  # id(local list part) -> branch depth where it was bound
         self.builder_loops: dict[int, int] = {}  # id(local list part) -> loop depth where it was bound
+        self.looped_builders: set[int] = set()   # id(local list part) grown inside a loop
         self.init_call_index: dict[int, dict] = {}
         self.sites: list[InitSite] = []
         self.init_calls: list[tuple[cst.Call, str]] = []  # every torch.nn.init call, canonical name
         self.truth_tests: list[tuple] = []  # (node to rewrite, the ``.bias`` expression)
         self.visitor_functions: dict[int, tuple[cst.FunctionDef, Scope, str]] = {}
         self.applied: dict[int, list[Optional[Scope]]] = {}  # visitor function id -> where applied
+        self.instance_calls: dict[str, set] = {}  # class name -> id of each call building an instance here
+        self.applied_to_unknown_models: set[int] = set()  # visitor function ids applied to a bare unknown name
         self.functions: list[tuple[cst.FunctionDef, Scope, bool]] = []  # (def, scope, is_method)
         self.may_init_elsewhere = False
         self.counter = itertools.count()
@@ -115,7 +118,8 @@ class Analyzer(LayerCollector, PathLookup, ModuleIndex, Dependencies, Reach, Sit
             ctx.order_prefix = self._order_prefix(function, scope, is_method, order)
             visitor = self.visitor_functions.get(id(function))
             if visitor is not None:
-                ctx = ctx.with_binding(visitor[2], self._visitor_binding(function))
+                ctx = ctx.with_binding(visitor[2], self._visitor_binding(function),
+                                       self._visitor_instances(function))
             ctx.class_name_vars = self.class_name_vars.get(id(function), {})
             self._scan_block(block_statements(function.body), ctx)
         module_ctx = Context(self.module_scope, None, None, order_prefix=(3,))

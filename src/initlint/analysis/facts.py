@@ -86,7 +86,6 @@ class Part:
     op: Optional[str] = None          # "pass": the module class (``Dropout``, ``Flatten``)
     chunks: list = field(default_factory=list)  # per element: the statement that added it (None: unknown)
     uncertain_from: Optional[int] = None  # elements from here on follow an unknown number of others
-    looped: bool = False  # elements were appended in a loop: how many there are is unknown
     also: list = field(default_factory=list)  # further (Sequential, index) places of the same module
 
 
@@ -113,6 +112,10 @@ class InitSite:
     # reaches no layer, but what it does to every layer of these kinds can still be wrong.
     standalone_kinds: tuple = ()
     config: bool = False               # an OpenMMLab ``init_cfg`` dict: no call to rewrite
+    # The instances (ids of their parts) of a class built more than once in the file that this site reaches
+    # through (``model_uniform.apply(f)``); None: every instance. A later init of other instances leaves
+    # this one in effect for these.
+    instances: Optional[frozenset] = None
 
     def argument(self, position: int, keyword: str):
         from .syntax import argument
@@ -174,7 +177,10 @@ class FileFacts:
         if not sites:
             return []
         last = sites[-1].order
-        return [s for s in sites if s.order == last]
+        if all(s.instances is None for s in sites):  # the usual case: the last init replaces the others
+            return [s for s in sites if s.order == last]
+        return [s for s in sites if s.order == last or not any(
+            t.order > s.order and _covers(t, s) for t in sites)]
 
     def is_effective(self, site: InitSite, layer: Layer) -> bool:
         return any(s is site for s in self.effective_sites(layer, site.param))
@@ -199,3 +205,8 @@ class FileFacts:
                 anchor, origin = moved
                 kept.append(type(finding)(finding.code, anchor, f"{finding.message} (in {origin}, run here)"))
         return kept
+
+
+def _covers(later: InitSite, earlier: InitSite) -> bool:
+    """Whether ``later`` re-initialises every instance ``earlier`` initialises."""
+    return later.instances is None or (earlier.instances is not None and earlier.instances <= later.instances)

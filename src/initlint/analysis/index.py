@@ -8,7 +8,7 @@ import libcst as cst
 
 from .names import ImportTable
 from .patterns import class_name_subject
-from .syntax import children, dotted
+from .syntax import children, dotted, walk
 
 
 class ModuleIndex:
@@ -26,7 +26,18 @@ class ModuleIndex:
         self._name_uses: Optional[Counter] = None
         self.type_tested: dict[int, set] = {}          # id(function) -> names tested
         self.class_name_vars: dict = {}                # id(function) or None -> {var: subject}
+        self.type_tuples: dict = {}                    # module-level name -> the tuple or list bound to it
+        self.bound_names: set[str] = set()             # with a star import: names the file binds itself
         self.imports = ImportTable.from_nodes(self._index(self.module))
+        if self.imports.star_imported:  # rare: a second walk, for the names bound and used as a path's head
+            heads = set()
+            for node in walk(self.module):
+                kind = type(node)
+                if kind is cst.Attribute and type(node.value) is cst.Name:
+                    heads.add(node.value.value)
+                elif kind in _BINDINGS:
+                    self._note_bound(node, kind)
+            self.imports.assume_torch_names(heads - self.bound_names)
 
     @property
     def name_uses(self) -> Counter:
@@ -57,8 +68,8 @@ class ModuleIndex:
                 func_kind = type(func)
                 if not in_class:
                     self.script_call_funcs.append(func)
-                if func_kind is cst.Name and func.value == "isinstance" and node.args \
-                        and type(node.args[0].value) is cst.Name:
+                if func_kind is cst.Name and func.value in ("isinstance", "type") and node.args \
+                        and type(node.args[0].value) is cst.Name:  # ``isinstance(m, ...)``, ``type(m)``
                     self.type_tested.setdefault(id(function), set()).add(node.args[0].value.value)
                 elif func_kind is cst.Attribute and func.attr.value == "apply" and len(node.args) == 1:
                     self.apply_calls.append((node.args[0].value, func.value, function, statement))
@@ -74,15 +85,16 @@ class ModuleIndex:
             elif kind is cst.Attribute:
                 if type(node.value) is cst.Attribute:  # ``nn.init`` in ``nn.init.zeros_``: a path, not a use
                     paths.append(node.value.attr.value)
-                if node.attr.value == "__name__":
-                    subject = class_name_subject(node)
-                    if subject:
-                        self.type_tested.setdefault(id(function), set()).add(subject)
+                if node.attr.value == "__class__" and type(node.value) is cst.Name:  # ``m.__class__``
+                    self.type_tested.setdefault(id(function), set()).add(node.value.value)
             elif kind is cst.Assign and len(node.targets) == 1 and type(node.targets[0].target) is cst.Name:
                 subject = class_name_subject(node.value)
                 if subject:
                     key = id(function) if function is not None else None
                     self.class_name_vars.setdefault(key, {})[node.targets[0].target.value] = subject
+                elif function is None and not in_class and type(node.value) in (cst.Tuple, cst.List):
+                    # ``LAYERS = (nn.Conv2d, nn.Linear)``: a tuple of types that ``isinstance`` may test
+                    self.type_tuples[node.targets[0].target.value] = node.value
             inner = node if kind is cst.FunctionDef else function
             if kind in _STATEMENTS:
                 statement = node
@@ -91,7 +103,26 @@ class ModuleIndex:
                 stack.append((child, inner, statement, inside))
         return imports
 
+    def _note_bound(self, node, kind) -> None:
+        if kind is cst.FunctionDef or kind is cst.ClassDef:
+            self.bound_names.add(node.name.value)
+            return
+        if kind is cst.Param:
+            self.bound_names.add(node.name.value)
+            return
+        targets = [t.target for t in node.targets] if kind is cst.Assign else \
+            [node.target] if kind in (cst.AnnAssign, cst.For, cst.AugAssign) else \
+            [node.name] if kind is cst.AsName else []
+        while targets:
+            target = targets.pop()
+            if type(target) is cst.Name:
+                self.bound_names.add(target.value)
+            elif type(target) in (cst.Tuple, cst.List):
+                targets.extend(element.value for element in target.elements)
+
 
 # Statement types, looked up by type: an isinstance check against LibCST's abstract bases is slow.
+_BINDINGS = frozenset({cst.FunctionDef, cst.ClassDef, cst.Param, cst.Assign, cst.AnnAssign, cst.AugAssign,
+                       cst.For, cst.AsName})
 _STATEMENTS = frozenset({cst.SimpleStatementLine, cst.SimpleStatementSuite, cst.If, cst.For, cst.While,
                          cst.With, cst.Try, cst.TryStar, cst.FunctionDef, cst.ClassDef, cst.Match})

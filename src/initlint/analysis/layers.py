@@ -172,6 +172,11 @@ class LayerCollector:
             targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
             if value is None:
                 return
+            if len(targets) == 1 and _unpacks(targets[0], value):  # ``netG, netD = Generator(), Discriminator()``
+                for target, element in zip(targets[0].elements, value.elements):
+                    part = self._describe(element.value, statement, scope, locals_)
+                    self._bind(target.value, part, scope, self_name, locals_, statement, init_index)
+                return
             part = self._describe(value, statement, scope, locals_)
             for target in targets:
                 self._bind(target, part, scope, self_name, locals_, statement, init_index)
@@ -222,10 +227,9 @@ class LayerCollector:
         branches around it; those of another list (``source``) keep what is known of its order."""
         builder.chunks.extend([None] * (len(builder.elements) - len(builder.chunks)))
         # After elements appended in a loop, positions count from an unknown number of copies.
-        in_loop = self.loop_depth > self.builder_loops.get(id(builder), 0)
-        if builder.looped and not in_loop and builder.uncertain_from is None:
+        if id(builder) in self.looped_builders and self.loop_depth <= self.builder_loops.get(id(builder), 0) \
+                and builder.uncertain_from is None:
             builder.uncertain_from = len(builder.elements)
-        builder.looped = builder.looped or in_loop
         if source is not None and (source.chunks or source.conditional):
             builder.chunks.extend(source.chunks + [None] * (len(parts) - len(source.chunks)))
             builder.conditional = builder.conditional or source.conditional
@@ -234,6 +238,8 @@ class LayerCollector:
         builder.elements.extend(parts)
         if self.branch_depth > self.builder_depth.get(id(builder), 0):
             builder.conditional = True
+        if self.loop_depth > self.builder_loops.get(id(builder), 0):
+            self.looped_builders.add(id(builder))
 
     def _insert_into_builder(self, builder: Part, parts: list, index) -> None:
         """``layers.insert(0, x)``: the elements after it move (SSD's extras); an unknown index leaves
@@ -318,6 +324,10 @@ class LayerCollector:
             if element.kind == "layer" and not expr.for_in.inner_for_in and not expr.for_in.ifs:
                 element.layer.comprehension = True
             return Part("list", elements=[element], element_names=[None], repeated=True)
+        if isinstance(expr, cst.Subscript) and isinstance(expr.value, cst.Name) and expr.value.value in locals_:
+            sliced = self._slice_of_built_list(locals_[expr.value.value], expr)
+            if sliced is not None:
+                return sliced
         if not isinstance(expr, cst.Call):
             self._describe_loose(expr, statement, scope, locals_)
             return Part("other", keys=literal_dict_keys(expr))
@@ -373,6 +383,7 @@ class LayerCollector:
         handed = [self._describe(arg.value, statement, scope, locals_, wrapped=True) for arg in expr.args]
         if here and local_class in self.class_scopes:
             scope.uses_classes.add(local_class)
+            self.instance_calls.setdefault(self.class_scopes[local_class].name, set()).add(id(expr))
             self._hand_to_constructor(expr, handed, local_class, statement)
         if isinstance(expr.func, cst.Attribute):
             self._describe_loose(expr.func.value, statement, scope, locals_)
@@ -381,6 +392,32 @@ class LayerCollector:
         return Part("other", instance_of=self.class_scopes[local_class].name if local_class in self.class_scopes
                     else None,
                     keys=literal_dict_keys(expr))
+
+    def _slice_of_built_list(self, built: Part, expr: cst.Subscript) -> Optional[Part]:
+        """``layers[:-1]``, ``layers[1:]`` of a list built here: the elements it keeps. A list built in a
+        loop stands for the loop's modules once each; dropping its trailing activation (the usual MLP
+        builder) leaves every copy but the last followed by it, so the list is kept whole."""
+        if built.kind not in ("list", "seq") or built.repeated or built.conditional or len(expr.slice) != 1 \
+                or not isinstance(expr.slice[0].slice, cst.Slice):
+            return None
+        bounds = expr.slice[0].slice
+        if bounds.step is not None:
+            return None
+        lower, upper = (None if b is None else number(b) for b in (bounds.lower, bounds.upper))
+        if (bounds.lower is not None and lower is None) or (bounds.upper is not None and upper is None):
+            return None
+        count = len(built.elements)
+        keep = range(count)[slice(None if lower is None else int(lower), None if upper is None else int(upper))]
+        if id(built) in self.looped_builders:
+            dropped = [built.elements[i] for i in range(count) if i not in keep]
+            trailing = not keep or (keep.start == 0 and keep.step == 1)
+            if trailing and dropped and all(part.kind in ("act", "norm", "pass") for part in dropped):
+                return built
+            return None
+        names = built.element_names + [None] * (count - len(built.element_names))
+        chunks = built.chunks + [None] * (count - len(built.chunks))
+        return Part("list", elements=[built.elements[i] for i in keep], element_names=[names[i] for i in keep],
+                    chunks=[chunks[i] for i in keep], uncertain_from=None if built.uncertain_from is None else 0)
 
     def _describe_container_arg(self, expr, statement, scope, locals_, wrapped) -> Part:
         if isinstance(expr, (cst.Dict, cst.Call)) and not self._is_layer_call(expr):
@@ -429,7 +466,7 @@ class LayerCollector:
                 if inner.kind in ("list", "seq") and not inner.repeated:
                     if part.uncertain_from is None and inner.uncertain_from is not None:
                         part.uncertain_from = len(part.elements) + inner.uncertain_from
-                    elif part.uncertain_from is None and inner.looped:  # ``*conv_blks`` built in a loop
+                    elif part.uncertain_from is None and id(inner) in self.looped_builders:  # ``*conv_blks``
                         part.uncertain_from = len(part.elements) + len(inner.elements)
                     part.chunks.extend([None] * (len(part.elements) - len(part.chunks)))
                     part.chunks.extend(inner.chunks + [None] * (len(inner.elements) - len(inner.chunks)))
@@ -494,3 +531,10 @@ def _built_here(part: Part) -> list:
         return [part.layer]
     return [layer for element in part.elements for layer in _built_here(element)] if part.kind in ("seq", "list") \
         else []
+
+
+def _unpacks(target, value) -> bool:
+    """``a, b = x, y``: as many names as values, none starred."""
+    return isinstance(target, (cst.Tuple, cst.List)) and isinstance(value, (cst.Tuple, cst.List)) \
+        and len(target.elements) == len(value.elements) \
+        and not any(isinstance(e, cst.StarredElement) for e in (*target.elements, *value.elements))

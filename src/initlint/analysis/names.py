@@ -17,6 +17,7 @@ from .syntax import dotted
 class ImportTable:
     def __init__(self) -> None:
         self.local_to_qualified: dict[str, str] = {}
+        self.star_imported = False  # ``from x import *``: names the file uses but never binds come from x
 
     @classmethod
     def from_nodes(cls, nodes) -> "ImportTable":
@@ -42,6 +43,7 @@ class ImportTable:
 
     def _add_import_from(self, node: cst.ImportFrom) -> None:
         if isinstance(node.names, cst.ImportStar):
+            self.star_imported = True
             return
         # A relative import keeps its dots (``from .utils import f`` -> ``.utils.f``): nobody's ``torch``,
         # but the project index resolves it, and a vendored copy of mmcv is still recognised by its
@@ -57,6 +59,17 @@ class ImportTable:
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
                 local = alias.asname.name.value
             self.local_to_qualified[local] = module + name if module.endswith(".") else f"{module}.{name}"
+
+    def assume_torch_names(self, unbound_heads: set) -> None:
+        """Next to a ``from models import *``, the usual torch aliases that the file uses but never binds
+        itself (a script that gets ``torch`` and ``nn`` from its models module) are torch's.
+        ``unbound_heads``: the names the file uses as a dotted path's head (``nn`` in ``nn.init.zeros_``)
+        and never binds."""
+        if not self.star_imported:
+            return
+        for local, qualified in _USUAL_TORCH_ALIASES.items():
+            if local in unbound_heads:
+                self.local_to_qualified.setdefault(local, qualified)
 
     def add_missing(self, other: "ImportTable") -> None:
         """Take ``other``'s names that this table does not bind (code pulled in from another file)."""
@@ -79,6 +92,8 @@ class ImportTable:
         return sorted(local for local, target in self.local_to_qualified.items()
                       if target == qualified)
 
+
+_USUAL_TORCH_ALIASES = {"torch": "torch", "nn": "torch.nn", "init": "torch.nn.init", "F": "torch.nn.functional"}
 
 # mmcv's drop-in layer wrappers (empty-tensor safe) are torch layers with torch's default init.
 _WRAPPED_LAYERS = frozenset({"Linear", "Conv2d", "Conv3d", "ConvTranspose2d", "ConvTranspose3d"})

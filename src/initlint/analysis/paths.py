@@ -81,7 +81,7 @@ class PathLookup:
         while todo:
             current = todo.pop()
             layers.extend(layer for layer in current.layers if not layer.wrapped)
-            for name in current.uses_classes:
+            for name in sorted(current.uses_classes):  # a set: sorted, so messages do not vary per run
                 if name not in seen and name in self.class_scopes:
                     seen.add(name)
                     todo.append(self.class_scopes[name])

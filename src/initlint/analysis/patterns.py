@@ -33,15 +33,23 @@ class Context:
     class_name_vars: dict = field(default_factory=dict)  # var holding m.__class__.__name__ -> m
     in_forward: bool = False
     order_prefix: tuple = ()
+    # loop variable -> how many conditions held where it was bound: those around the loop
+    # (``if constant_weight is not None: for m in self.modules(): ...``) choose whether it runs, not which
+    # layers it reaches
+    bound_under: dict = field(default_factory=dict)
+    # loop/visitor variable -> the instances it walks (see InitSite.instances); absent: every instance
+    instances: dict = field(default_factory=dict)
 
     def with_condition(self, test, positive) -> "Context":
         new = Context(**{**self.__dict__})
         new.conditions = self.conditions + (Condition(test, positive),)
         return new
 
-    def with_binding(self, name, binding) -> "Context":
+    def with_binding(self, name, binding, instances=None) -> "Context":
         new = Context(**{**self.__dict__})
         new.bindings = {**self.bindings, name: binding}
+        new.bound_under = {**self.bound_under, name: len(self.conditions)}
+        new.instances = {**self.instances, name: instances}
         return new
 
 

@@ -32,9 +32,14 @@ class Reach:
         for fn, owner, caller, statement in self.apply_calls:
             if isinstance(fn, cst.Call) and fn.args:  # functools.partial(fn, ...)
                 fn = fn.args[0].value
+            if isinstance(fn, cst.Lambda) and isinstance(fn.body, cst.Call) and fn.body.args \
+                    and fn.params.params and isinstance(fn.body.args[0].value, cst.Name) \
+                    and fn.body.args[0].value.value == fn.params.params[0].name.value:
+                fn = fn.body.func  # ``lambda m: init_fn(m, gain)``
             name = fn.attr.value if isinstance(fn, cst.Attribute) else (
                 fn.value if isinstance(fn, cst.Name) else None)
             given = self.modules_given(owner, caller, self.statement_seq.get(id(statement)))
+            unknown_model = given is None and self._whole_unknown_model(owner, caller)
             candidates = by_name.get(name, [])
             if not candidates:  # a function initlint cannot see initialises what it is applied to
                 self._may_be_initialised(given)
@@ -47,17 +52,38 @@ class Reach:
                     if params:
                         self.visitor_functions[id(function)] = (function, scope, params[0])
                 self.applied.setdefault(id(function), []).append(given)
+                if unknown_model:
+                    self.applied_to_unknown_models.add(id(function))
                 self.applied_from.setdefault(id(function), []).append((caller, statement))
                 if given is not None and not self.is_foreign_node(statement):
                     self.anchors.setdefault(id(function), statement)
 
+    def _applied_parts(self, function) -> list:
+        """The modules an ``apply`` visitor is applied to here (those initlint can name)."""
+        return [part for parts in self.applied.get(id(function), ()) if parts is not None for part in parts]
+
+    def _visitor_instances(self, function) -> Optional[frozenset]:
+        """The instances an ``apply`` visitor is applied to (None: every one, or some initlint cannot name)."""
+        if None in self.applied.get(id(function), ()):
+            return None
+        return self._instances_of(self._applied_parts(function))
+
+    def _instances_of(self, parts) -> Optional[frozenset]:
+        """``parts`` as a set of instances, where each is one of several instances of a class of this file
+        (``model_uniform = Net()`` next to ``model_0 = Net(...)``); None (every instance) otherwise."""
+        if not parts or not all(part.kind == "other" and part.instance_of
+                                and len(self.instance_calls.get(part.instance_of, ())) > 1 for part in parts):
+            return None
+        return frozenset(id(part) for part in parts)
+
     def _visitor_binding(self, function) -> tuple:
         """What an ``apply`` visitor's module parameter reaches: the layers of the models it is applied to
         here, or nothing initlint can name (``standalone``) when it is applied nowhere it can see."""
-        applied = self.applied.get(id(function), ())
-        given = [part for parts in applied if parts is not None for part in parts]
+        given = self._applied_parts(function)
         if not given:
-            return ("opaque", None) if self._called(function) else ("standalone", None)
+            if id(function) in self.applied_to_unknown_models or not self._called(function):
+                return ("standalone", None)
+            return ("opaque", None)
         layers = {id(layer): layer for part in given for layer in self._layers_of_part(part)}
         return ("modules", list(layers.values()))
 
@@ -65,6 +91,32 @@ class Reach:
         """Whether this file names the function anywhere but in its ``def`` (calls, applies or hands it
         on): a helper named nowhere else is checked on its own, for what it does to any model."""
         return self.name_uses.get(function.name.value, 0) > 1
+
+    def _whole_unknown_model(self, owner, function) -> bool:
+        """A bare name initlint cannot resolve to this file's modules (``model`` from ``get_model(args)``,
+        ``torch.load``, a registry, or a helper's parameter): a whole model, whatever it is. What a helper
+        applied to it does to every layer of the types it dispatches to is checked as for a helper applied
+        nowhere. An attribute path (``model.head``) may be one layer chosen on purpose: not this."""
+        if not isinstance(owner, cst.Name) or owner.value in ("self", "cls"):
+            return False
+        if function is not None and id(function) in self.method_scopes and owner.value == self._self_name(function):
+            return False
+        return not self._handed_a_part(function, owner.value)
+
+    def _handed_a_part(self, function, name: str) -> bool:
+        """Whether ``name`` is a parameter of ``function`` that a call here hands a part of a model
+        (``init_head(self.classifier)``): then the helper is meant for that part only."""
+        if function is None:
+            return False
+        params = [p.name.value for p in function.params.params]
+        if name not in params:
+            return False
+        position = params.index(name) - (1 if id(function) in self.method_scopes else 0)
+        for call, _, _ in self.calls_by_name.get(function.name.value, ()):
+            value = argument(call, position, name)
+            if isinstance(value, (cst.Attribute, cst.Subscript)):
+                return True
+        return False
 
     def _may_be_initialised(self, parts: Optional[list[Part]]) -> None:
         """Code initlint cannot see may initialise these modules' layers."""
@@ -85,14 +137,15 @@ class Reach:
                 return ("modules", ctx.scope)
             path = self._path(owner, ctx.self_name, ctx.scope)
             found = self.lookup(path, ctx.scope, ctx.function, self.at) if path else None
+            unknown = not found or all(part.kind == "other" and not part.instance_of for part in found)
+            if unknown and path is not None and not path.startswith("self") \
+                    and self._whole_unknown_model(owner, ctx.function):
+                return ("standalone", None)  # ``model.modules()`` of a model initlint cannot name
             if found:  # ``self.mlp.modules()``, ``net.modules()``: the layers built into that module
                 return ("modules", [layer for part in found for layer in self._layers_of_part(part)])
             if path is not None and path.startswith("self"):
                 return ("modules", [])  # a submodule initlint cannot see into
-            if isinstance(owner, cst.Name) and ctx.function is not None and not self._called(ctx.function) \
-                    and owner.value in [p.name.value for p in ctx.function.params.params]:
-                return ("standalone", None)  # a helper's model parameter, and the helper is called nowhere
-            return ("opaque", None)  # a model initlint cannot name
+            return ("opaque", None)  # a part of a model initlint cannot name
         if isinstance(iterable, (cst.List, cst.Tuple)):
             parts = []
             for element in iterable.elements:
@@ -153,7 +206,7 @@ class Reach:
     def _type_filter(self, var: str, ctx: Context):
         """A predicate over layers from the conditions around a site, and whether it tests only types."""
         matchers, exact = [], True
-        for condition in ctx.conditions:
+        for condition in ctx.conditions[ctx.bound_under.get(var, 0):]:
             for test, positive in conjuncts(condition.test, condition.positive):
                 mentions = var in names_in(test) or any(
                     name in names_in(test) for name, subject in ctx.class_name_vars.items() if subject == var)
@@ -178,10 +231,12 @@ class Reach:
             subject = test.args[0].value
             if not (isinstance(subject, cst.Name) and subject.value == var):
                 return None
-            types = test.args[1].value
-            elements = [e.value for e in types.elements] if isinstance(types, cst.Tuple) else [types]
-            checks = [self._isinstance_check(e) for e in elements]
+            checks = [self._isinstance_check(e) for e in self._type_elements(test.args[1].value)]
             return lambda layer: any(check(layer) for check in checks)
+        if isinstance(test, cst.Call) and dotted(test.func) in ("hasattr", "getattr") and len(test.args) >= 2 \
+                and isinstance(test.args[0].value, cst.Name) and test.args[0].value.value == var \
+                and string(test.args[1].value) == "weight":
+            return lambda layer: True  # every Linear/Conv has a weight: no filter among them
         if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
             comparison = test.comparisons[0]
             left, right, op = test.left, comparison.comparator, comparison.operator
@@ -200,14 +255,20 @@ class Reach:
             if isinstance(op, cst.In) and self._is_class_name_of(right, var, ctx):
                 needle = string(left)
                 return (lambda layer: needle in layer.class_name) if needle is not None else None
+            if isinstance(op, cst.In) and isinstance(right, (cst.Tuple, cst.List, cst.Set, cst.Name)):
+                elements = self._type_elements(right)
+                if self._is_class_name_of(left, var, ctx):  # ``classname in ("Conv2d", "Linear")``
+                    names = [string(e) for e in elements]
+                    return (lambda layer: layer.class_name in names) if None not in names else None
+                if is_type_of(left, var):  # ``type(m) in (nn.Conv2d, nn.Linear)``
+                    checks = [self._exact_type_check(e) for e in elements]
+                    return lambda layer: any(check(layer) for check in checks)
             if isinstance(op, (cst.Equal, cst.Is)):
                 if self._is_class_name_of(left, var, ctx) and string(right) is not None:
                     wanted = string(right)
                     return lambda layer: layer.class_name == wanted
                 if is_type_of(left, var):
-                    check = self._isinstance_check(right)
-                    exact_name = (dotted(right) or "").rsplit(".", 1)[-1]
-                    return lambda layer: check(layer) and layer.class_name == exact_name
+                    return self._exact_type_check(right)
         if isinstance(test, cst.Call) and isinstance(test.func, cst.Attribute) \
                 and test.func.attr.value in ("startswith", "endswith") \
                 and self._is_class_name_of(test.func.value, var, ctx):
@@ -218,6 +279,20 @@ class Reach:
                 return lambda layer: layer.class_name.startswith(needle)
             return lambda layer: layer.class_name.endswith(needle)
         return None
+
+    def _type_elements(self, types) -> list:
+        """The types of ``(nn.Conv2d, nn.Linear)``, or of a module-level name bound to such a tuple."""
+        if isinstance(types, cst.Name) and types.value in self.type_tuples:
+            types = self.type_tuples[types.value]
+        if isinstance(types, (cst.Tuple, cst.List, cst.Set)):
+            return [e.value for e in types.elements]
+        return [types]
+
+    def _exact_type_check(self, type_expr):
+        """``type(m) == nn.Conv2d``, ``m.__class__ is nn.Conv2d``: that class and no subclass."""
+        check = self._isinstance_check(type_expr)
+        exact_name = (dotted(type_expr) or "").rsplit(".", 1)[-1]
+        return lambda layer: check(layer) and layer.class_name == exact_name
 
     def _is_class_name_of(self, expr, var, ctx) -> bool:
         if isinstance(expr, cst.Name) and ctx.class_name_vars.get(expr.value) == var:

@@ -7,7 +7,7 @@ from . import vocab
 from .facts import InitSite, Scope
 from .names import torch_name, vendored
 from .noop import bias_free_everywhere
-from .patterns import (INIT_LIKE_NAME, Context, blocks_of, ends_block, loop_names, mentions_bias, param_target,
+from .patterns import (HEAD, INIT_LIKE_NAME, Context, blocks_of, ends_block, loop_names, mentions_bias, param_target,
                        trains, truth_tested)
 from .syntax import argument, block_statements, dotted, string, walk
 
@@ -70,8 +70,9 @@ class SiteScanner:
                 binding = self._loop_binding(statement.iter, ctx)
                 inner = ctx
                 if binding is not None:
+                    instances = self._loop_instances(statement.iter, ctx)
                     for name in loop_names(statement.target):
-                        inner = inner.with_binding(name, binding)
+                        inner = inner.with_binding(name, binding, instances)
                 self._scan_expression(statement.iter, statement, ctx)
                 self._scan_block(block_statements(statement.body), inner)
                 if statement.orelse is not None:
@@ -263,10 +264,33 @@ class SiteScanner:
         site = InitSite(node, statement, ctx.function, func, via, param, owner, reach=reach,
                         reach_known=known, loop=loop, exact_filter=exact,
                         guarded=self._guarded(ctx), in_forward=ctx.in_forward, deprecated=deprecated,
-                        order=self._next_order(ctx), args=call, standalone_kinds=self.standalone_kinds)
+                        order=self._next_order(ctx), args=call, standalone_kinds=self.standalone_kinds,
+                        instances=self._site_instances(owner, ctx) if reach else None)
         self.standalone_kinds = ()
         self.sites.append(site)
         return site
+
+    def _loop_instances(self, iterable, ctx: Context):
+        """``for m in model_uniform.modules()``: the instances walked (see InitSite.instances)."""
+        if not (isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Attribute)
+                and iterable.func.attr.value in ("modules", "named_modules", "children", "named_children")):
+            return None
+        return self._instances_through(iterable.func.value, ctx)
+
+    def _site_instances(self, owner, ctx: Context):
+        """The instances an init of ``owner`` reaches through: a loop's or visitor's, or ``model_0.fc1``'s."""
+        if isinstance(owner, cst.Name) and owner.value in ctx.bindings:
+            return ctx.instances.get(owner.value)
+        return self._instances_through(owner, ctx)
+
+    def _instances_through(self, expr, ctx: Context):
+        if not any(len(calls) > 1 for calls in self.instance_calls.values()):
+            return None  # the usual case: no class is built twice here
+        path = self._path(expr, ctx.self_name, ctx.scope)
+        if path is None or path.startswith("self"):
+            return None
+        head = HEAD.match(path).group(0)
+        return self._instances_of(self.lookup(head, ctx.scope, ctx.function, self.at))
 
     def _guarded(self, ctx: Context) -> bool:
         return any(mentions_bias(c.test) for c in ctx.conditions)

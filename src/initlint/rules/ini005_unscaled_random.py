@@ -2,8 +2,8 @@ import re
 
 import libcst as cst
 
-from ..analysis.syntax import dotted, walk
-from .base import Effect, Rule, runs, describe_change, effective_reach, layer_names, signal_factor, signal_fans
+from ..analysis.syntax import dotted, number, walk
+from .base import Effect, Rule, describe_change, effective_reach, layer_names, runs, signal_factor, signal_fans
 from .init_signatures import INIT_SIGNATURES, TENSOR_METHOD_SIGNATURES, binding_problems, helper_signature
 from ..findings import RawFinding
 
@@ -22,8 +22,9 @@ class UnscaledRandomInit(Rule):
     docs = """\
 ## What it does
 Flags `normal_(w)` and `trunc_normal_(w)` with the default `std=1` (also when the only number given is
-the mean: `trunc_normal_(w, 0.02)`) and `uniform_(w)` with the default range [0, 1) (the `nn.init`
-functions and the tensor methods alike) on a Linear/Conv weight; in an init helper applied to no model
+the mean: `trunc_normal_(w, 0.02)`, or when std=1 is written out: `normal_(w, 0, 1)`) and `uniform_(w)`
+with the default range [0, 1) (also written out: `uniform_(0.0, 1.0)`; the `nn.init` functions and the
+tensor methods alike) on a Linear/Conv weight; in an init helper applied to no model
 initlint can see, on the Linear/Conv types it dispatches to. Embedding weights and other tensors are
 not checked: N(0, 1) is the usual embedding init.
 
@@ -85,18 +86,20 @@ different activations, or the helper is applied to no model initlint can see, Py
         rescaled = _RunTimeRescaling(rewriter)
         found, factors = [], {}
         for site in facts.sites:
-            if not runs(facts, site) or site.param != "weight" or site.via not in ("torch", "method") or not self._unscaled(site):
+            if not runs(facts, site) or site.param != "weight" or site.via not in ("torch", "method") \
+                    or not self._unscaled(site):
                 continue
             if site.loop and not site.exact_filter:
                 continue
             default = "range [0, 1)" if site.func == "uniform_" else "std=1"
+            default = ("the default " if self._scale_left_out(site) else "") + default
             offset = 1 if site.via == "torch" else 0
             mean = site.argument(offset, "mean") if site.func != "uniform_" else None
-            if mean is not None and site.argument(offset, None) is mean:
+            if mean is not None and site.argument(offset, None) is mean and self._scale_left_out(site):
                 default += f" ({rewriter.code(mean)} is the mean)"
             if site.standalone_kinds:
                 yield RawFinding(self.code, site.call,
-                                 f"{site.func} with the default {default} on every "
+                                 f"{site.func} with {default} on every "
                                  f"{'/'.join(site.standalone_kinds)} weight this helper meets: the signal's "
                                  f"scale grows with fan_in at every layer", self._default_init(site, rewriter))
                 continue
@@ -123,7 +126,7 @@ different activations, or the helper is applied to no model initlint can see, Py
             fix = rewriter.fitting_init(site, reach[0].follower, "scaled init") if len(followers) == 1 \
                 else self._default_init(site, rewriter)
             yield RawFinding(self.code, site.call,
-                             f"{site.func} with the default {default} on {layer_names(reach, site=site)}: "
+                             f"{site.func} with {default} on {layer_names(reach, site=site)}: "
                              f"{what}", fix)
 
     @staticmethod
@@ -141,12 +144,22 @@ different activations, or the helper is applied to no model initlint can see, Py
         helper = helper_signature(site.call)  # ``normal_init(m, stddev=0.01)``: the helper raises
         if helper is not None and binding_problems(site.call, helper):
             return False
+        # Given explicitly, the defaults are just as unscaled: ``normal_(w, 0, 1)``, ``uniform_(0.0, 1.0)``.
         if site.func == "normal_" or (site.func == "trunc_normal_" and site.via == "torch"):
-            return site.argument(offset + 1, "std") is None
+            return _is(site.argument(offset + 1, "std"), None, 1)
         if site.func == "uniform_":
-            return site.argument(offset, "a") is None and site.argument(offset + 1, "b") is None \
-                and site.argument(offset, "from") is None and site.argument(offset + 1, "to") is None
+            low = site.argument(offset, "a") or site.argument(offset, "from")
+            high = site.argument(offset + 1, "b") or site.argument(offset + 1, "to")
+            return _is(low, None, 0) and _is(high, None, 1)
         return False
+
+    @staticmethod
+    def _scale_left_out(site) -> bool:
+        offset = 1 if site.via == "torch" else 0
+        if site.func == "uniform_":
+            return all(site.argument(offset + i, keyword) is None
+                       for i, keyword in ((0, "a"), (1, "b"), (0, "from"), (1, "to")))
+        return site.argument(offset + 1, "std") is None
 
 
 def _per_layer(reach, count: int) -> str:
@@ -221,6 +234,14 @@ class _RunTimeRescaling:
                         calls.update(_layer_called_on(node, function))
         self.by_scope[id(scope)] = (weights, calls)
         return weights, calls
+
+
+def _is(expr, *values) -> bool:
+    """Whether an argument is left out (None among ``values``) or a literal equal to one of ``values``."""
+    if expr is None:
+        return None in values
+    value = number(expr)
+    return value is not None and value in values
 
 
 def _uses_root_or_power(expr) -> bool:
