@@ -368,6 +368,13 @@ class LayerCollector:
         if here and local_class in self.class_scopes:
             scope.uses_classes.add(local_class)
             self._hand_to_constructor(expr, handed, local_class, statement)
+        elif not (qualified or "").startswith("torch.") and local_class \
+                and local_class.rsplit(".", 1)[-1][:1].isupper():
+            # Layers built here and handed to a class initlint cannot read (``SSD(base, extras)`` from
+            # another module) become that model's: its methods may initialise them.
+            for part in handed:
+                for layer in self._layers_of_part(part):
+                    layer.maybe_init = True
         if isinstance(expr.func, cst.Attribute):
             self._describe_loose(expr.func.value, statement, scope, locals_)
         elif isinstance(expr.func, cst.Call):  # ``nn.Sequential(...)(x)``
