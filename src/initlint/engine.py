@@ -53,6 +53,8 @@ class FileResult:
     internal_error: Optional[str] = None
     skipped: bool = False
     dependencies: list = field(default_factory=list)  # other files of the project the analysis read
+    # (file, class name): classes of other files whose instances this file initialises (run_index.py)
+    initialised_here: list = field(default_factory=list)
 
 
 DEFAULT_TOKENS = ("torch", "mmcv", "mmengine", "fvcore")
@@ -104,7 +106,7 @@ def lint_source(source: bytes, path: str, selection: Selection = EVERY_RULE, opt
     try:
         lines = source.decode(module.encoding, errors="replace").splitlines() if honour_noqa else []
         result.findings = _findings(module, path, selection, options, extra_ignores, lines,
-                                    result.dependencies)
+                                    result.dependencies, result.initialised_here)
     except RecursionError:
         result.error = "nested too deeply to analyse"
         result.findings = [Finding(PARSE_ERROR_CODE, "could not analyse: nested too deeply", path, 1, 1, 1, 1)]
@@ -116,9 +118,10 @@ def lint_source(source: bytes, path: str, selection: Selection = EVERY_RULE, opt
     return result
 
 
-def _findings(module, path, selection, options, extra_ignores, lines, dependencies) -> list[Finding]:
+def _findings(module, path, selection, options, extra_ignores, lines, dependencies,
+              initialised_here=None) -> list[Finding]:
     """Positioned, de-duplicated findings; ``lines`` (the source's) carry the ``# noqa`` comments."""
-    raw = check_module(module, selection, options, extra_ignores, path, dependencies)
+    raw = check_module(module, selection, options, extra_ignores, path, dependencies, initialised_here)
     if not raw:
         return []
     suppressions = Suppressions(lines)
@@ -138,23 +141,32 @@ def _findings(module, path, selection, options, extra_ignores, lines, dependenci
             continue
         seen.add(key)
         findings.append(Finding(item.code, item.message, path, where.start.line, where.start.column + 1,
-                                where.end.line, where.end.column + 1, item.fix))
+                                where.end.line, where.end.column + 1, item.fix,
+                                absence_of=item.uninitialised))
     findings.sort(key=lambda f: f.sort_key)
     return findings
 
 
 def check_module(module: cst.Module, selection: Selection, options: Options, extra_ignores: tuple = (),
-                 path: Optional[str] = None, dependencies: Optional[list] = None) -> list[RawFinding]:
+                 path: Optional[str] = None, dependencies: Optional[list] = None,
+                 initialised_here: Optional[list] = None) -> list[RawFinding]:
     """The selected rules' findings; ``path`` (a file on disk) lets the analysis read the project's other
-    files its inits reach, which are added to ``dependencies``."""
+    files its inits reach, which are added to ``dependencies``; the classes of those files whose
+    instances this file initialises are added to ``initialised_here``. A finding's ``uninitialised``
+    layers become the names of the classes holding them."""
     rules = [rule for rule in ALL_RULES if selection.enabled(rule, extra_ignores)]
     if not rules:
         return []
     facts = analyze(module, options.extra_relu_activations, path, project_for(path))
     if dependencies is not None:
         dependencies.extend(facts.dependencies)
+    if initialised_here is not None:
+        initialised_here.extend(facts.initialised_here)
     rewriter = Rewriter(module, facts.imports)
     found = []
     for rule in rules:
         found.extend(rule.check(facts, options, rewriter))
+    for finding in found:
+        if finding.uninitialised:
+            finding.uninitialised = facts.classes_holding(finding.uninitialised)
     return facts.own_findings(found)

@@ -23,6 +23,9 @@ class RawFinding:
     node: cst.CSTNode
     message: str
     fix: Optional[Fix] = None
+    # A claim that nothing initialises these layers (INI003, INI103): another file of the run that
+    # initialises their model voids it (run_index.py).
+    uninitialised: tuple = ()
 
 
 @dataclass
@@ -37,6 +40,7 @@ class Finding:
     fix: Optional[Fix] = None
     cell: Optional[int] = None
     fix_description: Optional[str] = None
+    absence_of: tuple = ()  # this file's classes whose layers the finding says nothing initialises
 
     def __post_init__(self) -> None:
         if self.fix is not None and self.fix_description is None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from . import __version__
+from .analysis.run_index import classes_for, initialised_elsewhere, void_absence_claims, without_voided_claims
 from .config import Settings, display_path
 from .engine import lint_source
 from .findings import Finding
@@ -34,6 +35,7 @@ class FileReport:
     errors: list = field(default_factory=list)     # messages for stderr; they make the exit status 2
     warnings: list = field(default_factory=list)   # messages for stderr only
     written: bool = False
+    initialised_here: list = field(default_factory=list)  # (file, class): see analysis/run_index.py
 
 
 def _portable(finding: Finding) -> Finding:
@@ -46,8 +48,10 @@ def read_source(path: str) -> bytes:
         return handle.read()
 
 
-def check_file(path: str, settings: Settings, mode: str = "check", cache_dir: Optional[str] = None) -> FileReport:
-    """``mode``: "check", "fix" (write fixes) or "diff" (report the fixes as a diff)."""
+def check_file(path: str, settings: Settings, mode: str = "check", cache_dir: Optional[str] = None,
+               voided: frozenset = frozenset()) -> FileReport:
+    """``mode``: "check", "fix" (write fixes) or "diff" (report the fixes as a diff). ``voided``: classes of
+    this file that another file of the run initialises (their absence claims are dropped before fixing)."""
     report = FileReport(path)
     try:
         source = read_source(path)
@@ -63,19 +67,21 @@ def check_file(path: str, settings: Settings, mode: str = "check", cache_dir: Op
     if key is not None:
         cached = _cache_load(cache_dir, key, path)
         if cached is not None:
-            report.findings = cached
+            report.findings, report.initialised_here = cached
             return report
     result = lint_source(source, path, settings.selection, settings.options, extra, settings.torch_tokens,
                          keep_module=mode != "check")
     if result.internal_error:
         report.errors.append(f"{path}: internal error, please report it: {result.internal_error}")
         return report
+    report.initialised_here = [tuple(entry) for entry in result.initialised_here]
     if mode == "check" or result.module is None:
         report.findings = [_portable(f) for f in result.findings]
         if key is not None:
-            _cache_store(cache_dir, key, report.findings, result.dependencies)
+            _cache_store(cache_dir, key, report.findings, result.dependencies, report.initialised_here)
         return report
-    new_source = _fix_rounds(source, result, path, settings, extra, report)
+    result.findings = without_voided_claims(result.findings, voided)
+    new_source = _fix_rounds(source, result, path, settings, extra, report, voided)
     if new_source is None:
         return report
     if mode == "diff":
@@ -101,7 +107,7 @@ def write_fixes(path: str, new: bytes, old: bytes, report: FileReport, unfixed: 
     report.findings, report.fixed, report.resolved = unfixed, [], 0
 
 
-def _fix_rounds(source, result, path, settings, extra, report) -> Optional[bytes]:
+def _fix_rounds(source, result, path, settings, extra, report, voided=frozenset()) -> Optional[bytes]:
     current, current_result = source, result
     fixed: list = []
     for _ in range(MAX_FIX_ROUNDS):
@@ -114,6 +120,7 @@ def _fix_rounds(source, result, path, settings, extra, report) -> Optional[bytes
                                      settings.torch_tokens, keep_module=True)
         if current_result.module is None:  # cannot happen: fixed_source checked it parses
             return None
+        current_result.findings = without_voided_claims(current_result.findings, voided)
     report.fixed = [_portable(f) for f in fixed]
     report.findings = [_portable(f) for f in current_result.findings]
     report.resolved = count_resolved(result.findings, current_result.findings)
@@ -178,8 +185,9 @@ def _cache_load(cache_dir: str, key: str, path: str):
         findings = []
         for row in rows:
             findings.append(Finding(row["code"], row["message"], path, row["line"], row["column"],
-                                    row["end_line"], row["end_column"], fix_description=row.get("fix")))
-        return findings
+                                    row["end_line"], row["end_column"], fix_description=row.get("fix"),
+                                    absence_of=tuple(row.get("absence_of", ()))))
+        return findings, [tuple(entry) for entry in entry.get("initialised_here", ())]
     except (OSError, ValueError, KeyError, TypeError):
         return None  # missing or corrupt: analyse again
 
@@ -192,11 +200,13 @@ def _digest_of(path: str) -> Optional[str]:
         return None
 
 
-def _cache_store(cache_dir: str, key: str, findings: list, dependencies: list) -> None:
+def _cache_store(cache_dir: str, key: str, findings: list, dependencies: list, initialised_here=()) -> None:
     folder = os.path.join(cache_dir, key[:2])
     rows = [{"code": f.code, "message": f.message, "line": f.line, "column": f.column,
-             "end_line": f.end_line, "end_column": f.end_column, "fix": f.fix_description} for f in findings]
-    entry = {"findings": rows, "dependencies": [[path, _digest_of(path)] for path in dependencies]}
+             "end_line": f.end_line, "end_column": f.end_column, "fix": f.fix_description,
+             "absence_of": list(f.absence_of)} for f in findings]
+    entry = {"findings": rows, "dependencies": [[path, _digest_of(path)] for path in dependencies],
+             "initialised_here": [list(pair) for pair in initialised_here]}
     try:
         os.makedirs(folder, exist_ok=True)
         temp = os.path.join(folder, f".{key}.{os.getpid()}.tmp")
@@ -302,12 +312,12 @@ def _exit_on_term(signum, frame):
     raise SystemExit(128 + signum)
 
 
-def _check_batch(batch, settings, mode, cache_dir):
+def _check_batch(batch, settings, mode, cache_dir, index=None):
     reports = []
     for path in batch:
         if _stop is not None and _stop.is_set():
             break
-        reports.append(check_file(path, settings, mode, cache_dir))
+        reports.append(check_file(path, settings, mode, cache_dir, classes_for(index or {}, path)))
     return reports
 
 
@@ -316,18 +326,38 @@ STOP_GRACE_SECONDS = 0.5  # after Ctrl-C, how long workers may take to finish th
 
 def check_files(files: list[str], settings: Settings, mode: str, jobs: int,
                 cache_dir: Optional[str]) -> list[FileReport]:
+    """Reports in the order of ``files``, judged against the whole run (analysis/run_index.py): files are
+    checked first; with --fix or --diff, those with a fix to apply are then fixed knowing which of their
+    classes other files initialise."""
+    if mode in ("fix", "diff") and cache_dir is not None:
+        cache_dir = prepare_cache(cache_dir)  # the first pass checks, and may read and write the cache
+    reports = _check_all(files, settings, "check" if mode in ("fix", "diff") else mode, jobs, cache_dir)
+    index = initialised_elsewhere(reports)
+    void_absence_claims(reports, index)
+    if mode not in ("fix", "diff"):
+        return reports
+    to_fix = [i for i, report in enumerate(reports)
+              if any(finding.fix_enabled(settings.unsafe_fixes) for finding in report.findings)]
+    fixed = _check_all([files[i] for i in to_fix], settings, mode, jobs, cache_dir, index)
+    for i, report in zip(to_fix, fixed):
+        reports[i] = report
+    return reports
+
+
+def _check_all(files: list[str], settings: Settings, mode: str, jobs: int, cache_dir: Optional[str],
+               index: Optional[dict] = None) -> list[FileReport]:
     """Reports in the order of ``files``. On Ctrl-C (KeyboardInterrupt, raised again to the caller) the
     workers take no further file, finish or abandon the one in hand within STOP_GRACE_SECONDS (a file is
     always written whole or not at all), and are gone before this returns."""
     if jobs <= 1 or len(files) < 4:
-        return [check_file(path, settings, mode, cache_dir) for path in files]
+        return _check_batch(files, settings, mode, cache_dir, index)
     size = max(1, min(32, len(files) // (jobs * 4)))
     batches = [files[i:i + size] for i in range(0, len(files), size)]
     stop = multiprocessing.Event()
     pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_start, initargs=(stop,))
     futures: list = []
     try:
-        futures.extend(pool.submit(_check_batch, batch, settings, mode, cache_dir) for batch in batches)
+        futures.extend(pool.submit(_check_batch, batch, settings, mode, cache_dir, index) for batch in batches)
         results = [future.result() for future in futures]
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the clean-up

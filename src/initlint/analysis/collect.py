@@ -130,7 +130,8 @@ class Analyzer(LayerCollector, PathLookup, ModuleIndex, Dependencies, Reach, Sit
                      and id(site.function) in self.function_origin}
         return FileFacts(self.module, self.scopes, self.layers, self.sites, self.truth_tests, early,
                          self.imports, self.may_init_elsewhere, init_calls=self.init_calls,
-                         dependencies=self.dependencies, foreign=self.is_foreign_node, relocated=relocated)
+                         dependencies=self.dependencies, foreign=self.is_foreign_node, relocated=relocated,
+                         initialised_here=self._classes_initialised_here())
 
 
 def analyze(module: cst.Module, extra_relu: frozenset = frozenset(), path: Optional[str] = None,

@@ -15,6 +15,9 @@ import libcst as cst
 from .patterns import INIT_LIKE_NAME
 from .syntax import walk
 
+_LIBRARIES = ("torch", "timm", "mmcv", "mmengine", "fvcore")
+_MAX_BUILT_DEPTH = 3  # classes built by classes built by ...: how deep to follow
+
 # Calls of a script that initialise a model it built.
 _SCRIPT_INIT_CALLS = frozenset({"apply", "named_apply", "modules", "named_modules", "zero_", "fill_",
                                 "normal_", "uniform_", "load_state_dict"})
@@ -60,7 +63,7 @@ class Dependencies:
         def want(expr_name: str) -> None:
             head, _, rest = expr_name.partition(".")
             qualified = imported.get(head)
-            if qualified is None or qualified.startswith(("torch", "timm", "mmcv", "mmengine", "fvcore")):
+            if qualified is None or qualified.startswith(_LIBRARIES):
                 return
             wanted.append((expr_name, f"{qualified}.{rest}" if rest else qualified))
 
@@ -78,6 +81,56 @@ class Dependencies:
             if INIT_LIKE_NAME.search(last) or (script_inits and last[:1].isupper()):
                 want(name)
         return wanted
+
+    def _classes_initialised_here(self) -> list:
+        """``(file, class name)`` for the classes of the project's other files whose instances this file
+        initialises (``net = Net(); net.apply(f)``, a ``modules()`` or ``named_parameters()`` loop, weights
+        loaded before training), and the classes those build in turn: that file's claims that their layers
+        keep the default init are wrong in a run that checks this file too (see run_index.py)."""
+        if not self.foreign:
+            return []
+        reached: set = set()
+        for site in self.sites:
+            if not self.is_foreign_node(site.call) or id(site.function) in self.anchors:
+                reached.update(id(layer) for layer in site.reach)
+        constructed = {name.rsplit(".", 1)[-1] for name in self.script_calls}
+        base = os.path.dirname(os.path.abspath(self.path))
+        found: dict = {}
+        for scope in self.scopes:
+            if not scope.is_class or scope.origin is None:
+                continue
+            layers = self.reachable_layers(scope)
+            if any(id(layer) in reached or layer.values_loaded for layer in layers) or (scope.name in constructed and (
+                    self.may_init_elsewhere or any(layer.maybe_init for layer in layers))):
+                path = os.path.normpath(os.path.join(base, scope.origin))
+                self._add_built_classes(path, scope.name, found, 0)
+        return sorted(found)
+
+    def _add_built_classes(self, path: str, class_name: str, found: dict, depth: int) -> None:
+        """``(path, class_name)`` and the project classes its body constructs (``self.fpn = FPN50()``)."""
+        if (path, class_name) in found:
+            return
+        found[(path, class_name)] = True
+        dependency = self.project.load(path) if depth < _MAX_BUILT_DEPTH else None
+        definition = dependency.definitions.get(class_name) if dependency is not None else None
+        if not isinstance(definition, cst.ClassDef):
+            return
+        for node in walk(definition.body):
+            if type(node) is not cst.Call:
+                continue
+            name = _dotted_name(node.func)
+            if not name or not name.rsplit(".", 1)[-1][:1].isupper():
+                continue
+            if name in dependency.definitions:
+                self._add_built_classes(path, name, found, depth + 1)
+                continue
+            head, _, rest = name.partition(".")
+            qualified = dependency.imports.local_to_qualified.get(head)
+            if qualified is None or qualified.startswith(_LIBRARIES):
+                continue
+            built = self.project.definition(path, f"{qualified}.{rest}" if rest else qualified)
+            if built is not None and isinstance(built[1], cst.ClassDef):
+                self._add_built_classes(built[0].path, built[1].name.value, found, depth + 1)
 
     def is_foreign_node(self, node) -> bool:
         if not self.foreign:

@@ -74,7 +74,8 @@ with a bias) right after the statement that creates each layer of the stack; for
             while id(stack[-1]) in feeds and feeds[id(stack[-1])] not in stack:
                 stack.append(feeds[id(stack[-1])])
             if sum(2 if layer.repeated else 1 for layer in stack) >= options.relu_stack_depth:
-                yield RawFinding(self.code, first.call, self._message(stack), self._fix(stack, rewriter, fixed))
+                yield RawFinding(self.code, first.call, self._message(stack), self._fix(stack, rewriter, fixed),
+                                 uninitialised=tuple(stack))
 
     @staticmethod
     def _keeps_default(facts, layer: Layer) -> bool:
