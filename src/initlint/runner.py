@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from . import __version__
-from .analysis.run_index import classes_for, initialised_elsewhere, void_absence_claims, without_voided_claims
+from .analysis.run_index import (applications_for, classes_for, drop_moved, helper_applications,
+                                 initialised_elsewhere, void_absence_claims, without_voided_claims)
 from .config import Settings, display_path
 from .engine import lint_source
 from .findings import Finding
@@ -49,9 +50,10 @@ def read_source(path: str) -> bytes:
 
 
 def check_file(path: str, settings: Settings, mode: str = "check", cache_dir: Optional[str] = None,
-               voided: frozenset = frozenset()) -> FileReport:
+               voided: frozenset = frozenset(), applications: tuple = ()) -> FileReport:
     """``mode``: "check", "fix" (write fixes) or "diff" (report the fixes as a diff). ``voided``: classes of
-    this file that another file of the run initialises (their absence claims are dropped before fixing)."""
+    this file that another file of the run initialises (their absence claims are dropped before fixing);
+    ``applications``: how other files of the run apply this file's helpers (analysis/run_index.py)."""
     report = FileReport(path)
     try:
         source = read_source(path)
@@ -63,14 +65,14 @@ def check_file(path: str, settings: Settings, mode: str = "check", cache_dir: Op
         from .notebook import check_notebook
         return check_notebook(path, source, settings, mode, report)
     extra = settings.ignores_for(path)
-    key = _cache_key(source, settings, extra) if cache_dir and mode == "check" else None
+    key = _cache_key(source, settings, extra, applications) if cache_dir and mode == "check" else None
     if key is not None:
         cached = _cache_load(cache_dir, key, path)
         if cached is not None:
             report.findings, report.initialised_here = cached
             return report
     result = lint_source(source, path, settings.selection, settings.options, extra, settings.torch_tokens,
-                         keep_module=mode != "check")
+                         keep_module=mode != "check", applications=applications)
     if result.internal_error:
         report.errors.append(f"{path}: internal error, please report it: {result.internal_error}")
         return report
@@ -81,7 +83,7 @@ def check_file(path: str, settings: Settings, mode: str = "check", cache_dir: Op
             _cache_store(cache_dir, key, report.findings, result.dependencies, report.initialised_here)
         return report
     result.findings = without_voided_claims(result.findings, voided)
-    new_source = _fix_rounds(source, result, path, settings, extra, report, voided)
+    new_source = _fix_rounds(source, result, path, settings, extra, report, voided, applications)
     if new_source is None:
         return report
     if mode == "diff":
@@ -107,7 +109,7 @@ def write_fixes(path: str, new: bytes, old: bytes, report: FileReport, unfixed: 
     report.findings, report.fixed, report.resolved = unfixed, [], 0
 
 
-def _fix_rounds(source, result, path, settings, extra, report, voided=frozenset()) -> Optional[bytes]:
+def _fix_rounds(source, result, path, settings, extra, report, voided=frozenset(), applications=()) -> Optional[bytes]:
     current, current_result = source, result
     fixed: list = []
     for _ in range(MAX_FIX_ROUNDS):
@@ -117,7 +119,7 @@ def _fix_rounds(source, result, path, settings, extra, report, voided=frozenset(
         fixed.extend(applied)
         current = new_source
         current_result = lint_source(current, path, settings.selection, settings.options, extra,
-                                     settings.torch_tokens, keep_module=True)
+                                     settings.torch_tokens, keep_module=True, applications=applications)
         if current_result.module is None:  # cannot happen: fixed_source checked it parses
             return None
         current_result.findings = without_voided_claims(current_result.findings, voided)
@@ -165,10 +167,10 @@ def _initlint_stamp() -> str:
     return _code_stamp
 
 
-def _cache_key(source: bytes, settings: Settings, extra: tuple) -> str:
+def _cache_key(source: bytes, settings: Settings, extra: tuple, applications: tuple = ()) -> str:
     digest = hashlib.sha256()
     digest.update(_initlint_stamp().encode() + b"\0" + settings.fingerprint().encode() + b"\0")
-    digest.update(repr(extra).encode() + b"\0" + source)
+    digest.update(repr(extra).encode() + b"\0" + repr(applications).encode() + b"\0" + source)
     return digest.hexdigest()
 
 
@@ -186,10 +188,20 @@ def _cache_load(cache_dir: str, key: str, path: str):
         for row in rows:
             findings.append(Finding(row["code"], row["message"], path, row["line"], row["column"],
                                     row["end_line"], row["end_column"], fix_description=row.get("fix"),
-                                    absence_of=tuple(row.get("absence_of", ()))))
+                                    absence_of=tuple(row.get("absence_of", ())),
+                                    application=_application_of(row.get("application")),
+                                    related=tuple(tuple(item) for item in row.get("related", ()))))
         return findings, [tuple(entry) for entry in entry.get("initialised_here", ())]
     except (OSError, ValueError, KeyError, TypeError):
         return None  # missing or corrupt: analyse again
+
+
+def _application_of(row) -> Optional[tuple]:
+    """A finding's ``application`` back from JSON lists (see analysis.dependencies._application)."""
+    if not row:
+        return None
+    helper_path, helper, param, models = row
+    return helper_path, helper, param, tuple(tuple(model) for model in models)
 
 
 def _digest_of(path: str) -> Optional[str]:
@@ -204,7 +216,8 @@ def _cache_store(cache_dir: str, key: str, findings: list, dependencies: list, i
     folder = os.path.join(cache_dir, key[:2])
     rows = [{"code": f.code, "message": f.message, "line": f.line, "column": f.column,
              "end_line": f.end_line, "end_column": f.end_column, "fix": f.fix_description,
-             "absence_of": list(f.absence_of)} for f in findings]
+             "absence_of": list(f.absence_of), "application": f.application, "related": f.related}
+            for f in findings]
     entry = {"findings": rows, "dependencies": [[path, _digest_of(path)] for path in dependencies],
              "initialised_here": [list(pair) for pair in initialised_here]}
     try:
@@ -312,12 +325,13 @@ def _exit_on_term(signum, frame):
     raise SystemExit(128 + signum)
 
 
-def _check_batch(batch, settings, mode, cache_dir, index=None):
+def _check_batch(batch, settings, mode, cache_dir, index=None, applications=None):
     reports = []
     for path in batch:
         if _stop is not None and _stop.is_set():
             break
-        reports.append(check_file(path, settings, mode, cache_dir, classes_for(index or {}, path)))
+        reports.append(check_file(path, settings, mode, cache_dir, classes_for(index or {}, path),
+                                  applications_for(applications or {}, path)))
     return reports
 
 
@@ -331,33 +345,42 @@ def check_files(files: list[str], settings: Settings, mode: str, jobs: int,
     classes other files initialise."""
     if mode in ("fix", "diff") and cache_dir is not None:
         cache_dir = prepare_cache(cache_dir)  # the first pass checks, and may read and write the cache
-    reports = _check_all(files, settings, "check" if mode in ("fix", "diff") else mode, jobs, cache_dir)
+    first = "check" if mode in ("fix", "diff") else mode
+    reports = _check_all(files, settings, first, jobs, cache_dir)
+    applications = helper_applications(reports, files)
+    if applications:  # the helpers' files again, knowing which models other files apply them to
+        again = [i for i, path in enumerate(files) if applications_for(applications, path)]
+        for i, report in zip(again, _check_all([files[i] for i in again], settings, first, jobs, cache_dir,
+                                               applications=applications)):
+            reports[i] = report
     index = initialised_elsewhere(reports)
+    if mode in ("fix", "diff"):
+        void_absence_claims(reports, index)
+        to_fix = [i for i, report in enumerate(reports)
+                  if any(finding.fix_enabled(settings.unsafe_fixes) for finding in report.findings)]
+        for i, report in zip(to_fix, _check_all([files[i] for i in to_fix], settings, mode, jobs, cache_dir,
+                                                index, applications)):
+            reports[i] = report
     void_absence_claims(reports, index)
-    if mode not in ("fix", "diff"):
-        return reports
-    to_fix = [i for i, report in enumerate(reports)
-              if any(finding.fix_enabled(settings.unsafe_fixes) for finding in report.findings)]
-    fixed = _check_all([files[i] for i in to_fix], settings, mode, jobs, cache_dir, index)
-    for i, report in zip(to_fix, fixed):
-        reports[i] = report
+    drop_moved(reports, applications)
     return reports
 
 
 def _check_all(files: list[str], settings: Settings, mode: str, jobs: int, cache_dir: Optional[str],
-               index: Optional[dict] = None) -> list[FileReport]:
+               index: Optional[dict] = None, applications: Optional[dict] = None) -> list[FileReport]:
     """Reports in the order of ``files``. On Ctrl-C (KeyboardInterrupt, raised again to the caller) the
     workers take no further file, finish or abandon the one in hand within STOP_GRACE_SECONDS (a file is
     always written whole or not at all), and are gone before this returns."""
     if jobs <= 1 or len(files) < 4:
-        return _check_batch(files, settings, mode, cache_dir, index)
+        return _check_batch(files, settings, mode, cache_dir, index, applications)
     size = max(1, min(32, len(files) // (jobs * 4)))
     batches = [files[i:i + size] for i in range(0, len(files), size)]
     stop = multiprocessing.Event()
     pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_start, initargs=(stop,))
     futures: list = []
     try:
-        futures.extend(pool.submit(_check_batch, batch, settings, mode, cache_dir, index) for batch in batches)
+        futures.extend(pool.submit(_check_batch, batch, settings, mode, cache_dir, index, applications)
+                       for batch in batches)
         results = [future.result() for future in futures]
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the clean-up

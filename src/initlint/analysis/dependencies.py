@@ -9,6 +9,7 @@ this file, and its own findings dropped: that file reports them itself.
 from __future__ import annotations
 
 import os
+from typing import Optional
 
 import libcst as cst
 
@@ -36,6 +37,13 @@ class Dependencies:
         own = {statement.name.value for statement in self.module.body
                if isinstance(statement, (cst.ClassDef, cst.FunctionDef))}
         pulled_files = set()
+        for path, class_name in self.applied_classes:  # models another file of the run applies a helper to
+            dependency = self.project.load(path)
+            definition = dependency.definitions.get(class_name) if dependency is not None else None
+            if isinstance(definition, cst.ClassDef) and class_name not in own:
+                self.foreign_names.add(class_name)
+                self._pull_module(dependency, own)
+                pulled_files.add(dependency.path)
         for local, qualified in wanted:
             found = self.project.definition(self.path, qualified)
             if found is None:
@@ -45,15 +53,19 @@ class Dependencies:
             if dependency.path in pulled_files:
                 continue
             pulled_files.add(dependency.path)
-            self.dependencies.append(dependency.path)
-            self.imports.add_missing(dependency.imports)
-            origin = os.path.relpath(dependency.path, os.path.dirname(os.path.abspath(self.path)))
-            for name, statement in dependency.definitions.items():
-                if name in own:
-                    continue
-                own.add(name)
-                self.foreign.append((statement, origin))
-                self._index(statement)
+            self._pull_module(dependency, own)
+
+    def _pull_module(self, dependency, own: set) -> None:
+        """Analyse the definitions of ``dependency`` with this file's (those named like one here excepted)."""
+        self.dependencies.append(dependency.path)
+        self.imports.add_missing(dependency.imports)
+        origin = os.path.relpath(dependency.path, os.path.dirname(os.path.abspath(self.path)))
+        for name, statement in dependency.definitions.items():
+            if name in own:
+                continue
+            own.add(name)
+            self.foreign.append((statement, origin))
+            self._index(statement)
 
     def _wanted_imports(self) -> list[tuple[str, str]]:
         """``(name used here, qualified)`` for the imported names this file's inits reach into."""
@@ -131,6 +143,31 @@ class Dependencies:
             built = self.project.definition(path, f"{qualified}.{rest}" if rest else qualified)
             if built is not None and isinstance(built[1], cst.ClassDef):
                 self._add_built_classes(built[0].path, built[1].name.value, found, depth + 1)
+
+    def _application(self, site) -> Optional[tuple]:
+        """How this file runs a helper of another file on its models, for that file to report what is
+        wrong where the helper is (run_index.py): ``(helper file, helper name, the parameter handed the
+        model or None for apply, ((model file, class name), ...))``; None for a method or nested helper."""
+        function = site.function
+        if not any(definition is function for definition, _ in self.foreign):
+            return None
+        param = None
+        if isinstance(self.anchors[id(function)], cst.Call):  # ``init_params(model)``, not ``model.apply(f)``
+            params = function.params.params
+            if not params:
+                return None
+            param = params[0].name.value
+        holders = [scope for scope in self.scopes if scope.is_class
+                   and any(any(reached is layer for layer in scope.layers) for reached in site.reach)]
+        used = {name for scope in holders for name in scope.uses_classes}
+        base = os.path.dirname(os.path.abspath(self.path))
+        models = tuple(sorted({(os.path.normpath(os.path.join(base, scope.origin)) if scope.origin
+                                else os.path.abspath(self.path), scope.name)
+                               for scope in holders if scope.name not in used}))
+        if not models:
+            return None
+        helper = os.path.normpath(os.path.join(base, self.function_origin[id(function)]))
+        return helper, function.name.value, param, models
 
     def is_foreign_node(self, node) -> bool:
         if not self.foreign:

@@ -195,6 +195,7 @@ class FileFacts:
                 continue
             moved = self.relocated.get(id(finding.node))
             if moved is not None:
-                anchor, origin = moved
-                kept.append(type(finding)(finding.code, anchor, f"{finding.message} (in {origin}, run here)"))
+                anchor, origin, application = moved
+                kept.append(type(finding)(finding.code, anchor, f"{finding.message} (in {origin}, run here)",
+                                          application=application))
         return kept
