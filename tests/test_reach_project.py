@@ -23,7 +23,7 @@ def test_layers_handed_to_a_class_of_another_module_may_be_initialised_by_it():
     with open(path, "rb") as handle:
         found = lint_source(handle.read(), path, Selection()).findings
     # create_vgg_ssd's layers go to SSD, whose init_from_base_net applies an init: silent; the torch
-    # Sequential of create_plain keeps PyTorch's default init.
+    # Sequential run_plain builds and runs keeps PyTorch's default init.
     assert [(f.code, f.line) for f in found] == [("INI003", 16)]
 
 
@@ -125,3 +125,21 @@ def test_the_cache_judges_claims_again_when_another_file_changes(tmp_path):
     evaluate.write_text(evaluate.read_text().replace("model.load_state_dict(torch.load('p'))\n", "model.eval()\n"))
     third = concise("--cache-dir", cache, "-j", "2", ".", cwd=str(project))
     assert lines_of(third) == [34, 61], third.stdout
+
+
+BUILDER = """import torch.nn as nn
+
+
+def make_mlp(width):
+    return nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(), nn.Linear(width, 2))
+"""
+
+
+def test_layers_of_a_builder_no_code_here_calls_go_to_callers_elsewhere():
+    assert lint_source(BUILDER.encode(), "blocks.py", Selection()).findings == []
+
+
+def test_a_builder_called_here_keeps_the_default():
+    found = lint_source((BUILDER + "\n\nmlp = make_mlp(4)\n").encode(), "blocks.py", Selection()).findings
+    assert [(f.code, f.line) for f in found] == [("INI003", 5)]
+    assert "(mlp[0], mlp[2])" in found[0].message
