@@ -143,3 +143,16 @@ def test_a_builder_called_here_keeps_the_default():
     found = lint_source((BUILDER + "\n\nmlp = make_mlp(4)\n").encode(), "blocks.py", Selection()).findings
     assert [(f.code, f.line) for f in found] == [("INI003", 5)]
     assert "(mlp[0], mlp[2])" in found[0].message
+
+
+def test_a_notebook_of_the_run_that_initialises_a_model_voids_the_claims_about_it(tmp_path):
+    import json
+    shutil.copytree(fixture_path("reach_project", "elsewhere"), tmp_path / "p")
+    cells = ["import torch\nfrom nets import Plain\n",
+             "model = Plain()\nfor m in model.modules():\n    if isinstance(m, torch.nn.Linear):\n"
+             "        torch.nn.init.kaiming_normal_(m.weight)\n"]
+    (tmp_path / "p" / "course.ipynb").write_text(json.dumps({
+        "cells": [{"cell_type": "code", "metadata": {}, "source": source, "execution_count": None, "outputs": []}
+                  for source in cells], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    result = concise("--no-cache", ".", cwd=str(tmp_path / "p"))
+    assert lines_of(result) == [61], result.stdout  # Plain is initialised in the notebook; Resumed is not

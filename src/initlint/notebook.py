@@ -534,6 +534,7 @@ def check_notebook(path: str, source: bytes, settings: Settings, mode: str, repo
                            keep_module=mode != "check")
 
     result = lint(module_source)
+    report.initialised_here = [tuple(entry) for entry in result.initialised_here]  # a notebook inits models too
     rows = line_map(layout, layout.source)
     broken = [Finding(PARSE_ERROR_CODE, f"could not parse: {message}", path, line, column, line, column, cell=number)
               for number, line, column, message in layout.broken]
