@@ -13,8 +13,8 @@ from typing import Optional
 
 import libcst as cst
 
-from .patterns import INIT_LIKE_NAME
-from .syntax import walk
+from .patterns import INIT_LIKE_NAME, plain_module_base
+from .syntax import dotted, walk
 
 _LIBRARIES = ("torch", "timm", "mmcv", "mmengine", "fvcore")
 _MAX_BUILT_DEPTH = 3  # classes built by classes built by ...: how deep to follow
@@ -94,6 +94,27 @@ class Dependencies:
                 want(name)
         return wanted
 
+    def class_may_initialise(self, name: str) -> bool:
+        """Whether the class ``name`` (imported here) may initialise layers it is handed: yes unless it is a
+        class of this project whose code calls nothing that initialises and whose bases are nn.Module."""
+        head, _, rest = name.partition(".")
+        qualified = self.imports.local_to_qualified.get(head)
+        if self.project is None or self.path is None or qualified is None:
+            return True
+        found = self.project.definition(self.path, f"{qualified}.{rest}" if rest else qualified)
+        if found is None or not isinstance(found[1], cst.ClassDef):
+            return True
+        dependency, definition = found
+        if not all(plain_module_base(dependency.imports.resolve(base.value)) for base in definition.bases):
+            return True
+        for node in walk(definition.body):
+            if type(node) is cst.Call:
+                called = dotted(node.func) or ""
+                last = called.rsplit(".", 1)[-1]
+                if last in _SCRIPT_INIT_CALLS or INIT_LIKE_NAME.search(last) or called.startswith(("nn.init", "init.")):
+                    return True
+        return False
+
     def _classes_initialised_here(self) -> list:
         """``(file, class name)`` for the classes of the project's other files whose instances this file
         initialises (``net = Net(); net.apply(f)``, a ``modules()`` or ``named_parameters()`` loop, weights
@@ -105,6 +126,12 @@ class Dependencies:
         for site in self.sites:
             if not self.is_foreign_node(site.call) or id(site.function) in self.anchors:
                 reached.update(id(layer) for layer in site.reach)
+        applied: set = set()  # classes whose instances this file hands to ``apply`` (whatever the function)
+        for _, owner, caller, statement in self.apply_calls:
+            if not self.is_foreign_node(statement):
+                for part in self.modules_given(owner, caller, self.statement_seq.get(id(statement))) or ():
+                    if part.instance_of:
+                        applied.add(part.instance_of)
         constructed = {name.rsplit(".", 1)[-1] for name in self.script_calls}
         base = os.path.dirname(os.path.abspath(self.path))
         found: dict = {}
@@ -112,8 +139,10 @@ class Dependencies:
             if not scope.is_class or scope.origin is None:
                 continue
             layers = self.reachable_layers(scope)
-            if any(id(layer) in reached or layer.values_loaded for layer in layers) or (scope.name in constructed and (
-                    self.may_init_elsewhere or any(layer.maybe_init for layer in layers))):
+            # Weights loaded count where this file then trains (not an inference script loading a checkpoint).
+            loaded = bool(self.trained) and any(layer.values_loaded for layer in layers)
+            if loaded or scope.name in applied or any(id(layer) in reached for layer in layers) \
+                    or (self.may_init_elsewhere and scope.name in constructed):
                 path = os.path.normpath(os.path.join(base, scope.origin))
                 self._add_built_classes(path, scope.name, found, 0)
         return sorted(found)
