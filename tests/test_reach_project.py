@@ -27,6 +27,13 @@ def test_layers_handed_to_a_class_of_another_module_may_be_initialised_by_it():
     assert [(f.code, f.line) for f in found] == [("INI003", 16)]
 
 
+def test_layers_handed_to_a_project_class_that_initialises_nothing_keep_the_default():
+    path = fixture_path("reach_project", "handed", "vision", "plain_ssd.py")
+    with open(path, "rb") as handle:
+        found = lint_source(handle.read(), path, Selection()).findings
+    assert [(f.code, f.line) for f in found] == [("INI003", 7)]
+
+
 UNET = """import torch.nn as nn
 import torch.nn.functional as F
 
@@ -89,8 +96,8 @@ def test_a_file_of_the_run_that_initialises_a_model_voids_the_claims_about_it():
     whole = concise("--no-cache", ".", cwd=folder)
     # Net (apply), Block (built by Outer, whose modules() are looped), Crnn (named_parameters loop),
     # Loaded (weights loaded before training), RetinaNet and the FPN it builds in another file (modules()
-    # loop in get_state_dict.py) are initialised elsewhere; Plain (only built and evaluated) and Resumed
-    # (loaded only when asked) keep their findings.
+    # loop in get_state_dict.py) are initialised elsewhere; Plain (only built and evaluated, or loaded by
+    # an inference script that does not train) and Resumed (loaded only when asked) keep their findings.
     assert whole.stdout.splitlines() == [line for line in alone.stdout.splitlines()
                                          if "models.py:34:" in line or "models.py:61:" in line], whole.stdout
     assert whole.returncode == 1
