@@ -74,3 +74,13 @@ def test_a_cached_run_gives_the_same_findings(tmp_path):
     first = run_cli("--cache-dir", cache, "--output-format", "concise", "pkg", cwd=HELPERS)
     second = run_cli("--cache-dir", cache, "--output-format", "concise", "-j", "2", "pkg", cwd=HELPERS)
     assert first.stdout == second.stdout and "applied to ConvNet at pkg/train.py:9" in first.stdout
+
+
+def test_a_helper_beside_the_model_it_is_applied_to_is_reported_at_the_helper():
+    folder = fixture_path("reach_project", "dcgan")
+    lines, result = concise(".", cwd=folder)
+    assert [line.split(" ", 2)[:2] for line in lines] == [["models.py:7:9:", "INI002"]], result.stdout
+    assert lines[0].endswith("(applied to Generator at train.py:6)")
+    alone, _ = concise("train.py", cwd=folder)
+    assert [line.split(" ", 2)[:2] for line in alone] == [["train.py:6:1:", "INI002"]]
+    assert alone[0].endswith("(in models.py, run here)")

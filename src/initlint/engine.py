@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Optional
@@ -175,8 +176,9 @@ def check_module(module: cst.Module, selection: Selection, options: Options, ext
         by_applier.setdefault(application[4], []).append(application)
     merged: dict = {}
     for runs in by_applier.values():
-        analysed, synthetic, kept = _with_applications(module, tuple(runs))
-        models = tuple((model_path, class_name) for _, _, model_path, class_name, *_ in kept)
+        analysed, synthetic, kept = _with_applications(module, tuple(runs), path)
+        models = tuple((model_path, class_name) for _, _, model_path, class_name, *_ in kept
+                       if not _same_file(model_path, path))
         found = _check(analysed, module, rules, options, path, dependencies, initialised_here, models)
         for finding in _name_appliers(module, found, synthetic, kept):
             key = (finding.code, id(finding.node))
@@ -209,7 +211,11 @@ def _check(analysed, module, rules, options, path, dependencies, initialised_her
     return facts.own_findings(found)
 
 
-def _with_applications(module: cst.Module, applications: tuple):
+def _same_file(one: str, other: Optional[str]) -> bool:
+    return other is not None and os.path.normcase(os.path.abspath(one)) == os.path.normcase(os.path.abspath(other))
+
+
+def _with_applications(module: cst.Module, applications: tuple, path: Optional[str]):
     """``module`` with statements that run each applied helper on a new instance of the model
     (``m = ConvNet()`` then ``m.apply(zero_init)`` or ``init_params(model=m)``); the other nodes are shared
     with it, so findings and fixes on them hold for ``module``."""
@@ -219,8 +225,9 @@ def _with_applications(module: cst.Module, applications: tuple):
                if isinstance(statement, (cst.ClassDef, cst.FunctionDef))}
     statements, kept = [], []
     for application in applications:
-        helper, param, _, class_name = application[:4]
-        if not isinstance(defined.get(helper), cst.FunctionDef) or class_name in defined \
+        helper, param, model_path, class_name = application[:4]
+        local = _same_file(model_path, path)  # ``weights_init`` and ``Generator`` both in models.py
+        if not isinstance(defined.get(helper), cst.FunctionDef) or (class_name in defined) != local \
                 or not class_name.isidentifier() or (param is not None and not param.isidentifier()):
             continue
         model = f"_initlint_model_{len(kept)}"

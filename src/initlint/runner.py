@@ -362,7 +362,7 @@ def check_files(files: list[str], settings: Settings, mode: str, jobs: int,
                                                 index, applications)):
             reports[i] = report
     void_absence_claims(reports, index)
-    drop_moved(reports, applications)
+    drop_moved(reports)
     return reports
 
 

@@ -78,11 +78,14 @@ def applications_for(applications: dict, path: str) -> tuple:
     return applications.get(_key(path), ())
 
 
-def drop_moved(reports, applications: dict) -> None:
-    """Drop the findings reported at a call when the helper's own file reports them."""
+def drop_moved(reports) -> None:
+    """Drop the findings reported at a call that the helper's own file reports, naming that call (a
+    finding the helper's file could not reproduce stays at the call)."""
+    reported = {(finding.code, _key(path), line) for report in reports for finding in report.findings
+                for path, line, *_ in finding.related}
+    if not reported:
+        return
     for report in reports:
-        if report.path.endswith(".ipynb"):
-            continue
+        key = _key(report.path)
         report.findings = [finding for finding in report.findings if finding.application is None
-                           or _key(finding.application[0]) not in applications
-                           or _key(finding.application[0]) == _key(report.path)]
+                           or (finding.code, key, finding.line) not in reported]
