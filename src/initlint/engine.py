@@ -57,6 +57,7 @@ class FileResult:
     dependencies: list = field(default_factory=list)  # other files of the project the analysis read
     # (file, class name): classes of other files whose instances this file initialises (run_index.py)
     initialised_here: list = field(default_factory=list)
+    applied_here: list = field(default_factory=list)  # (file, line): the runs of its helpers it was analysed with
 
 
 DEFAULT_TOKENS = ("torch", "mmcv", "mmengine", "fvcore")
@@ -109,7 +110,7 @@ def lint_source(source: bytes, path: str, selection: Selection = EVERY_RULE, opt
     try:
         lines = source.decode(module.encoding, errors="replace").splitlines() if honour_noqa else []
         result.findings = _findings(module, path, selection, options, extra_ignores, lines,
-                                    result.dependencies, result.initialised_here, applications)
+                                    result.dependencies, result.initialised_here, applications, result.applied_here)
     except RecursionError:
         result.error = "nested too deeply to analyse"
         result.findings = [Finding(PARSE_ERROR_CODE, "could not analyse: nested too deeply", path, 1, 1, 1, 1)]
@@ -122,10 +123,10 @@ def lint_source(source: bytes, path: str, selection: Selection = EVERY_RULE, opt
 
 
 def _findings(module, path, selection, options, extra_ignores, lines, dependencies,
-              initialised_here=None, applications=()) -> list[Finding]:
+              initialised_here=None, applications=(), applied_here=None) -> list[Finding]:
     """Positioned, de-duplicated findings; ``lines`` (the source's) carry the ``# noqa`` comments."""
     raw = check_module(module, selection, options, extra_ignores, path, dependencies, initialised_here,
-                       applications)
+                       applications, applied_here)
     if not raw:
         return []
     suppressions = Suppressions(lines)
@@ -154,7 +155,8 @@ def _findings(module, path, selection, options, extra_ignores, lines, dependenci
 
 def check_module(module: cst.Module, selection: Selection, options: Options, extra_ignores: tuple = (),
                  path: Optional[str] = None, dependencies: Optional[list] = None,
-                 initialised_here: Optional[list] = None, applications: tuple = ()) -> list[RawFinding]:
+                 initialised_here: Optional[list] = None, applications: tuple = (),
+                 applied_here: Optional[list] = None) -> list[RawFinding]:
     """The selected rules' findings; ``path`` (a file on disk) lets the analysis read the project's other
     files its inits reach, which are added to ``dependencies``; the classes of those files whose
     instances this file initialises are added to ``initialised_here``. A finding's ``uninitialised``
@@ -179,6 +181,8 @@ def check_module(module: cst.Module, selection: Selection, options: Options, ext
         analysed, synthetic, kept = _with_applications(module, tuple(runs), path)
         models = tuple((model_path, class_name) for _, _, model_path, class_name, *_ in kept
                        if not _same_file(model_path, path))
+        if applied_here is not None:
+            applied_here.extend((a[4], a[5]) for a in kept if (a[4], a[5]) not in applied_here)
         found = _check(analysed, module, rules, options, path, dependencies, initialised_here, models)
         for finding in _name_appliers(module, found, synthetic, kept):
             key = (finding.code, id(finding.node))

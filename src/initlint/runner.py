@@ -37,6 +37,7 @@ class FileReport:
     warnings: list = field(default_factory=list)   # messages for stderr only
     written: bool = False
     initialised_here: list = field(default_factory=list)  # (file, class): see analysis/run_index.py
+    applied_here: list = field(default_factory=list)      # (file, line): see analysis/run_index.py
 
 
 def _portable(finding: Finding) -> Finding:
@@ -69,7 +70,7 @@ def check_file(path: str, settings: Settings, mode: str = "check", cache_dir: Op
     if key is not None:
         cached = _cache_load(cache_dir, key, path)
         if cached is not None:
-            report.findings, report.initialised_here = cached
+            report.findings, report.initialised_here, report.applied_here = cached
             return report
     result = lint_source(source, path, settings.selection, settings.options, extra, settings.torch_tokens,
                          keep_module=mode != "check", applications=applications)
@@ -77,10 +78,12 @@ def check_file(path: str, settings: Settings, mode: str = "check", cache_dir: Op
         report.errors.append(f"{path}: internal error, please report it: {result.internal_error}")
         return report
     report.initialised_here = [tuple(entry) for entry in result.initialised_here]
+    report.applied_here = [tuple(entry) for entry in result.applied_here]
     if mode == "check" or result.module is None:
         report.findings = [_portable(f) for f in result.findings]
         if key is not None:
-            _cache_store(cache_dir, key, report.findings, result.dependencies, report.initialised_here)
+            _cache_store(cache_dir, key, report.findings, result.dependencies, report.initialised_here,
+                         report.applied_here)
         return report
     result.findings = without_voided_claims(result.findings, voided)
     new_source = _fix_rounds(source, result, path, settings, extra, report, voided, applications)
@@ -191,7 +194,8 @@ def _cache_load(cache_dir: str, key: str, path: str):
                                     absence_of=tuple(row.get("absence_of", ())),
                                     application=_application_of(row.get("application")),
                                     related=tuple(tuple(item) for item in row.get("related", ()))))
-        return findings, [tuple(entry) for entry in entry.get("initialised_here", ())]
+        return findings, [tuple(entry) for entry in entry.get("initialised_here", ())], \
+            [tuple(entry) for entry in entry.get("applied_here", ())]
     except (OSError, ValueError, KeyError, TypeError):
         return None  # missing or corrupt: analyse again
 
@@ -212,14 +216,16 @@ def _digest_of(path: str) -> Optional[str]:
         return None
 
 
-def _cache_store(cache_dir: str, key: str, findings: list, dependencies: list, initialised_here=()) -> None:
+def _cache_store(cache_dir: str, key: str, findings: list, dependencies: list, initialised_here=(),
+                 applied_here=()) -> None:
     folder = os.path.join(cache_dir, key[:2])
     rows = [{"code": f.code, "message": f.message, "line": f.line, "column": f.column,
              "end_line": f.end_line, "end_column": f.end_column, "fix": f.fix_description,
              "absence_of": list(f.absence_of), "application": f.application, "related": f.related}
             for f in findings]
     entry = {"findings": rows, "dependencies": [[path, _digest_of(path)] for path in dependencies],
-             "initialised_here": [list(pair) for pair in initialised_here]}
+             "initialised_here": [list(pair) for pair in initialised_here],
+             "applied_here": [list(pair) for pair in applied_here]}
     try:
         os.makedirs(folder, exist_ok=True)
         temp = os.path.join(folder, f".{key}.{os.getpid()}.tmp")

@@ -79,13 +79,12 @@ def applications_for(applications: dict, path: str) -> tuple:
 
 
 def drop_moved(reports) -> None:
-    """Drop the findings reported at a call that the helper's own file reports, naming that call (a
-    finding the helper's file could not reproduce stays at the call)."""
-    reported = {(finding.code, _key(path), line) for report in reports for finding in report.findings
-                for path, line, *_ in finding.related}
-    if not reported:
+    """Drop the findings reported at a call whose helper's file was analysed with that call's runs: it
+    reports them itself (or fixed them, or a ``# noqa`` there silences them)."""
+    taken = {(_key(path), line) for report in reports for path, line in report.applied_here}
+    if not taken:
         return
     for report in reports:
         key = _key(report.path)
         report.findings = [finding for finding in report.findings if finding.application is None
-                           or (finding.code, key, finding.line) not in reported]
+                           or (key, finding.line) not in taken]
