@@ -43,7 +43,8 @@ def test_fix_rewrites_the_other_cells_and_leaves_the_broken_one_byte_for_byte(tm
                                          "        nn.init.zeros_(m.bias)\n")
     assert new["cells"][5]["source"][-1] == "nn.init.normal_(net.body[4].weight, std=0.01)"
     # Every other byte of the file is as it was.
-    expected = before.replace("nn.init.xavier_uniform(m.weight)", 'nn.init.kaiming_uniform_(m.weight, nonlinearity=\\"relu\\")')
+    expected = before.replace("nn.init.xavier_uniform(m.weight)",
+                              'nn.init.kaiming_uniform_(m.weight, nonlinearity=\\"relu\\")')
     expected = expected.replace('"nn.init.normal(net.body', '"nn.init.normal_(net.body')
     assert after == expected
 
@@ -79,6 +80,7 @@ def test_every_broken_cell_is_reported_and_a_notebook_of_broken_cells_is_never_w
     before = target.read_bytes()
     result = run_cli("--no-cache", "--fix", "--output-format", "concise", "broken.ipynb", cwd=str(tmp_path))
     lines = concise_lines(result)
-    assert [line.split(": INI900")[0] for line in lines] == ["broken.ipynb:cell 1:2:22", "broken.ipynb:cell 2:1:7"], lines
+    assert [line.split(": INI900")[0] for line in lines] == ["broken.ipynb:cell 1:2:22",
+                                                             "broken.ipynb:cell 2:1:7"], lines
     assert target.read_bytes() == before
     assert result.returncode == 1
