@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, run_cli
 
 MLP = os.path.join(ROOT, "examples", "mlp_zero_init.py")
 
@@ -44,9 +44,9 @@ MODEL = textwrap.dedent('''\
 ERROR, WARNING, ADVICE_103, ADVICE_104 = "13:9 INI001", "14:9 INI002", "14:9 INI103", "10:21 INI104"
 
 
-def run(*args, cwd, env=None, timeout=300):
-    return subprocess.run([sys.executable, "-m", "initlint", *args], capture_output=True, text=True, cwd=cwd,
-                          env=env, timeout=timeout)
+def run(*args, cwd, env=None):
+    """initlint in this process (conftest.run_cli); the tests of signals, pipes and users start their own."""
+    return run_cli(*args, cwd=cwd, env=env)
 
 
 def lines_of(stdout: str) -> list:
@@ -321,6 +321,12 @@ def test_4_a_closed_pipe_is_a_normal_end(tmp_path):
         assert "Error" not in stderr and "Traceback" not in stderr and "internal error" not in stderr, stderr
 
 
+def _default_sigint():
+    """In the child, before Python starts: Ctrl-C's default action, even when this run inherited SIGINT
+    ignored (a background job of a non-interactive shell), so that Python turns it into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_5_ctrl_c_with_jobs_stops_within_a_second(tmp_path):
     with open(MLP, "rb") as handle:
         original = handle.read()
@@ -330,7 +336,7 @@ def test_5_ctrl_c_with_jobs_stops_within_a_second(tmp_path):
         (folder / f"m{n:03}.py").write_bytes(original)
     process = subprocess.Popen([sys.executable, "-m", "initlint", "--no-cache", "-j", "2", "--fix", str(folder)],
                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               start_new_session=True)
+                               start_new_session=True, preexec_fn=_default_sigint)
     # wait until the workers are fixing files, then press Ctrl-C twice, as an impatient user does
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and all((folder / f"m{n:03}.py").read_bytes() == original for n in (0, 1)):

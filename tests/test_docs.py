@@ -2,11 +2,10 @@
 import os
 import re
 import subprocess
-import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, run_main
 from initlint.cli import rule_markdown
 from initlint.rules import ALL_RULES
 
@@ -48,8 +47,8 @@ def test_index_and_rule_pages_show_severity_default_and_fix_safety():
 
 @pytest.mark.parametrize("args, status", [(["--help"], 0), (["--bogus"], 2), (["a", "b"], 2)])
 def test_docs_command_line_writes_nothing_on_help_or_bad_arguments(tmp_path, args, status):
-    result = subprocess.run([sys.executable, "-m", "initlint.docs", *args], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=60)
+    from initlint.docs import main
+    result = run_main(main, *args, cwd=tmp_path)
     assert result.returncode == status, result.stderr
     assert ("usage: python -m initlint.docs" in result.stdout + result.stderr)
     assert os.listdir(tmp_path) == []

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import run_cli
 from initlint import __version__
 from initlint import flake8 as plugin
 
@@ -30,12 +31,40 @@ MODELS_DEFAULT = [row for row in MODELS if ": INI103" not in row]
 _ROW = re.compile(r"^(?P<where>[^:\s]+:\d+:\d+): (?P<code>[A-Z]+\d+) (?:\[\*\] )?(?P<message>.*)$")
 
 
+def _copy_fixtures(folder):
+    for item in FIXTURES.iterdir():
+        shutil.copyfile(item, folder / item.name)
+    return folder
+
+
 @pytest.fixture
 def work(tmp_path):
-    """A copy of the fixtures in a folder of their own, with no flake8 or initlint config above it."""
-    for item in FIXTURES.iterdir():
-        shutil.copyfile(item, tmp_path / item.name)
-    return tmp_path
+    """A copy of the fixtures in a folder of their own, with no flake8 or initlint config above it, for a
+    test that changes it."""
+    return _copy_fixtures(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory):
+    """``pristine(*args)``: flake8 run with ``args`` on a copy of the fixtures that no test changes. Each
+    command runs once for this module (flake8 takes about half a second of CPU to start)."""
+    folder = _copy_fixtures(tmp_path_factory.mktemp("flake8-fixtures"))
+    runs = {}
+
+    def run(*args):
+        if args not in runs:
+            runs[args] = flake8(folder, *args)
+        return runs[args]
+    run.folder = folder
+    return run
+
+
+# The fixtures compared with the CLI file by file; flake8 checks them in one run per selection.
+SAME_AS_CLI = ("models.py", "relu_net.py", "stack.py", "noqa_variants.py", "latin1.py", "utf8_bom.py")
+
+
+def rows_of_file(output: str, name: str) -> list:
+    return [row for row in rows(output) if row[0].startswith(name + ":")]
 
 
 def _env():
@@ -50,8 +79,7 @@ def flake8(cwd, *args):
 
 
 def initlint_cli(cwd, *args):
-    return subprocess.run([sys.executable, "-m", "initlint", "--no-cache", "-q", *args], cwd=cwd,
-                          capture_output=True, text=True, env=_env(), timeout=120)
+    return run_cli("--no-cache", "-q", *args, cwd=cwd)
 
 
 def rows(output: str) -> list:
@@ -69,8 +97,8 @@ def heads(output: str) -> list:
 
 
 # ---------------------------------------------------------------------- registration
-def test_plugin_is_registered_under_its_name_and_version(work):
-    result = flake8(work, "--version")
+def test_plugin_is_registered_under_its_name_and_version(pristine):
+    result = pristine("--version")
     assert result.returncode == 0, result.stderr
     assert f"initlint: {__version__}" in result.stdout
     assert plugin.InitLintChecker.name == "initlint"
@@ -78,32 +106,33 @@ def test_plugin_is_registered_under_its_name_and_version(work):
 
 
 # ---------------------------------------------------------------------- same findings as the CLI
-def test_models_findings_exact(work):
-    result = flake8(work, "--isolated", "--select", "INI", "models.py")
+def test_models_findings_exact(pristine):
+    result = pristine("--isolated", "--select", "INI", "models.py")
     assert result.returncode == 1
     assert result.stderr == ""
     assert heads(result.stdout) == MODELS
     assert rows(result.stdout)[1][2] == "xavier_uniform_ on self.fc2 followed by relu: use He (kaiming) init"
 
 
-@pytest.mark.parametrize("name", ["models.py", "relu_net.py", "stack.py", "noqa_variants.py", "latin1.py",
-                                  "utf8_bom.py"])
-def test_same_lines_as_the_cli(work, name):
-    cli = initlint_cli(work, "--select", "INI", name)
-    ours = flake8(work, "--isolated", "--select", "INI", name)
+@pytest.mark.parametrize("name", SAME_AS_CLI)
+def test_same_lines_as_the_cli(pristine, name):
+    cli = initlint_cli(pristine.folder, "--select", "INI", name)
+    ours = pristine("--isolated", "--select", "INI", *SAME_AS_CLI)
     assert cli.returncode == ours.returncode == 1, (cli.stderr, ours.stderr)
-    assert rows(ours.stdout) == rows(cli.stdout)
-    assert rows(ours.stdout)  # every one of these fixtures has findings
-    default_cli = initlint_cli(work, name)
-    default_flake8 = flake8(work, "--isolated", name)
-    assert [r for r in rows(default_flake8.stdout) if r[1].startswith("INI")] == rows(default_cli.stdout)
+    assert rows_of_file(ours.stdout, name) == rows(cli.stdout)
+    assert rows_of_file(ours.stdout, name)  # every one of these fixtures has findings
+    default_cli = initlint_cli(pristine.folder, name)
+    default_flake8 = pristine("--isolated", *SAME_AS_CLI)
+    assert [r for r in rows_of_file(default_flake8.stdout, name) if r[1].startswith("INI")] == \
+        rows(default_cli.stdout)
 
 
-def test_columns_after_non_ascii_text_match_the_cli(work):
+def test_columns_after_non_ascii_text_match_the_cli(pristine):
     # A latin-1 file with a coding cookie and a UTF-8 file with a BOM: characters, not bytes, count.
-    assert heads(flake8(work, "--isolated", "--select", "INI", "latin1.py").stdout) == [
+    both = pristine("--isolated", "--select", "INI", *SAME_AS_CLI).stdout
+    assert [f"{w}: {c}" for w, c, _ in rows_of_file(both, "latin1.py")] == [
         "latin1.py:10:36: INI002", "latin1.py:10:36: INI103"]
-    assert heads(flake8(work, "--isolated", "--select", "INI", "utf8_bom.py").stdout) == [
+    assert [f"{w}: {c}" for w, c, _ in rows_of_file(both, "utf8_bom.py")] == [
         "utf8_bom.py:9:26: INI002", "utf8_bom.py:9:26: INI103"]
 
 
@@ -127,9 +156,10 @@ def test_bad_project_settings_warn_once_and_use_the_defaults(work):
 
 
 # ---------------------------------------------------------------------- selection
-def test_default_selection_is_the_default_set(work):
-    result = flake8(work, "--isolated", "models.py")
-    assert [h for h in heads(result.stdout) if ": INI" in h] == MODELS_DEFAULT
+def test_default_selection_is_the_default_set(pristine):
+    result = pristine("--isolated", *SAME_AS_CLI)
+    assert [f"{w}: {c}" for w, c, _ in rows_of_file(result.stdout, "models.py") if c.startswith("INI")] == \
+        MODELS_DEFAULT
 
 
 @pytest.mark.parametrize("args, reported", [
@@ -138,8 +168,8 @@ def test_default_selection_is_the_default_set(work):
     (["--extend-select", "INI103"], MODELS),
     (["--select", "I"], MODELS_DEFAULT),  # a one-letter entry is taken as another plugin's: no advice
 ])
-def test_advice_rules_only_when_a_select_entry_names_them(work, args, reported):
-    result = flake8(work, "--isolated", *args, "models.py")
+def test_advice_rules_only_when_a_select_entry_names_them(pristine, args, reported):
+    result = pristine("--isolated", *args, "models.py")
     assert [h for h in heads(result.stdout) if ": INI" in h] == reported
 
 
@@ -156,32 +186,32 @@ def test_test_files_get_only_error_rules(work):
     assert heads(result.stdout) == [h.replace("models.py", "test_models.py") for h in MODELS]
 
 
-def test_select_without_ini_reports_none_and_extend_select_brings_them_back(work):
-    without = flake8(work, "--isolated", "--select", "F", "models.py")
+def test_select_without_ini_reports_none_and_extend_select_brings_them_back(pristine):
+    without = pristine("--isolated", "--select", "F", "models.py")
     assert (without.returncode, without.stdout) == (0, "")
-    extended = flake8(work, "--isolated", "--select", "F", "--extend-select", "INI", "models.py")
+    extended = pristine("--isolated", "--select", "F", "--extend-select", "INI", "models.py")
     assert extended.returncode == 1
     assert heads(extended.stdout) == MODELS
 
 
-def test_ignore_a_single_code(work):
-    result = flake8(work, "--isolated", "--select", "INI", "--ignore", "INI103,INI2", "models.py")
+def test_ignore_a_single_code(pristine):
+    result = pristine("--isolated", "--select", "INI", "--ignore", "INI103,INI2", "models.py")
     assert heads(result.stdout) == ["models.py:13:9: INI001", "models.py:14:9: INI002", "models.py:27:5: INI101"]
     assert WARNING not in result.stderr
 
 
 # ---------------------------------------------------------------------- noqa
-def test_noqa_variants_suppress(work):
+def test_noqa_variants_suppress(pristine):
     # noqa: INI001 / bare noqa / noqa: INI203 (INI103 on that line stays) / noqa: INI / noqa: E501,INI002
-    result = flake8(work, "--isolated", "--select", "INI", "noqa_variants.py")
+    result = pristine("--isolated", "--select", "INI", "noqa_variants.py")
     assert result.returncode == 1
     assert heads(result.stdout) == ["noqa_variants.py:17:13: INI103", "noqa_variants.py:27:5: INI101"]
 
 
-def test_disable_noqa_reports_every_finding(work):
-    result = flake8(work, "--isolated", "--select", "INI", "--disable-noqa", "noqa_variants.py")
+def test_disable_noqa_reports_every_finding(pristine):
+    result = pristine("--isolated", "--select", "INI", "--disable-noqa", "noqa_variants.py")
     assert heads(result.stdout) == [h.replace("models.py", "noqa_variants.py") for h in MODELS]
-    with_noqa = rows(flake8(work, "--isolated", "--select", "INI", "models.py").stdout)
+    with_noqa = rows(pristine("--isolated", "--select", "INI", "models.py").stdout)
     assert [r[1:] for r in rows(result.stdout)] == [r[1:] for r in with_noqa]
 
 
@@ -193,16 +223,16 @@ def test_file_level_flake8_noqa(work):
 
 
 # ---------------------------------------------------------------------- files initlint does not analyse
-def test_syntax_error_gives_e999_and_nothing_from_the_plugin(work):
-    result = flake8(work, "--isolated", "syntax_error.py")
+def test_syntax_error_gives_e999_and_nothing_from_the_plugin(pristine):
+    result = pristine("--isolated", "syntax_error.py")
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert len(lines) == 1 and lines[0].startswith("syntax_error.py:4:") and ": E999 SyntaxError" in lines[0]
     assert "Traceback" not in result.stderr and "initlint" not in result.stderr
 
 
-def test_file_without_torch_reports_nothing(work):
-    result = flake8(work, "--isolated", "--select", "INI", "not_torch.py")
+def test_file_without_torch_reports_nothing(pristine):
+    result = pristine("--isolated", "--select", "INI", "not_torch.py")
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
 
 
@@ -248,9 +278,9 @@ STACK = ["stack.py:7:34: INI003"]
     (["--extend-ignore", "E501,I"], "--extend-ignore=I", []),
     (["--per-file-ignores", "models.py:I"], "--per-file-ignores=models.py:I", RELU_NET + STACK),
 ])
-def test_shadowing_ignore_warns_once(work, args, entry, reported):
+def test_shadowing_ignore_warns_once(pristine, args, entry, reported):
     # three files in two processes: still one warning
-    result = flake8(work, "--isolated", "--jobs", "2", *args, "models.py", "relu_net.py", "stack.py")
+    result = pristine("--isolated", "--jobs", "2", *args, "models.py", "relu_net.py", "stack.py")
     assert result.stderr.count(WARNING) == 1, result.stderr
     assert f"{entry} matches every INI code by prefix too" in result.stderr
     assert [h for h in heads(result.stdout) if ": INI" in h] == reported
@@ -270,8 +300,8 @@ def test_shadowing_ignore_in_a_config_file_warns_once(work):
     ["--ignore", "I", "--extend-select", "INI"],   # the longer explicit prefix wins: INI is reported
     ["--ignore", "I100,I201"],
 ])
-def test_no_warning_when_ini_is_not_shadowed(work, args):
-    result = flake8(work, "--isolated", *args, "models.py", "stack.py")
+def test_no_warning_when_ini_is_not_shadowed(pristine, args):
+    result = pristine("--isolated", *args, "models.py", "stack.py")
     assert WARNING not in result.stderr
     reported = [h for h in heads(result.stdout) if ": INI" in h]
     if args == ["--ignore", "INI003"]:

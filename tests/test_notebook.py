@@ -2,11 +2,10 @@
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
+from conftest import run_cli
 from initlint import notebook as nb
 from initlint.config import Settings
 from initlint.fix import ChangedOnDisk
@@ -18,8 +17,7 @@ NOTEBOOKS = os.path.join(HERE, "fixtures", "notebooks")
 
 def run(*args, cwd):
     """The CLI with every rule selected: the notebook fixtures lean on INI103 (advice, off by default)."""
-    return subprocess.run([sys.executable, "-m", "initlint", "--no-cache", "--select", "ALL", *args],
-                          capture_output=True, text=True, cwd=cwd, timeout=300)
+    return run_cli("--no-cache", "--select", "ALL", *args, cwd=cwd)
 
 
 def copy(name, folder):

@@ -1,11 +1,12 @@
-"""The pre-commit hooks: the manifest validates, and ``pre-commit try-repo`` runs both hooks end to end.
+"""The pre-commit hooks: the manifest validates, and ``pre-commit run`` runs both hooks end to end.
 
-try-repo installs initlint from a git repository into a fresh virtualenv with pip, so it needs the
-package index (for libcst). The hook repository is a commit of this working tree, made once per session
-(so uncommitted and untracked changes are tested too). try-repo keeps its clone and hook environment in
-a temporary store of its own, whatever PRE_COMMIT_HOME says, so every call builds the environment
-again (about 10 s); PRE_COMMIT_HOME still points at a private folder so nothing else is touched. When
-pip cannot reach an index the end-to-end tests are skipped, saying so.
+The hook repository is a commit of this working tree, made once per session (so uncommitted and untracked
+changes are tested too), named by its path and commit in a configuration as a user writes it
+(``repo:``/``rev:``/``hooks:``). pre-commit clones it and installs initlint into a fresh virtualenv with
+pip, so it needs the package index (for libcst). The clone and the environment are kept in a private
+PRE_COMMIT_HOME shared by the session, so they are built once (about 10 s) rather than for every call as
+``pre-commit try-repo`` does (it keeps them in a temporary store of its own). When pip cannot reach an
+index the end-to-end tests are skipped, saying so.
 """
 from __future__ import annotations
 
@@ -95,10 +96,11 @@ def test_a_broken_manifest_does_not_validate(tmp_path):
     assert "pythonish" in result.stdout + result.stderr
 
 
-# ---------------------------------------------------------------------- try-repo, end to end
+# ---------------------------------------------------------------------- pre-commit run, end to end
 @pytest.fixture(scope="session")
 def hook_repo(tmp_path_factory):
-    """A git repository holding this working tree's package and manifest, committed."""
+    """A git repository holding this working tree's package and manifest, committed; its configuration
+    (both hooks, pinned to that commit) is ``hooks.yaml`` beside it, outside the repository."""
     repo = tmp_path_factory.mktemp("precommit") / "initlint-hooks"
     repo.mkdir()
     for name in ("pyproject.toml", ".pre-commit-hooks.yaml", "README.md", "LICENSE"):
@@ -109,6 +111,11 @@ def hook_repo(tmp_path_factory):
     git(repo, "init", "-q")
     git(repo, "add", ".")
     git(repo, "commit", "-q", "-m", "hooks under test")
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True,
+                            check=True).stdout.strip()
+    hooks = [{"id": "initlint"}, {"id": "initlint-fix"}]
+    config = {"repos": [{"repo": str(repo), "rev": commit, "hooks": hooks}]}
+    (repo.parent / "hooks.yaml").write_text(yaml.safe_dump(config))
     return repo
 
 
@@ -117,8 +124,10 @@ def pre_commit_home(tmp_path_factory):
     return tmp_path_factory.mktemp("pre-commit-home")
 
 
-def try_repo(project, home, repo, hook, *files):
-    result = pre_commit(project, home, "try-repo", str(repo), hook, "--files", *files)
+def run_hook(project, home, repo, hook, *files):
+    """``pre-commit run HOOK --files FILES`` in ``project`` with the hook repository's configuration."""
+    config = str(repo.parent / "hooks.yaml")
+    result = pre_commit(project, home, "run", "--config", config, hook, "--files", *files)
     offline = OFFLINE.search(result.stdout + result.stderr)
     if result.returncode != 0 and offline:
         pytest.skip(f"pre-commit could not install initlint's hook environment (no package index?): "
@@ -129,7 +138,7 @@ def try_repo(project, home, repo, hook, *files):
 def test_check_hook_fails_on_findings_and_leaves_the_files(hook_repo, pre_commit_home, tmp_path):
     project = consumer_repo(tmp_path / "project", {"model.py": "relu_net.py", "notes.txt": "relu_net.py",
                                                    "model.ipynb": "relu_net.ipynb"})
-    result = try_repo(project, pre_commit_home, hook_repo, "initlint", "model.py", "notes.txt", "model.ipynb")
+    result = run_hook(project, pre_commit_home, hook_repo, "initlint", "model.py", "notes.txt", "model.ipynb")
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
     assert re.search(r"^initlint\.+Failed$", result.stdout, re.M), output
@@ -149,14 +158,14 @@ def test_check_hook_fails_on_findings_and_leaves_the_files(hook_repo, pre_commit
 
 def test_fix_hook_rewrites_the_file_and_then_the_check_passes(hook_repo, pre_commit_home, tmp_path):
     project = consumer_repo(tmp_path / "project", {"model.py": "relu_net.py", "clean.py": "not_torch.py"})
-    result = try_repo(project, pre_commit_home, hook_repo, "initlint-fix", "model.py", "clean.py")
+    result = run_hook(project, pre_commit_home, hook_repo, "initlint-fix", "model.py", "clean.py")
     output = result.stdout + result.stderr
     assert result.returncode == 1, output  # pre-commit fails a hook that modifies files
     assert re.search(r"^initlint \(fix\)\.+Failed$", result.stdout, re.M), output
     assert "- files were modified by this hook" in result.stdout
     assert (project / "model.py").read_text() == FIXED_RELU_NET
     assert (project / "clean.py").read_text() == (FIXTURES / "not_torch.py").read_text()
-    check = try_repo(project, pre_commit_home, hook_repo, "initlint", "model.py", "clean.py")
+    check = run_hook(project, pre_commit_home, hook_repo, "initlint", "model.py", "clean.py")
     assert check.returncode == 0, check.stdout + check.stderr
     assert re.search(r"^initlint\.+Passed$", check.stdout, re.M), check.stdout
     assert (project / "model.py").read_text() == FIXED_RELU_NET

@@ -1,6 +1,7 @@
 """Robustness: fuzzed and mutated input, bad paths, faults while fixing, concurrency, security.
 
-Fast by default; ``INITLINT_FUZZ=1`` raises the hypothesis example counts for long fuzz runs.
+Fast by default; ``INITLINT_FUZZ=1`` raises the hypothesis example counts for long fuzz runs (the README
+says so in its test section).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from libcst.metadata import MetadataWrapper, WhitespaceInclusivePositionProvider
 
 import hypothesmith
 
+from conftest import run_cli as run_cli_in_process, run_cli_process as run_initlint_process
 from initlint import fix as fix_module
 from initlint import runner
 from initlint.config import Settings
@@ -28,7 +30,8 @@ from initlint.runner import check_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FUZZ = os.environ.get("INITLINT_FUZZ") == "1"
-EXAMPLES = 1000 if FUZZ else 25
+DEFAULT_EXAMPLES, FUZZ_EXAMPLES = 25, 1000
+EXAMPLES = FUZZ_EXAMPLES if FUZZ else DEFAULT_EXAMPLES
 PREFIX = b"import torch\nimport torch.nn as nn\n"
 
 FIXTURE_FILES = sorted(glob.glob(os.path.join(ROOT, "tests", "fixtures", "rules", "*.py"))
@@ -41,9 +44,21 @@ fuzz_settings = settings(max_examples=EXAMPLES, deadline=None, derandomize=not F
                                                 HealthCheck.function_scoped_fixture])
 
 
-def run_cli(*args, cwd=None, timeout=300):
-    return subprocess.run([sys.executable, "-m", "initlint", "--no-cache", "-q", *args],
-                          capture_output=True, text=True, cwd=cwd or ROOT, timeout=timeout)
+def run_cli(*args, cwd=None):
+    """initlint in this process (conftest.run_cli), without the cache, quiet."""
+    return run_cli_in_process("--no-cache", "-q", *args, cwd=cwd)
+
+
+def run_cli_process(*args, timeout=300):
+    """initlint in a process of its own, for what the process decides (its C stack and recursion limit,
+    file permissions, signals)."""
+    return run_initlint_process("--no-cache", "-q", *args, timeout=timeout)
+
+
+def _default_sigint():
+    """In the child, before Python starts: Ctrl-C's default action, even when this run inherited SIGINT
+    ignored (a background job of a non-interactive shell), so that Python turns it into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def read(path) -> bytes:
@@ -158,6 +173,13 @@ def test_fix_twice_is_stable(source, tmp_path):
     assert not second.written and read(path) == after_first
 
 
+def test_readme_documents_the_fuzz_switch():
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as handle:
+        readme = " ".join(handle.read().split())
+    assert f"try {DEFAULT_EXAMPLES} examples each, always the same ones; `INITLINT_FUZZ=1 python -m pytest " \
+        f"tests/test_robustness.py` tries {FUZZ_EXAMPLES} each with a random seed" in readme
+
+
 # ---------------------------------------------------------------------- 2. bad inputs through the CLI
 def test_python2_code_is_a_parse_error(tmp_path):
     path = tmp_path / "py2.py"
@@ -194,23 +216,21 @@ class Model{n}(nn.Module):
 '''
 
 
-def test_50k_line_file(tmp_path):
-    count = 500
+def test_huge_file(tmp_path):
+    # 10k lines by default; the 50k-line file (about 20 s of CPU, most of it LibCST's positions) with INITLINT_FUZZ=1.
+    # How long it takes is measured by benchmarks/run.py, not asserted here.
+    count = 500 if FUZZ else 100
     padding = "".join(f"        self.scale{i} = {i}  # padding\n" for i in range(85))
     body = "".join(CLASS_TEMPLATE.format(n=n, padding=padding) for n in range(count))
     source = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n" + body
-    assert source.count("\n") >= 50_000
+    assert source.count("\n") >= count * 100
     path = tmp_path / "huge.py"
     write(path, source)
-    start = time.monotonic()
-    result = run_cli(str(path), timeout=300)
-    elapsed = time.monotonic() - start
-    print(f"\n50k-line file ({source.count(chr(10))} lines): {elapsed:.1f} s")
+    result = run_cli(str(path))
     assert_no_traceback(result)
     assert result.returncode == 1
     codes = [line.split()[1] for line in result.stdout.splitlines()]
     assert codes == ["INI001"] * count
-    assert elapsed < 120
 
 
 # Python's own limits (200 nested brackets, 100 indentation levels) are checked before LibCST parses,
@@ -230,7 +250,7 @@ def test_deep_nesting(tmp_path, source, expected):
     write(path, source)
     other = tmp_path / "other.py"
     write(other, open(MLP, "rb").read())
-    result = run_cli("-j1", str(path), str(other), timeout=120)
+    result = run_cli_process("-j1", str(path), str(other), timeout=120)
     assert_no_traceback(result)
     deep_lines = [line for line in result.stdout.splitlines() if line.startswith(str(path))]
     if expected is None:
@@ -246,7 +266,7 @@ def test_symlink_loop(tmp_path):
     folder.mkdir()
     shutil.copyfile(MLP, folder / "model.py")
     os.symlink(folder, folder / "link")
-    result = run_cli(str(folder), timeout=60)
+    result = run_cli(str(folder))
     assert_no_traceback(result)
     assert result.returncode == 1
     assert len(result.stdout.splitlines()) == 2  # the file is checked once (INI001, INI002)
@@ -258,7 +278,7 @@ def test_unreadable_file(tmp_path):
     shutil.copyfile(MLP, path)
     os.chmod(path, 0)
     try:
-        result = run_cli(str(path))
+        result = run_cli_process(str(path))
     finally:
         os.chmod(path, 0o644)
     assert_no_traceback(result)
@@ -299,7 +319,7 @@ def test_10k_small_files(tmp_path):
     for n in range(10_000):
         write(folder / f"m{n:05}.py", f"def f{n}(x):\n    return x + {n}\n")
     start = time.monotonic()
-    result = run_cli(str(folder), timeout=600)
+    result = run_cli_process(str(folder), timeout=600)
     elapsed = time.monotonic() - start
     print(f"\n10,000 files: {elapsed:.1f} s")
     assert_no_traceback(result)
@@ -373,7 +393,7 @@ def test_sigint_mid_fix(tmp_path):
     make_tree(folder, 300)
     process = subprocess.Popen([sys.executable, "-m", "initlint", "--no-cache", "-q", "--fix", str(folder)],
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               start_new_session=True)
+                               start_new_session=True, preexec_fn=_default_sigint)
     deadline = time.monotonic() + 60  # until files are being fixed (loading takes long on a busy machine)
     while time.monotonic() < deadline and read(folder / "model_000.py") == original and process.poll() is None:
         time.sleep(0.02)
@@ -411,8 +431,7 @@ def test_corrupt_cache_entries_are_ignored(tmp_path):
     cache = tmp_path / "cache"
 
     def run():
-        return subprocess.run([sys.executable, "-m", "initlint", "-q", "--cache-dir", str(cache), str(folder)],
-                              capture_output=True, text=True, cwd=ROOT, timeout=300)
+        return run_cli_in_process("-q", "--cache-dir", str(cache), str(folder))
 
     first = run()
     entries = [p for p in cache.rglob("*") if p.is_file()]

@@ -32,7 +32,23 @@ MODELS = textwrap.dedent("""
 
     def not_a_model():
         return 42
+
+    class BiasFree(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 4, bias=False)
+            nn.init.zeros_(self.fc.bias)
+
+    def broken():
+        return BiasFree()
+
+    def needs_config():
+        raise KeyError("depth")
 """)
+
+
+def _line_of(text):
+    return next(number for number, line in enumerate(MODELS.splitlines(), start=1) if text in line)
 
 
 @pytest.fixture
@@ -62,8 +78,10 @@ def test_thresholds_are_passed_on(models_module, capsys):
     capsys.readouterr()
     assert main([f"{models_module}:fixed", "--input-shape", "32,64", "--dead-above", "2"]) == 2
     assert capsys.readouterr().err == (
-        "initlint audit: error: ValueError: need 0 < collapse_below < 1 < explode_above and 0 < dead_above < 1, "
-        "got 0.0001, 10000.0 and 2.0\n")
+        "initlint audit: error: ValueError: need 0 < collapse_below < 1 < explode_above, 0 < dead_above < 1 and "
+        "0 < saturated_above < 1, got 0.0001, 10000.0, 2.0 and 0.5\n")
+    assert main([f"{models_module}:fixed", "--input-shape", "32,64", "--saturated-above", "1"]) == 2
+    assert capsys.readouterr().err.endswith("got 0.0001, 10000.0, 0.8 and 1.0\n")
 
 
 def test_plot_option_writes_a_png(models_module, tmp_path, capsys):
@@ -107,3 +125,22 @@ def test_missing_torch_exits_2_without_traceback():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 2
     assert done.stderr == "initlint audit: error: auditing needs torch; install it with: pip install initlint[torch]\n"
+
+
+def test_factory_that_raises_says_where_and_what_the_linter_predicts(models_module, capsys):
+    assert main([f"{models_module}:broken", "--input-shape", "4,4"]) == 2
+    err = capsys.readouterr().err
+    line = _line_of("nn.init.zeros_(self.fc.bias)")
+    lines = err.splitlines()
+    assert lines[0] == ("initlint audit: error: building the model failed: cli_models:broken() raised "
+                        "AttributeError: 'NoneType' object has no attribute 'zero_'")
+    assert lines[1] == f"  at cli_models.py:{line} in __init__: nn.init.zeros_(self.fc.bias)"
+    assert lines[2].startswith(f"  initlint predicts it: cli_models.py:{line}:9: INI101 ")
+    assert len(lines) == 3 and "Traceback" not in err
+
+
+def test_factory_that_raises_without_a_static_prediction(models_module, capsys):
+    assert main([f"{models_module}:needs_config", "--input-shape", "4,4"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "initlint audit: error: building the model failed: cli_models:needs_config() raised KeyError: 'depth'",
+        f"  at cli_models.py:{_line_of('raise KeyError')} in needs_config: raise KeyError(\"depth\")"]

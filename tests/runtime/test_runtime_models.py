@@ -59,19 +59,31 @@ def test_resnet_records_what_it_replaced():
 def test_gpt_tied_head_stays_tied_and_is_recorded_under_both_names():
     torch.manual_seed(0)
     model = GPT()
+    before = model.transformer.wte.weight.detach().clone()
     record = init_model_(model, token_batch())
     assert model.lm_head.weight is model.transformer.wte.weight
     head, embedding = record["lm_head.weight"], record["transformer.wte.weight"]
     assert head.tied == ("transformer.wte.weight",) and embedding.tied == ("lm_head.weight",)
-    assert (head.action, head.std, head.seed) == (embedding.action, embedding.std, embedding.seed) == \
-        ("lecun", pytest.approx(64 ** -0.5), head.seed)
-    assert head.replaced == "N(0, 0.02)"
-    assert float(model.transformer.wte.weight.detach().std()) == pytest.approx(64 ** -0.5, rel=0.02)
+    # The table is the embedding's: its scale is the model's design, so it is kept (issue 21).
+    assert (head.action, head.std, embedding.action) == ("kept", None, "kept")
+    assert head.reason == ("the embedding transformer.wte's table: an embedding's scale is the model's design "
+                           "(overwrite=True gives it this layer's init)")
+    assert torch.equal(model.transformer.wte.weight, before)
+    assert record["transformer.wpe.weight"].action == "kept"
+    assert record["transformer.wpe.weight"].reason == "embedding: its scale is the model's design"
     assert list(record.params)[0] == "transformer.wte.weight" and list(record.params)[-1] == "lm_head.weight"
     # GPT-2's depth-scaled residual projections are replaced, and the record says what they were.
     # 0.02 / sqrt(2 * 2 layers), as sampled
     assert record["transformer.h.0.attn.c_proj.weight"].replaced == "N(0, 0.0099)"
     assert "tied to lm_head.weight" in record.format()
+    # overwrite=True: the head's init, once, under both names.
+    record = init_model_(model, token_batch(), overwrite=True)
+    head, embedding = record["lm_head.weight"], record["transformer.wte.weight"]
+    assert (head.action, head.std, head.seed) == (embedding.action, embedding.std, embedding.seed) == \
+        ("lecun", pytest.approx(64 ** -0.5), head.seed)
+    assert head.replaced == "N(0, 0.02)"
+    assert float(model.transformer.wte.weight.detach().std()) == pytest.approx(64 ** -0.5, rel=0.02)
+    assert model.lm_head.weight is model.transformer.wte.weight
 
 
 class LoRALinear(nn.Module):

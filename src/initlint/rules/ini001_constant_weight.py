@@ -30,14 +30,19 @@ A layer counts as hidden only when initlint sees its activation's output go into
 ## Example
 ```python
 self.fc1 = nn.Linear(784, 256)
+self.fc2 = nn.Linear(256, 10)
 nn.init.zeros_(self.fc1.weight)
 ...
-x = F.relu(self.fc1(x))
+return self.fc2(F.relu(self.fc1(x)))
 ```
 
 ## Use instead
 ```python
+self.fc1 = nn.Linear(784, 256)
+self.fc2 = nn.Linear(256, 10)
 nn.init.kaiming_normal_(self.fc1.weight, nonlinearity="relu")
+...
+return self.fc2(F.relu(self.fc1(x)))
 ```
 
 ## Fix

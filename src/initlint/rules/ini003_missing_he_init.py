@@ -32,14 +32,36 @@ biases and its gradients vanish.
 
 ## Example
 ```python
-self.net = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+self.net = nn.Sequential(
+    nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 10),
+)
 ```
 
 ## Use instead
 ```python
-for layer in (self.net[0], self.net[2]):
-    nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
-    nn.init.zeros_(layer.bias)
+self.net = nn.Sequential(
+    nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+    nn.Linear(512, 10),
+)
+for m in self.net.modules():
+    if isinstance(m, nn.Linear):
+        nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+        nn.init.zeros_(m.bias)
 ```
 
 ## Fix

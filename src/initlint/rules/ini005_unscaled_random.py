@@ -45,13 +45,20 @@ weight is positive, so all units are strongly correlated.
 
 ## Example
 ```python
-nn.init.normal_(self.fc.weight)
+self.fc1 = nn.Linear(784, 256)
+self.fc2 = nn.Linear(256, 10)
+nn.init.normal_(self.fc1.weight)
+...
+return self.fc2(F.relu(self.fc1(x)))
 ```
 
 ## Use instead
 ```python
-nn.init.kaiming_normal_(self.fc.weight, nonlinearity="relu")  # before ReLU
-nn.init.xavier_uniform_(self.fc.weight)                        # otherwise
+self.fc1 = nn.Linear(784, 256)
+self.fc2 = nn.Linear(256, 10)
+nn.init.kaiming_normal_(self.fc1.weight, nonlinearity="relu")  # before ReLU; xavier_uniform_ otherwise
+...
+return self.fc2(F.relu(self.fc1(x)))
 ```
 
 ## Fix

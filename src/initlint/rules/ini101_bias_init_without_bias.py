@@ -34,6 +34,7 @@ nn.init.zeros_(self.conv.bias)
 
 ## Use instead
 ```python
+self.conv = nn.Conv2d(3, 64, 3, bias=False)
 if self.conv.bias is not None:
     nn.init.zeros_(self.conv.bias)
 ```

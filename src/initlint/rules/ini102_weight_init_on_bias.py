@@ -20,11 +20,13 @@ These inits compute fan-in and fan-out or need a matrix; a bias is 1-D, so they 
 
 ## Example
 ```python
+self.fc = nn.Linear(256, 10)
 nn.init.xavier_uniform_(self.fc.bias)
 ```
 
 ## Use instead
 ```python
+self.fc = nn.Linear(256, 10)
 nn.init.zeros_(self.fc.bias)
 ```
 

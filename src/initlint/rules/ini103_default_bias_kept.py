@@ -25,13 +25,21 @@ left at a scale nobody chose; torchvision, timm and most reference code zero it.
 
 ## Example
 ```python
+self.fc = nn.Linear(256, 256)
+self.out = nn.Linear(256, 10)
 nn.init.kaiming_normal_(self.fc.weight, nonlinearity="relu")
+...
+return self.out(F.relu(self.fc(x)))
 ```
 
 ## Use instead
 ```python
+self.fc = nn.Linear(256, 256)
+self.out = nn.Linear(256, 10)
 nn.init.kaiming_normal_(self.fc.weight, nonlinearity="relu")
 nn.init.zeros_(self.fc.bias)
+...
+return self.out(F.relu(self.fc(x)))
 ```
 
 ## Fix

@@ -20,14 +20,20 @@ init and get no gradient: they are dead before training starts. A negative prior
 
 ## Example
 ```python
+self.fc = nn.Linear(256, 256)
+self.out = nn.Linear(256, 10)
 nn.init.constant_(self.fc.bias, -1.0)
 ...
-x = F.relu(self.fc(x))
+return self.out(F.relu(self.fc(x)))
 ```
 
 ## Use instead
 ```python
+self.fc = nn.Linear(256, 256)
+self.out = nn.Linear(256, 10)
 nn.init.zeros_(self.fc.bias)
+...
+return self.out(F.relu(self.fc(x)))
 ```
 
 ## Fix

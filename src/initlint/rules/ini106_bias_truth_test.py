@@ -22,14 +22,18 @@ the bug hides until a layer with a bias comes along.
 
 ## Example
 ```python
-if m.bias:
-    nn.init.zeros_(m.bias)
+for m in self.modules():
+    if isinstance(m, nn.Linear):
+        if m.bias:
+            nn.init.zeros_(m.bias)
 ```
 
 ## Use instead
 ```python
-if m.bias is not None:
-    nn.init.zeros_(m.bias)
+for m in self.modules():
+    if isinstance(m, nn.Linear):
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
 ```
 
 ## Fix

@@ -18,12 +18,26 @@ the results of evaluation are random.
 
 ## Example
 ```python
+def __init__(self):
+    super().__init__()
+    self.fc = nn.Linear(10, 10)
+
 def forward(self, x):
     nn.init.kaiming_normal_(self.fc.weight)
     return self.fc(x)
 ```
 
 ## Use instead
+```python
+def __init__(self):
+    super().__init__()
+    self.fc = nn.Linear(10, 10)
+    nn.init.kaiming_normal_(self.fc.weight)
+
+def forward(self, x):
+    return self.fc(x)
+```
+
 Initialise in `__init__` (or a `reset_parameters` method it calls).
 
 ## Fix

@@ -23,9 +23,24 @@ def __init__(self):
     super().__init__()
     self.apply(self._init_weights)
     self.fc = nn.Linear(10, 10)
+
+def _init_weights(self, m):
+    if isinstance(m, nn.Linear):
+        nn.init.xavier_uniform_(m.weight)
 ```
 
 ## Use instead
+```python
+def __init__(self):
+    super().__init__()
+    self.fc = nn.Linear(10, 10)
+    self.apply(self._init_weights)
+
+def _init_weights(self, m):
+    if isinstance(m, nn.Linear):
+        nn.init.xavier_uniform_(m.weight)
+```
+
 Call it last, after every submodule is assigned.
 
 Layers that get an init of their own after the call are not counted: a zero-init head assigned after

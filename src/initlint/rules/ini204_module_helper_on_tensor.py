@@ -51,12 +51,18 @@ an error. fvcore's read `module.weight` directly and raise AttributeError.
 
 ## Example
 ```python
+from mmcv.cnn import constant_init, normal_init
+
+self.conv = nn.Conv2d(3, 64, 3)
+self.fc = nn.Linear(256, 10)
 constant_init(self.conv.bias, 0)
 normal_init(self.fc.weight, std=0.01)
 ```
 
 ## Use instead
 ```python
+self.conv = nn.Conv2d(3, 64, 3)
+self.fc = nn.Linear(256, 10)
 nn.init.constant_(self.conv.bias, 0)
 nn.init.normal_(self.fc.weight, std=0.01)
 ```

@@ -8,8 +8,9 @@ from typing import Any, Optional, TextIO
 
 import torch.nn as nn
 
+from .fans import fan, is_hf_conv1d
 from .fingerprints import Fingerprint, fingerprint
-from .follow import Follower, find_followers, tensors_in
+from .follow import Follower, tensors_in
 from .measure import LayerSignal, duplicate_rows, measure_signals
 from .model_init import unwrap
 
@@ -18,6 +19,7 @@ SIGNAL_COLLAPSE = "INI300"
 SIGNAL_EXPLOSION = "INI301"
 DEAD_UNITS = "INI302"
 SYMMETRIC_UNITS = "INI303"
+SATURATED_ACTIVATIONS = "INI304"
 
 # Below this share of the reference layer's input-dependent share, a layer's output
 # no longer depends on the input (default init: the biases have taken over).
@@ -49,7 +51,7 @@ class LayerAudit:
     input_share: float             # share of pre_moment that varies across the batch
     inactive_fraction: Optional[float]   # ReLU family: activation inputs < 0
     dead_units: Optional[float]          # ReLU family: units never active on the batch
-    saturated_fraction: Optional[float]  # tanh/sigmoid: outputs within 1% of an asymptote
+    saturated_fraction: Optional[float]  # tanh/sigmoid/hardtanh: outputs in the flat region
     duplicate_rows: int            # units whose weight row equals another unit's
     codes: tuple = ()
 
@@ -119,18 +121,55 @@ def _static_codes(name: str, follower: Follower, guessed: Fingerprint, stacks: d
     return found
 
 
+def _weight_moment(layer: nn.Module, signal: LayerSignal) -> float:
+    """The part of the layer's output second moment its weights produce: the whole
+    minus the bias's mean square (their cross term averages out over units)."""
+    bias = getattr(layer, "bias", None)
+    bias_moment = float(bias.detach().float().pow(2).mean()) if bias is not None else 0.0
+    return max(signal.pre_moment - bias_moment, 0.0)
+
+
+def _stack_confirmed(run: list) -> bool:
+    """Does the measured signal agree that this stack shrinks it?
+
+    ``run`` is a run of consecutive layers, each directly before a ReLU-family
+    activation, whose weights look Xavier/LeCun-scaled or default.  From one layer
+    to the next the weights' part of the output second moment is predicted to
+    change by (std * sqrt(fan_in) / the previous activation's gain)^2 (1/2 for
+    LeCun after a ReLU, 1/6 for PyTorch's default; He gives 1).  The run is
+    confirmed when the measured change over it is nearer the prediction than 1 on a
+    log scale (below the square root of the predicted product).  Max-pooling that
+    makes up for the lost scale, calibration (LSUV), or a weight the layer
+    standardises before use (NF-nets) keep the signal, and then nothing is
+    reported: the measurement wins."""
+    measured = predicted = 1.0
+    for (_, before, _, _, previous), (_, _, guessed, layer, signal) in zip(run, run[1:]):
+        if not previous.pre_moment or not guessed.std or not before.gain:
+            return False
+        measured *= _weight_moment(layer, signal) / previous.pre_moment
+        predicted *= (guessed.std * math.sqrt(fan(layer.weight, layer)) / before.gain) ** 2
+    return predicted < 1.0 and measured < math.sqrt(predicted)
+
+
 def _relu_stacks(layers: list) -> dict:
-    """INI002/INI003 as the static rules see them: layers directly before a
-    ReLU-family activation whose weight is certainly Xavier/LeCun-scaled (INI002) or
-    PyTorch's default (INI003), with another such layer right before or after them
-    in execution order.  A single such layer only scales the signal once."""
+    """INI002/INI003 as the static rules see them: runs of two or more layers in
+    execution order, each directly before a ReLU-family activation, whose weights
+    are certainly Xavier/LeCun-scaled (INI002) or PyTorch's default (INI003); a
+    single such layer only scales the signal once.  A run is reported only when the
+    measured signal agrees (:func:`_stack_confirmed`)."""
     tests = {"INI002": lambda schemes: set(schemes) <= {"xavier", "lecun"},
              "INI003": lambda schemes: schemes == ("default",)}
     stacks = {}
     for code, test in tests.items():
-        marked = [item[1].is_relu_family and test(item[2].schemes) for item in layers]
-        stacks[code] = {layers[i][0] for i, flag in enumerate(marked)
-                        if flag and ((i > 0 and marked[i - 1]) or (i + 1 < len(marked) and marked[i + 1]))}
+        stacks[code] = set()
+        run: list = []
+        for item in layers + [None]:
+            if item is not None and item[1].is_relu_family and test(item[2].schemes):
+                run.append(item)
+                continue
+            if len(run) > 1 and _stack_confirmed(run):
+                stacks[code].update(name for name, *_ in run)
+            run = []
     return stacks
 
 
@@ -147,9 +186,22 @@ def _dead_message(layer: nn.Module, follower: Follower, signal: LayerSignal) -> 
     return message
 
 
+_FLAT_REGION = {"tanh": "|tanh| > 0.99, where its gradient is under 2% of its peak",
+                "sigmoid": "sigmoid < 0.01 or > 0.99, where its gradient is under 4% of its peak",
+                "hardtanh": "|x| >= 1, where its gradient is 0"}
+
+
+def _saturated_message(signal: LayerSignal) -> str:
+    return (f"{signal.activation} is saturated for {signal.saturated_fraction:.0%} of this layer's outputs "
+            f"({_FLAT_REGION[signal.activation]}): its inputs are too large (second moment "
+            f"{signal.pre_moment:.3g}); scale the weights (or the bias) down, e.g. init_model_ or xavier_init_(layer, "
+            f"\"{signal.activation}\")")
+
+
 def audit(model: nn.Module, example_inputs: Any, *, print_table: bool = True,
           file: Optional[TextIO] = None, plot: Optional[str] = None,
-          collapse_below: float = 1e-4, explode_above: float = 1e4, dead_above: float = 0.8) -> AuditReport:
+          collapse_below: float = 1e-4, explode_above: float = 1e4, dead_above: float = 0.8,
+          saturated_above: float = 0.5) -> AuditReport:
     """Audit every Linear/Conv of ``model`` on ``example_inputs`` (a batch of >= 2).
 
     The model runs once without grad, in eval mode except that batch/instance
@@ -163,24 +215,27 @@ def audit(model: nn.Module, example_inputs: Any, *, print_table: bool = True,
       ``dead_above`` of a layer's outputs (reported at that layer, whose bias or
       weights cause it);
     * INI303: hidden units with identical weight rows;
+    * INI304: a tanh/sigmoid/hardtanh puts more than ``saturated_above`` of a
+      layer's outputs in its flat region, where almost no gradient passes;
     * INI001/INI002/INI003 where the weight's fingerprint is certain.
 
     ``plot`` is a path to save the second moment by depth to (needs matplotlib).
     """
-    if not 0 < collapse_below < 1 < explode_above or not 0 < dead_above < 1:
-        raise ValueError(f"need 0 < collapse_below < 1 < explode_above and 0 < dead_above < 1, got "
-                         f"{collapse_below}, {explode_above} and {dead_above}")
+    if not 0 < collapse_below < 1 < explode_above or not 0 < dead_above < 1 or not 0 < saturated_above < 1:
+        raise ValueError(f"need 0 < collapse_below < 1 < explode_above, 0 < dead_above < 1 and "
+                         f"0 < saturated_above < 1, got {collapse_below}, {explode_above}, {dead_above} "
+                         f"and {saturated_above}")
     model = unwrap(model)  # names as the bare model has them, like init_model_
     first = next(tensors_in(example_inputs), None)
     if first is None or first.dim() == 0 or first.shape[0] < 2:
         raise ValueError("audit needs example inputs with a batch of at least 2")
-    followers, strategy = find_followers(model, example_inputs)
     modules = dict(model.named_modules())
-    signals = measure_signals(model, example_inputs)
+    signals, followers, stand_ins = measure_signals(model, example_inputs)
+    strategy = "torch_function"
 
     measured = []
     for name, signal in signals.items():
-        layer, follower = modules[name], followers[name]
+        layer, follower = stand_ins.get(name) or modules[name], followers[name]
         activation = follower.activation
         guessed = fingerprint(layer.weight, layer, activation.gain if activation is not None else None)
         measured.append((name, follower, guessed, layer, signal))
@@ -211,13 +266,15 @@ def audit(model: nn.Module, example_inputs: Any, *, print_table: bool = True,
                     f"(threshold {explode_above:g}x)"))
                 findings.append(explosion)
             if guessed.distribution != "constant":
-                twins = duplicate_rows(layer.weight, getattr(layer, "transposed", False))
+                twins = duplicate_rows(layer.weight, _units_are_columns(layer))
                 if twins:
                     findings.append(Finding(SYMMETRIC_UNITS, name, (
                         f"{twins} of {_units(layer)} units have the same weights as another unit: "
                         "they compute the same thing and get the same gradient")))
         if signal.inactive_fraction is not None and signal.inactive_fraction > dead_above:
             findings.append(Finding(DEAD_UNITS, name, _dead_message(layer, follower, signal)))
+        if signal.saturated_fraction is not None and signal.saturated_fraction > saturated_above:
+            findings.append(Finding(SATURATED_ACTIVATIONS, name, _saturated_message(signal)))
         report.findings += findings
         report.layers.append(LayerAudit(
             depth, name, type(layer).__name__, follower, guessed, signal.pre_moment, signal.post_moment,
@@ -237,8 +294,16 @@ def _signal(signal: LayerSignal) -> float:
     return signal.pre_moment if signal.post_moment is None else signal.post_moment
 
 
+def _units_are_columns(layer: nn.Module) -> bool:
+    """ConvTranspose (in x out/groups x k) and Hugging Face's Conv1D (in x out) keep a
+    unit's weights in a column."""
+    return bool(getattr(layer, "transposed", False)) or is_hf_conv1d(layer)
+
+
 def _units(layer: nn.Module) -> int:
     weight = layer.weight
+    if is_hf_conv1d(layer):
+        return weight.shape[1]
     return weight.shape[1] * layer.groups if getattr(layer, "transposed", False) else weight.shape[0]
 
 

@@ -11,6 +11,7 @@ actually meet one unit:
 * ConvTranspose is the adjoint, so the two swap: fan_in = ``in/g * K / S`` and
   fan_out = ``out/g * K``.
 * Linear, weight ``out x in``: fan_in = in, fan_out = out.
+* Hugging Face's Conv1D (GPT-2), weight ``in x out``: fan_in = in, fan_out = out.
 
 Given only a weight tensor (no layer) we cannot know groups, stride or
 transposition, so a plain Linear/Conv layout with groups=1 and stride 1 is assumed.
@@ -26,10 +27,22 @@ import torch.nn as nn
 MODES = ("fan_in", "fan_out", "fan_avg")
 
 
+def is_hf_conv1d(module: Optional[nn.Module]) -> bool:
+    """Hugging Face's ``transformers.pytorch_utils.Conv1D`` (GPT-2 and its family),
+    recognised by class name and weight layout without importing transformers: a
+    Linear whose weight is stored transposed, (in, out), with ``nf`` = out."""
+    # _parameters, not getattr: while torch.fx traces, module.weight is a Proxy
+    weight = getattr(module, "_parameters", {}).get("weight")
+    return (type(module).__name__ == "Conv1D" and isinstance(weight, torch.Tensor) and weight.dim() == 2
+            and getattr(module, "nf", None) == weight.shape[1])
+
+
 def fan_in_out(weight: torch.Tensor, layer: Optional[nn.Module] = None) -> tuple[float, float]:
     if weight.dim() < 2:
         raise ValueError(f"fan needs a weight with at least 2 dimensions, got shape {tuple(weight.shape)}")
     rows, cols = weight.shape[0], weight.shape[1]
+    if is_hf_conv1d(layer):  # weight is in x out
+        return float(rows), float(cols)
     kernel = math.prod(weight.shape[2:])
     if not isinstance(layer, nn.modules.conv._ConvNd):
         return float(cols * kernel), float(rows * kernel)

@@ -32,7 +32,7 @@ from typing import Optional
 import torch
 import torch.nn as nn
 
-from .fans import fan_in_out, torch_fan_in_out
+from .fans import fan_in_out, is_hf_conv1d, torch_fan_in_out
 
 _BOUNDED_TAIL = 2.4
 _UNIFORM_KURTOSIS = 2.1
@@ -74,11 +74,17 @@ class Fingerprint:
         return f"{self.scheme} ({self.distribution}, gain {self.gain:.3g})"
 
 
+def _torch_fans(weight: torch.Tensor, layer: Optional[nn.Module]) -> tuple[float, float]:
+    """The fans nn.init would use; for Hugging Face's Conv1D (weight stored in x out,
+    which torch's helper reads the wrong way round) the true ones."""
+    return fan_in_out(weight, layer) if is_hf_conv1d(layer) else torch_fan_in_out(weight)
+
+
 def _candidates(weight: torch.Tensor, layer: Optional[nn.Module],
                 activation_gain: Optional[float]) -> list[tuple[str, float, tuple]]:
     """(scheme, expected std, distributions it can have), in tie-break order."""
     any_shape = ("uniform", "normal", "truncated_normal")
-    torch_in, torch_out = torch_fan_in_out(weight)
+    torch_in, torch_out = _torch_fans(weight, layer)
     fan_pairs = {(torch_in, torch_out), fan_in_out(weight, layer)}
     gains = {math.sqrt(2.0)}
     if activation_gain is not None and activation_gain != 1.0:
@@ -116,7 +122,7 @@ def fingerprint(weight: torch.Tensor, layer: Optional[nn.Module] = None,
     if std == 0.0:
         scheme = "zero" if all_zero else "constant"
         return Fingerprint(scheme, "constant", 0.0, 0.0, math.nan, math.nan, mean)
-    torch_in, _ = torch_fan_in_out(weight)
+    torch_in, _ = _torch_fans(weight, layer)
     kurtosis = fourth / variance**2
     max_over_std = largest / std
     if max_over_std <= _BOUNDED_TAIL:

@@ -22,9 +22,23 @@ import torch.fx
 import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 
+from .fans import is_hf_conv1d
 from .gains import RELU_FAMILY, named_gain, canonical_name, describe_call, describe_module
 
 LAYER_TYPES = (nn.Linear, nn.modules.conv._ConvNd)
+
+
+def is_layer(module: nn.Module) -> bool:
+    """A Linear/Conv (subclasses included) or Hugging Face's Conv1D."""
+    return isinstance(module, LAYER_TYPES) or is_hf_conv1d(module)
+
+
+def attention_out_projections(model: nn.Module) -> dict[str, str]:
+    """MultiheadAttention module name -> its out_proj's name.  MultiheadAttention
+    uses out_proj's weight directly (out_proj is never called), so its output
+    stands for out_proj's."""
+    return {name: f"{name}.out_proj" if name else "out_proj" for name, module in model.named_modules()
+            if isinstance(module, nn.MultiheadAttention)}
 
 _PASS_NAMES = frozenset({
     "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout",
@@ -133,7 +147,7 @@ def classify_module(module: nn.Module) -> Follower:
     if isinstance(module, nn.modules.conv._ConvNd):
         transposed = "_transpose" if module.transposed else ""
         return Follower("layer", f"conv{transposed}{len(module.kernel_size)}d")
-    if isinstance(module, (nn.Linear, nn.Bilinear)):
+    if isinstance(module, (nn.Linear, nn.Bilinear)) or is_hf_conv1d(module):
         return Follower("layer", "bilinear" if isinstance(module, nn.Bilinear) else "linear")
     described = describe_module(module)
     if described is not None:
@@ -150,8 +164,29 @@ def _finish(first: Follower, then: Optional[Follower]) -> Follower:
 
 # ---------------------------------------------------------------- torch.fx strategy
 
-def _fx_followers(model: nn.Module) -> dict[str, Follower]:
-    graph_module = torch.fx.symbolic_trace(model)
+class _LayerTracer(torch.fx.Tracer):
+    """Keeps every layer a call_module node, also subclasses defined outside torch.nn
+    (timm's ScaledStdConv2d) and Hugging Face's Conv1D, which fx would trace through;
+    traces into torch.nn modules that hold layers (nn.TransformerEncoderLayer), which
+    fx would keep whole, except MultiheadAttention (its out_proj is never called)."""
+
+    def __init__(self, into_torch_modules: bool = True):
+        super().__init__()
+        self.into_torch_modules = into_torch_modules
+
+    def is_leaf_module(self, module: nn.Module, qualified_name: str) -> bool:
+        if is_layer(module) or isinstance(module, nn.MultiheadAttention):
+            return True
+        holds_layers = self.into_torch_modules and any(is_layer(inner) for inner in module.modules()
+                                                       if inner is not module)
+        return super().is_leaf_module(module, qualified_name) and not holds_layers
+
+
+def _fx_followers(model: nn.Module, into_torch_modules: bool = True) -> dict[str, Follower]:
+    tracer = _LayerTracer(into_torch_modules)
+    graph = tracer.trace(model)
+    graph_module = torch.fx.GraphModule(tracer.root, graph)
+    out_projections = attention_out_projections(graph_module)
     modules = dict(graph_module.named_modules())
     order = {node: index for index, node in enumerate(graph_module.graph.nodes)}
 
@@ -189,16 +224,19 @@ def _fx_followers(model: nn.Module) -> dict[str, Follower]:
 
     followers: dict[str, Follower] = {}
     for node in graph_module.graph.nodes:
-        if node.op != "call_module" or node.target in followers:
+        if node.op != "call_module":
+            continue
+        name = out_projections.get(node.target, node.target)
+        if name in followers:
             continue  # a layer called twice is judged by its first call
-        if not isinstance(modules[node.target], LAYER_TYPES):
+        if not is_layer(modules[node.target]) and node.target not in out_projections:
             continue
         step, step_node = first_consumer(node)
         if step is None:
-            followers[node.target] = UNKNOWN
+            followers[name] = UNKNOWN
             continue
         then = first_consumer(step_node)[0] if step.kind in ("norm", "add") else None
-        followers[node.target] = _finish(step, then)
+        followers[name] = _finish(step, then)
     return followers
 
 
@@ -257,6 +295,13 @@ class FollowMode(TorchFunctionMode):
         self.on_layer_output(name, output)
         self.tag(output, _Tag(name))
 
+    def reached_output(self, output: Any) -> None:
+        """The model returned ``output``: layers whose tag reached it are followed by the output."""
+        for tensor in tensors_in(output):
+            tag = self.tag_of(tensor)
+            if tag is not None:
+                self.resolve(tag, OUTPUT)
+
     def on_layer_output(self, name: str, output: Any) -> None:
         """Called once per layer with its first output, before anything consumes it."""
 
@@ -314,8 +359,14 @@ class hooked:
         def hook(module: nn.Module, args: Any, output: Any, name: str) -> None:
             self.mode.layer_output(name, output)
 
+        def attention_hook(module: nn.Module, args: Any, output: Any, name: str) -> None:
+            self.mode.layer_output(name, output[0] if isinstance(output, tuple) else output)
+
         self.handles = [module.register_forward_hook(functools.partial(hook, name=name))
-                        for name, module in self.model.named_modules() if isinstance(module, LAYER_TYPES)]
+                        for name, module in self.model.named_modules() if is_layer(module)]
+        modules = dict(self.model.named_modules())
+        self.handles += [modules[attention].register_forward_hook(functools.partial(attention_hook, name=name))
+                         for attention, name in attention_out_projections(self.model).items()]
         return self.mode
 
     def __exit__(self, *exc: Any) -> None:
@@ -326,7 +377,7 @@ class hooked:
 def plain_weights(model: nn.Module) -> dict[int, str]:
     """id of each layer's weight tensor -> layer name (parametrized weights have none)."""
     return {id(m._parameters["weight"]): name for name, m in model.named_modules()
-            if isinstance(m, LAYER_TYPES) and m._parameters.get("weight") is not None}
+            if is_layer(m) and m._parameters.get("weight") is not None}
 
 
 def run_inputs(model: nn.Module, example_inputs: Any) -> Any:
@@ -359,28 +410,28 @@ class eval_mode:
 
 
 def _runtime_followers(model: nn.Module, example_inputs: Any) -> dict[str, Follower]:
-    layers = [name for name, m in model.named_modules() if isinstance(m, LAYER_TYPES)]
+    layers = [name for name, m in model.named_modules() if is_layer(m)]
     mode = FollowMode(plain_weights(model))
     with eval_mode(model), hooked(model, mode), mode:
         output = run_inputs(model, example_inputs)
-    for tensor in tensors_in(output):  # tags that reached the model's output
-        tag = mode.tag_of(tensor)
-        if tag is not None:
-            mode.resolve(tag, OUTPUT)
+    mode.reached_output(output)
     return {name: mode.followers.get(name, UNKNOWN) for name in layers}
 
 
 def find_followers(model: nn.Module, example_inputs: Any = None) -> tuple[dict[str, Follower], str]:
     """Map each Linear/Conv module name to its :class:`Follower`; also return the
     strategy used ("fx" or "torch_function")."""
-    layer_names = [name for name, m in model.named_modules() if isinstance(m, LAYER_TYPES)]
+    layer_names = [name for name, m in model.named_modules() if is_layer(m)]
     try:
         traced = _fx_followers(model)
     except Exception as error:  # any tracing failure means: fall back to running the model
-        if example_inputs is None:
+        if example_inputs is not None:
+            return _runtime_followers(model, example_inputs), "torch_function"
+        try:  # torch.nn's composite modules (nn.TransformerEncoderLayer) whole: their layers stay unknown
+            traced = _fx_followers(model, into_torch_modules=False)
+        except Exception:
             raise ValueError(
                 f"torch.fx cannot trace {type(model).__name__} ({type(error).__name__}: {error}); "
                 "pass example_inputs so the model can be run instead"
             ) from error
-        return _runtime_followers(model, example_inputs), "torch_function"
     return {name: traced.get(name, UNKNOWN) for name in layer_names}, "fx"

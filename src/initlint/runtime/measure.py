@@ -7,6 +7,7 @@ Statistics of a layer's output are taken in its forward hook, before anything
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
@@ -14,7 +15,7 @@ from typing import Any, Callable, Optional
 import torch
 import torch.nn as nn
 
-from .follow import Follower, FollowMode, hooked, plain_weights, run_inputs
+from .follow import UNKNOWN, Follower, FollowMode, hooked, plain_weights, run_inputs
 from .gains import RELU_FAMILY
 
 _SLICE = 1 << 22  # elements per slice of a temporary
@@ -22,6 +23,7 @@ _SLICE = 1 << 22  # elements per slice of a temporary
 # Outputs this close to an asymptote have a derivative below ~2-4% of its peak.
 _TANH_SATURATED = 0.99
 _SIGMOID_SATURATED = 0.01
+_HARDTANH_BOUND = 1.0  # hardtanh(x) = clamp(x, -1, 1): zero gradient at and beyond the bounds
 
 
 @dataclass
@@ -34,7 +36,7 @@ class LayerSignal:
     post_moment: Optional[float] = None   # per-sample second moment of that activation's output
     inactive_fraction: Optional[float] = None   # ReLU family: inputs < 0
     dead_units: Optional[float] = None          # ReLU family: units never > 0 on the batch
-    saturated_fraction: Optional[float] = None  # tanh/sigmoid: outputs near an asymptote
+    saturated_fraction: Optional[float] = None  # tanh/sigmoid/hardtanh: outputs in the flat region
 
 
 def second_moment(tensor: torch.Tensor) -> float:
@@ -57,12 +59,23 @@ def _count(values: torch.Tensor, test: Callable[[torch.Tensor], torch.Tensor]) -
 
 
 def batch_variance(values: torch.Tensor) -> float:
-    """Variance across the batch (dim 0) of each element, averaged over elements;
-    computed a block of columns at a time."""
+    """Variance across the batch (dim 0) of each element, averaged over elements.
+
+    Computed a block of columns at a time from the deviations from the first
+    example (the shifted-data formula: exactly 0 when every example is the same,
+    no cancellation against a large common offset); ``var(dim=0)`` on a column
+    block is tens of times slower."""
     rows = values.reshape(values.shape[0], -1)
-    columns = max(1, _SLICE // rows.shape[0])
-    total = sum(float(block.var(dim=0, unbiased=False).sum()) for block in rows.split(columns, dim=1))
-    return total / max(rows.shape[1], 1)
+    count = rows.shape[0]
+    columns = max(1, _SLICE // count)
+    wide = None if rows.dtype in (torch.float32, torch.float64) else torch.float32
+    total = 0.0
+    for block in rows.split(columns, dim=1):
+        shifted = block - block[:1]
+        squares = float(torch.linalg.vector_norm(shifted, dtype=wide)) ** 2
+        sums = float(torch.linalg.vector_norm(shifted.sum(0, dtype=wide))) ** 2
+        total += max(squares - sums / count, 0.0)
+    return total / max(rows.numel(), 1)
 
 
 def _unit_dim(tensor: torch.Tensor, is_conv: bool) -> int:
@@ -102,6 +115,7 @@ class _SignalMode(FollowMode):
         super().__init__(plain_weights(model))
         self.conv_layers = {name for name, m in model.named_modules() if isinstance(m, nn.modules.conv._ConvNd)}
         self.signals: dict[str, LayerSignal] = {}  # in execution order
+        self.stand_ins: dict[str, nn.Module] = {}  # for measured names that are not modules
 
     def _paused(self, compute: Callable[[], Any]) -> Any:
         self.paused = True  # our own tensor code must not count as consuming the signal
@@ -137,6 +151,9 @@ class _SignalMode(FollowMode):
                 per_unit = values.amax(dim=other) if other else values
                 signal.dead_units = float((per_unit <= 0).float().mean())
             self._paused(inactive)  # before the call: an in-place ReLU overwrites its input
+        elif step.op == "hardtanh":  # flat (zero gradient) outside [-1, 1]; counted before an in-place call
+            self._paused(lambda: setattr(signal, "saturated_fraction", _count(
+                before.detach(), lambda piece: piece.abs() >= _HARDTANH_BOUND)))
         result = call()
         if isinstance(result, torch.Tensor):
             def after() -> None:
@@ -150,12 +167,73 @@ class _SignalMode(FollowMode):
         return result
 
 
-def measure_signals(model: nn.Module, example_inputs: Any) -> dict[str, LayerSignal]:
-    """Each executed Linear/Conv's :class:`LayerSignal`, in order of first execution."""
+class InProjection(nn.Module):
+    """Stands for one of MultiheadAttention's input projections (q, k or v), which are
+    parameters of the attention module, not layers: a Linear-shaped view of its
+    weight block and bias block, for the audit's table and fingerprint."""
+
+    def __init__(self, weight: torch.Tensor, bias: Optional[torch.Tensor]):
+        super().__init__()
+        self.weight, self.bias = weight, bias
+
+
+_ATTENTION = Follower("other", "multi_head_attention")
+
+
+def _projections(attention: nn.MultiheadAttention) -> list:
+    """(suffix, weight, bias) of the q, k and v projections."""
+    biases = attention.in_proj_bias.chunk(3) if attention.in_proj_bias is not None else (None,) * 3
+    if attention.in_proj_weight is not None:
+        weights = attention.in_proj_weight.chunk(3)
+        return [(f"in_proj_weight[{part}]", weight, bias) for part, weight, bias in zip("qkv", weights, biases)]
+    weights = (attention.q_proj_weight, attention.k_proj_weight, attention.v_proj_weight)
+    return [(f"{part}_proj_weight", weight, bias) for part, weight, bias in zip("qkv", weights, biases)]
+
+
+def _attention_hooks(model: nn.Module, mode: "_SignalMode") -> list:
+    """Measure MultiheadAttention's q, k and v projections on the module's inputs
+    (the module may take a fused fast path that never computes them one by one)."""
+
+    def hook(attention: nn.MultiheadAttention, args: tuple, kwargs: dict, name: str) -> None:
+        names = ("query", "key", "value")
+        inputs = [args[i] if i < len(args) else kwargs.get(key) for i, key in enumerate(names)]
+        batch_dim = 0 if attention.batch_first else 1
+
+        def measure() -> None:
+            for (suffix, weight, bias), tensor in zip(_projections(attention), inputs):
+                key = f"{name}.{suffix}" if name else suffix
+                if not isinstance(tensor, torch.Tensor) or key in mode.signals:
+                    continue
+                output = nn.functional.linear(tensor, weight, bias)
+                if output.dim() > 1:
+                    output = output.movedim(batch_dim, 0)
+                moment = second_moment(output)
+                spread = batch_variance(output) if output.dim() > 1 and output.shape[0] > 1 else 0.0
+                mode.signals[key] = LayerSignal(moment, spread / moment if moment > 0 else 0.0)
+                mode.stand_ins[key] = InProjection(weight.detach(), None if bias is None else bias.detach())
+                mode.followers[key] = _ATTENTION
+
+        mode._paused(measure)
+
+    return [module.register_forward_pre_hook(functools.partial(hook, name=name), with_kwargs=True)
+            for name, module in model.named_modules() if isinstance(module, nn.MultiheadAttention)]
+
+
+def measure_signals(model: nn.Module, example_inputs: Any) -> tuple[dict, dict, dict]:
+    """Each executed Linear/Conv's :class:`LayerSignal`, in order of first execution,
+    and its :class:`Follower` as seen in the same run (no separate tracing).
+    MultiheadAttention's q/k/v projections appear as ``attn.in_proj_weight[q]`` ...
+    (or ``attn.q_proj_weight`` ...), with an :class:`InProjection` in ``stand_ins``."""
     mode = _SignalMode(model)
-    with batch_statistics(model), hooked(model, mode), mode:
-        run_inputs(model, example_inputs)
-    return mode.signals
+    handles = _attention_hooks(model, mode)
+    try:
+        with batch_statistics(model), hooked(model, mode), mode:
+            output = run_inputs(model, example_inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    mode.reached_output(output)
+    return mode.signals, {name: mode.followers.get(name, UNKNOWN) for name in mode.signals}, mode.stand_ins
 
 
 def duplicate_rows(weight: torch.Tensor, transposed: bool = False) -> int:

@@ -16,7 +16,7 @@ from torch.nn.utils import parametrize
 
 from .fans import fan
 from .fingerprints import fingerprint
-from .follow import LAYER_TYPES, Follower, find_followers, run_inputs
+from .follow import Follower, eval_mode, find_followers, is_layer, run_inputs
 from .helpers import fill_
 from .measure import batch_statistics, second_moment
 from .policy import Decision, InitPolicy
@@ -24,6 +24,8 @@ from .policy import Decision, InitPolicy
 # Norm layers whose weight is a scale (gamma); a zero gamma is a deliberate choice.
 _NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm) + \
     ((nn.RMSNorm,) if hasattr(nn, "RMSNorm") else ())
+
+_EMBEDDING_TYPES = (nn.Embedding, nn.EmbeddingBag)
 
 # LSUV: stop when the layer's output second moment is within this of 1.
 _CALIBRATION_TOLERANCE = 0.02
@@ -142,7 +144,9 @@ def _materialise_lazy(model: nn.Module, example_inputs: Any) -> None:
         raise ValueError(
             f"{', '.join(lazy)} not materialised yet (lazy modules such as LazyLinear): run one forward "
             "pass first, or pass example_inputs and init_model_ will run it")
-    with batch_statistics(model):
+    # Eval mode without grad: nothing is updated.  Not batch_statistics(), which switches
+    # running statistics off on norms that a lazy norm has not even created yet.
+    with eval_mode(model):
         run_inputs(model, example_inputs)
 
 
@@ -176,10 +180,12 @@ def _weight_of(module_name: str, layer: nn.Module) -> _Weight:
         originals = [(name, param) for name, param in chain.named_parameters(recurse=False)]
         return _Weight(f"parametrized by {', '.join(kinds)}", tuple(param for _, param in originals),
                        tuple(base + name for name, _ in originals))
-    hooks = [hook for hook in layer._forward_pre_hooks.values() if type(hook).__name__ == "WeightNorm"]
-    if hooks:  # the deprecated torch.nn.utils.weight_norm
+    hooks = {type(hook).__name__: hook for hook in layer._forward_pre_hooks.values()}
+    if "WeightNorm" in hooks:  # the deprecated torch.nn.utils.weight_norm
         return _Weight("weight_norm", (layer.weight_g, layer.weight_v),
-                       (prefix + "weight_g", prefix + "weight_v"), hooks[0].dim)
+                       (prefix + "weight_g", prefix + "weight_v"), hooks["WeightNorm"].dim)
+    if "SpectralNorm" in hooks:  # the legacy torch.nn.utils.spectral_norm: weight_orig, weight recomputed
+        return _Weight("spectral_norm", (layer.weight_orig,), (prefix + "weight_orig",))
     return _Weight("plain", (layer._parameters["weight"],), (prefix + "weight",))
 
 
@@ -299,13 +305,17 @@ def _calibration_pass(model: nn.Module, example_inputs: Any, weights: dict, tota
     return moments
 
 
-def _calibrate(model: nn.Module, example_inputs: Any, weights: dict, entries: dict) -> None:
+def _calibrate(model: nn.Module, example_inputs: Any, weights: dict, entries: dict) -> list:
     """LSUV (Mishkin & Matas 2016): in execution order, scale each layer's weight so
     that its output (without the bias) has unit second moment on the batch.  A pass
     normally settles every layer; the next confirms it (layers called more than once
-    or feeding themselves may need another)."""
+    or feeding themselves may need another).  A layer whose output did not change
+    when its weight was scaled (it standardises its weight, as NF-nets' convs do) is
+    put back as it was and left out."""
     totals = dict.fromkeys(weights, 1.0)
     ran: set = set()
+    invariant: list = []
+    previous: dict = {}
     for _ in range(_CALIBRATION_PASSES):
         moments = _calibration_pass(model, example_inputs, weights, totals)
         ran.update(moments)
@@ -313,7 +323,17 @@ def _calibrate(model: nn.Module, example_inputs: Any, weights: dict, entries: di
             if not 0.0 < moment < math.inf:
                 raise ValueError(f"calibration: {clean_name(name)}'s output has second moment {moment} "
                                  "on the example inputs; it cannot be scaled to 1")
-        if all(abs(moment - 1.0) <= _CALIBRATION_TOLERANCE for moment in moments.values()):
+        for name, moment in moments.items():
+            earlier = previous.get(name)
+            # Scaling should have moved the moment from ``earlier`` to 1; it moved by under a tenth of that.
+            if earlier is not None and abs(earlier - 1.0) > _CALIBRATION_TOLERANCE \
+                    and abs(moment - earlier) < 0.1 * abs(earlier - 1.0):
+                weight = weights.pop(name)[0]
+                with torch.no_grad():
+                    weight.params[0].div_(totals.pop(name))
+                invariant.append(name)
+        previous = moments
+        if all(abs(moment - 1.0) <= _CALIBRATION_TOLERANCE for name, moment in moments.items() if name in weights):
             break
     for name, (_, key) in weights.items():
         if name not in ran:
@@ -321,12 +341,14 @@ def _calibrate(model: nn.Module, example_inputs: Any, weights: dict, entries: di
         entry = entries[key]
         entries[key] = dataclasses.replace(entry, std=entry.std * totals[name], calibration=totals[name],
                                            reason=f"{entry.reason}; LSUV x{totals[name]:.3g}")
+    return invariant
 
 
 def init_model_(model: nn.Module, example_inputs: Any = None, *, policy: Optional[InitPolicy] = None,
                 calibrate: bool = False, overwrite: bool = False, seed: int = 0,
                 skip: Iterable[str] = ()) -> InitRecord:
-    """Initialise every Linear/Conv in ``model`` in place by what follows it.
+    """Initialise every Linear/Conv (and Hugging Face Conv1D, MultiheadAttention
+    projection) in ``model`` in place by what follows it.
 
     example_inputs: a batch (tensor, tuple of args or dict of kwargs).  Needed when
         ``torch.fx`` cannot trace the model, to materialise lazy modules, and for
@@ -335,7 +357,8 @@ def init_model_(model: nn.Module, example_inputs: Any = None, *, policy: Optiona
     calibrate: after the init, rescale each layer in execution order so that its
         output has unit second moment on ``example_inputs`` (LSUV).
     overwrite: also replace deliberate zeros (a zero weight before the output or a
-        residual add, a zero norm gamma), which are otherwise kept.
+        residual add, a zero norm gamma, a layer's zero gain) and a layer's weight that
+        is an embedding's table (a tied LM head), which are otherwise kept.
     seed: base seed; each parameter draws from its own generator seeded by
         ``param_seed(qualified_name, seed)``, with names as the bare model has them
         (no DDP ``module.`` or torch.compile ``_orig_mod.``).
@@ -358,17 +381,22 @@ def init_model_(model: nn.Module, example_inputs: Any = None, *, policy: Optiona
     done: dict = {}         # id(tensor) -> ParamInit under its first name
     calibrated: dict = {}   # module name -> (_Weight, id of the tensor whose entry records it)
 
+    embeddings = {id(module.weight): clean_name(raw_name) for raw_name, module in model.named_modules()
+                  if isinstance(module, _EMBEDDING_TYPES) and isinstance(module.weight, nn.Parameter)}
     for raw_name, module in model.named_modules():
         module_name = clean_name(raw_name)
         if isinstance(module, _NORM_TYPES) and isinstance(module.weight, nn.Parameter):
             _norm_gamma(module.weight, names, done, overwrite, skip_patterns)
-        if not isinstance(module, LAYER_TYPES):
+        if isinstance(module, nn.MultiheadAttention):
+            _init_attention_projections(module, module_name, names, done, policy, seed, skip_patterns)
+        if not is_layer(module):
             continue
         follower = followers[raw_name]
         weight = _weight_of(module_name, module)
         if any(id(param) in done for param in weight.params):
             continue  # tied to a layer already initialised
         all_names = [n for param in weight.params for n in names[id(param)]] + [f"{module_name}.weight"]
+        embedding = next((embeddings[id(param)] for param in weight.params if id(param) in embeddings), None)
         bias = module.bias if isinstance(module.bias, nn.Parameter) else None
         bias_names = names[id(bias)] if bias is not None else []
         label = str(follower)
@@ -383,12 +411,19 @@ def init_model_(model: nn.Module, example_inputs: Any = None, *, policy: Optiona
                 "init_model_ knows how to initialise weight_norm and spectral_norm only: pass "
                 f"skip=['{module_name}.*'] and initialise it yourself")
         rule = policy.matching_rule(module_name, module, follower)
-        if not weight_skipped and rule is None and not overwrite and _deliberate_zero(module.weight, follower):
+        keep_table = not weight_skipped and rule is None and not overwrite and embedding is not None
+        if keep_table:  # the weight is an embedding's table (a tied LM head): the embedding decides
+            _record_each(weight.params, names, done, "kept", label,
+                         f"the embedding {embedding}'s table: an embedding's scale is the model's design "
+                         "(overwrite=True gives it this layer's init)")
+        elif not weight_skipped and rule is None and not overwrite and _deliberate_zero(module.weight, follower):
             _record_each(whole_layer, names, done, "kept", label,
                          f"zero weight before {follower.kind}: a deliberate zero init (overwrite=True replaces it)")
             continue
         decision = policy.decide(module_name, module, follower)
-        if weight_skipped:
+        if keep_table:
+            pass  # the bias is still this layer's
+        elif weight_skipped:
             _record_each(weight.params, names, done, "skipped", label, "in skip")
         else:
             key = id(weight.params[-1])
@@ -399,16 +434,29 @@ def init_model_(model: nn.Module, example_inputs: Any = None, *, policy: Optiona
             for param in weight.params[:-1]:  # weight_norm's g: set from v
                 done[id(param)] = dataclasses.replace(entry, name=names[id(param)][0], seed=None)
             tied = len(names[key]) > 1
-            if calibrate and entry.std and weight.kind != "spectral_norm" and not tied:
-                calibrated[raw_name] = (weight, key)
+            zero_gains = _zero_gains(module)
+            _record_gains(module, zero_gains, names, done, overwrite, calibrate, label)
+            if calibrate and zero_gains and not overwrite:
+                done[key] = dataclasses.replace(entry, reason=f"{entry.reason}; not calibrated: its zero "
+                                                              f"{', '.join(zero_gains)} is deliberate")
+            elif calibrate and entry.std and weight.kind != "spectral_norm" and not tied:
+                # weight_norm: the factor goes to g (params[0]) and is recorded there
+                calibrated[raw_name] = (weight, id(weight.params[0]))
         if bias is not None and id(bias) not in done:
             if _matches_any(bias_names, skip_patterns):
                 done[id(bias)] = ParamInit(bias_names[0], "skipped", follower=label, reason="in skip")
             else:
                 done[id(bias)] = _init_bias(bias, bias_names[0], decision, label)
 
+    for key in embeddings:  # not tied to a layer that was initialised
+        if key not in done and not _matches_any(names[key], skip_patterns):
+            done[key] = ParamInit(names[key][0], "kept", reason="embedding: its scale is the model's design")
     if calibrated:
-        _calibrate(model, example_inputs, calibrated, done)
+        keys = {name: key for name, (_, key) in calibrated.items()}
+        for name in _calibrate(model, example_inputs, calibrated, done):
+            entry = done[keys[name]]
+            done[keys[name]] = dataclasses.replace(
+                entry, reason=f"{entry.reason}; not calibrated: its output does not scale with its weight")
     params = {}
     for key, all_names in names.items():
         entry = done.get(key) or ParamInit(all_names[0], "untouched", reason="not a Linear/Conv parameter")
@@ -436,3 +484,81 @@ def _norm_gamma(gamma: nn.Parameter, names: dict, done: dict, overwrite: bool, s
     with torch.no_grad():
         gamma.fill_(1.0)
     done[key] = ParamInit(name, "constant", value=1.0, reason="zero norm scale set to 1 (overwrite=True)")
+
+
+def _record_gains(layer: nn.Module, zero_gains: list, names: dict, done: dict, overwrite: bool,
+                  calibrate: bool, follower: str) -> None:
+    """A zero gain is kept like a zero norm scale, or set to 1 with ``overwrite``."""
+    for gain_name in zero_gains:
+        param = layer._parameters[gain_name]
+        name = names[id(param)][0]
+        if overwrite:
+            with torch.no_grad():
+                param.fill_(1.0)
+            done[id(param)] = ParamInit(name, "constant", value=1.0, follower=follower,
+                                        reason="zero gain set to 1 (overwrite=True)")
+        else:
+            skipped = "; its layer is not calibrated" if calibrate else ""
+            done[id(param)] = ParamInit(name, "kept", follower=follower,
+                                        reason=f"zero gain: a deliberate zero init, like a zero norm scale"
+                                               f"{skipped} (overwrite=True sets it to 1)")
+
+
+def _zero_gains(layer: nn.Module) -> list:
+    """Names of the layer's own parameters, besides weight and bias, that are all zero:
+    a zero-initialised gain such as the one NF-nets' ScaledStdConv2d puts at a
+    residual-branch end (the branch starts as the identity, like a zero norm scale)."""
+    return [name for name, param in layer.named_parameters(recurse=False)
+            if name not in ("weight", "bias") and param is not None and not param.is_meta
+            and param.numel() and not bool(param.detach().any())]
+
+
+_ATTENTION = Follower("other", "multi_head_attention")
+
+
+def _init_attention_projections(attention: nn.MultiheadAttention, module_name: str, names: dict, done: dict,
+                                policy: InitPolicy, seed: int, skip_patterns: list) -> None:
+    """MultiheadAttention's input projections, which are parameters of the module, not
+    layers: ``in_proj_weight`` (q, k and v stacked, each block embed_dim x embed_dim, so
+    the fan is a block's) or ``q/k/v_proj_weight`` when kdim/vdim differ; their
+    outputs go into attention (LeCun by default); ``in_proj_bias`` is zeroed.
+    out_proj is a Linear and is initialised as one."""
+    if attention.in_proj_weight is not None:
+        rows = attention.embed_dim
+        projections = [(attention.in_proj_weight, attention.in_proj_weight.shape[1], rows)]
+    else:
+        projections = [(weight, weight.shape[1], weight.shape[0]) for weight in
+                       (attention.q_proj_weight, attention.k_proj_weight, attention.v_proj_weight)]
+    decision = policy.decide(module_name, attention, _ATTENTION)
+    label = str(_ATTENTION)
+    for weight, fan_in, fan_out in projections:
+        key = id(weight)
+        if key in done:
+            continue
+        name = names[key][0]
+        if weight.is_meta or _matches_any(names[key], skip_patterns):
+            done[key] = ParamInit(name, "skipped", follower=label, reason="meta device" if weight.is_meta else "in skip")
+            continue
+        if callable(decision.scheme) or decision.scheme in ("keep", "zero"):
+            done[key] = ParamInit(name, "kept", follower=label,
+                                  reason=f"{decision.because}: only he, lecun and xavier apply to attention's "
+                                         "input projections")
+            continue
+        found = fingerprint(weight)
+        replaced = "" if found.distribution == "uniform" and "xavier" in found.schemes else found.describe()
+        gain = 1.0 if decision.scheme == "lecun" else decision.gain
+        fan_value = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[
+            {"he": decision.mode, "lecun": "fan_in", "xavier": "fan_avg"}[decision.scheme]]
+        std = gain / math.sqrt(fan_value)
+        generator = torch.Generator(device=weight.device).manual_seed(param_seed(name, seed))
+        fill_(weight, std, decision.distribution, generator)
+        done[key] = ParamInit(name, decision.scheme, std=std, gain=gain, fan=float(fan_value),
+                              mode="fan_in" if decision.scheme == "lecun" else decision.mode,
+                              distribution=decision.distribution, seed=param_seed(name, seed), follower=label,
+                              reason=f"{decision.because}; fan of one projection (q, k or v)", replaced=replaced)
+    bias = attention.in_proj_bias
+    if bias is not None and id(bias) not in done and not bias.is_meta:
+        if _matches_any(names[id(bias)], skip_patterns):
+            done[id(bias)] = ParamInit(names[id(bias)][0], "skipped", follower=label, reason="in skip")
+        else:
+            done[id(bias)] = _init_bias(bias, names[id(bias)][0], decision, label)
