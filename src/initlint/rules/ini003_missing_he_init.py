@@ -20,7 +20,9 @@ least 2 layers (the `relu-stack-depth` option); layers built in a loop or compre
 several. One finding per stack, at its first layer, naming every layer in it (`# noqa` on that line
 silences the whole stack). Stays silent when anything initlint cannot follow may initialise the layers:
 an `apply` or init method it cannot find, an init helper that this file never applies, a base class
-other than `nn.Module`, a custom layer subclass.
+other than `nn.Module`, a custom layer subclass, a class of another module the layers are handed to, a
+builder function this file never calls; and when another checked file builds the model and initialises
+it (`apply`, a `modules()` or `named_parameters()` loop, weights loaded before training).
 
 ## Why is this bad?
 PyTorch's default Linear/Conv init is `kaiming_uniform_(w, a=sqrt(5))`: U(-1/sqrt(fan_in),
@@ -96,7 +98,8 @@ with a bias) right after the statement that creates each layer of the stack; for
             while id(stack[-1]) in feeds and feeds[id(stack[-1])] not in stack:
                 stack.append(feeds[id(stack[-1])])
             if sum(2 if layer.repeated else 1 for layer in stack) >= options.relu_stack_depth:
-                yield RawFinding(self.code, first.call, self._message(stack), self._fix(stack, rewriter, fixed))
+                yield RawFinding(self.code, first.call, self._message(stack), self._fix(stack, rewriter, fixed),
+                                 uninitialised=tuple(stack))
 
     @staticmethod
     def _keeps_default(facts, layer: Layer) -> bool:
