@@ -134,7 +134,7 @@ def test_python_syntax_error_in_a_cell_is_ini900_in_that_cell(tmp_path):
 
 def test_parser_positions_in_messages_are_made_relative_to_the_cell():
     notebook = {"cells": [{"cell_type": "code", "source": "import torch\n"},
-                          {"cell_type": "code", "source": "x = 1\ny = (\n"}]}
+                          {"cell_type": "code", "source": "x = 1\ny = (\n2)\n"}]}  # a synthetic LibCST error
     layout = nb.build_layout(notebook, b"{}")
     rows = nb.line_map(layout, layout.source)
     finding = nb.Finding("INI900", "could not parse: parser error: error at 4:4: expected one of )", "n.ipynb",

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 import io
+import os
 import re
 import tokenize
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from .analysis.collect import analyze
 from .analysis.project import project_for
+from .analysis.syntax import walk
 from .findings import Finding, RawFinding
 from .noqa import Suppressions
 from .rules import ALL_RULES, PARSE_ERROR_CODE, RULES_BY_CODE, UNUSED_NOQA_CODE, Options
@@ -55,6 +57,9 @@ class FileResult:
     internal_error: Optional[str] = None
     skipped: bool = False
     dependencies: list = field(default_factory=list)  # other files of the project the analysis read
+    # (file, class name): classes of other files whose instances this file initialises (run_index.py)
+    initialised_here: list = field(default_factory=list)
+    applied_here: list = field(default_factory=list)  # (file, line): the runs of its helpers it was analysed with
 
 
 DEFAULT_TOKENS = ("torch", "mmcv", "mmengine", "fvcore")
@@ -105,9 +110,10 @@ def _first_undecodable_byte(source: bytes) -> Optional[tuple[int, int, str]]:
 
 def lint_source(source: bytes, path: str, selection: Selection = EVERY_RULE, options: Options = Options(),
                 extra_ignores: tuple = (), tokens=DEFAULT_TOKENS, keep_module: bool = False,
-                honour_noqa: bool = True) -> FileResult:
+                honour_noqa: bool = True, applications: tuple = ()) -> FileResult:
     """Findings for one file's bytes. Never raises: bad input becomes an INI900 finding, a failure of
-    initlint itself ``result.internal_error``."""
+    initlint itself ``result.internal_error``. ``applications``: how other files of the run apply this
+    file's helpers to their models (see check_module)."""
     result = FileResult(path)
     if tokens and not any(token.encode() in source for token in tokens):
         result.skipped = True
@@ -129,7 +135,7 @@ def lint_source(source: bytes, path: str, selection: Selection = EVERY_RULE, opt
     try:
         lines = source.decode(module.encoding, errors="replace").splitlines() if honour_noqa else []
         result.findings = _findings(module, path, selection, options, extra_ignores, lines,
-                                    result.dependencies)
+                                    result.dependencies, result.initialised_here, applications, result.applied_here)
     except RecursionError:
         result.error = "nested too deeply to analyse"
         result.findings = [Finding(PARSE_ERROR_CODE, "could not analyse: nested too deeply", path, 1, 1, 1, 1)]
@@ -141,9 +147,11 @@ def lint_source(source: bytes, path: str, selection: Selection = EVERY_RULE, opt
     return result
 
 
-def _findings(module, path, selection, options, extra_ignores, lines, dependencies) -> list[Finding]:
+def _findings(module, path, selection, options, extra_ignores, lines, dependencies,
+              initialised_here=None, applications=(), applied_here=None) -> list[Finding]:
     """Positioned, de-duplicated findings; ``lines`` (the source's) carry the ``# noqa`` comments."""
-    raw = check_module(module, selection, options, extra_ignores, path, dependencies)
+    raw = check_module(module, selection, options, extra_ignores, path, dependencies, initialised_here,
+                       applications, applied_here)
     unused_noqa = RULES_BY_CODE[UNUSED_NOQA_CODE]
     judge_noqa = selection.enabled(unused_noqa, extra_ignores) and any("noqa" in line.lower() for line in lines)
     if not raw and not judge_noqa:
@@ -165,7 +173,9 @@ def _findings(module, path, selection, options, extra_ignores, lines, dependenci
             continue
         seen.add(key)
         findings.append(Finding(item.code, item.message, path, where.start.line, where.start.column + 1,
-                                where.end.line, where.end.column + 1, item.fix))
+                                where.end.line, where.end.column + 1, item.fix,
+                                absence_of=item.uninitialised, application=item.application,
+                                related=item.related))
     if judge_noqa:  # after every other finding went through the suppressions, which note what they used
         def is_enabled(prefix):
             return any(selection.enabled(rule, extra_ignores) for rule in ALL_RULES if rule.code.startswith(prefix))
@@ -178,17 +188,119 @@ def _findings(module, path, selection, options, extra_ignores, lines, dependenci
 
 
 def check_module(module: cst.Module, selection: Selection, options: Options, extra_ignores: tuple = (),
-                 path: Optional[str] = None, dependencies: Optional[list] = None) -> list[RawFinding]:
+                 path: Optional[str] = None, dependencies: Optional[list] = None,
+                 initialised_here: Optional[list] = None, applications: tuple = (),
+                 applied_here: Optional[list] = None) -> list[RawFinding]:
     """The selected rules' findings; ``path`` (a file on disk) lets the analysis read the project's other
-    files its inits reach, which are added to ``dependencies``."""
-    rules = [rule for rule in ALL_RULES if rule.code != UNUSED_NOQA_CODE and selection.enabled(rule, extra_ignores)]
+    files its inits reach, which are added to ``dependencies``; the classes of those files whose
+    instances this file initialises are added to ``initialised_here``. A finding's ``uninitialised``
+    layers become the names of the classes holding them.
+
+    ``applications`` (helper name, the parameter handed the model or None for ``apply``, model file, class
+    name, file, line, column of the call) are the runs of this file's helpers by other files of the run:
+    the file is analysed as if it ran them itself, so what is wrong for those models is reported here, at
+    the helper, with a fix, naming who applies it."""
+    rules = [rule for rule in ALL_RULES
+             if rule.code != UNUSED_NOQA_CODE and selection.enabled(rule, extra_ignores)]
     if not rules:
         return []
-    facts = analyze(module, options.extra_relu_activations, path, project_for(path))
+    if not applications:
+        return _check(module, module, rules, options, path, dependencies, initialised_here)
+    # One analysis per file that applies the helpers: its runs are one program; another file's are not
+    # (two scripts applying different helpers to the same model class must not override each other).
+    by_applier: dict = {}
+    for application in applications:
+        by_applier.setdefault(application[4], []).append(application)
+    merged: dict = {}
+    for runs in by_applier.values():
+        analysed, synthetic, kept = _with_applications(module, tuple(runs), path)
+        models = tuple((model_path, class_name) for _, _, model_path, class_name, *_ in kept
+                       if not _same_file(model_path, path))
+        if applied_here is not None:
+            applied_here.extend((a[4], a[5]) for a in kept if (a[4], a[5]) not in applied_here)
+        found = _check(analysed, module, rules, options, path, dependencies, initialised_here, models)
+        for finding in _name_appliers(module, found, synthetic, kept):
+            key = (finding.code, id(finding.node))
+            first = merged.get(key)
+            if first is None or (finding.related and not first.related):
+                merged[key] = finding
+            elif finding.related:
+                first.message = first.message[:first.message.rindex(" (applied to ")] + \
+                    _applied_to(first.related + finding.related)
+                first.related += finding.related
+    return list(merged.values())
+
+
+def _check(analysed, module, rules, options, path, dependencies, initialised_here, applied_classes=()) -> list:
+    """The rules' findings on ``analysed`` (``module``, or ``module`` with the runs of its helpers added),
+    with fixes for ``module``."""
+    facts = analyze(analysed, options.extra_relu_activations, path, project_for(path), applied_classes)
     if dependencies is not None:
-        dependencies.extend(facts.dependencies)
-    rewriter = Rewriter(module, facts.imports)
+        dependencies.extend(d for d in facts.dependencies if d not in dependencies)
+    if initialised_here is not None:
+        initialised_here.extend(c for c in facts.initialised_here if c not in initialised_here)
+    # Fixes are written with this file's own imports, not those of the files read with it.
+    rewriter = Rewriter(module, _own_imports(module) if applied_classes else facts.imports)
     found = []
     for rule in rules:
         found.extend(rule.check(facts, options, rewriter))
+    for finding in found:
+        if finding.uninitialised:
+            finding.uninitialised = facts.classes_holding(finding.uninitialised)
     return facts.own_findings(found)
+
+
+def _same_file(one: str, other: Optional[str]) -> bool:
+    return other is not None and os.path.normcase(os.path.abspath(one)) == os.path.normcase(os.path.abspath(other))
+
+
+def _with_applications(module: cst.Module, applications: tuple, path: Optional[str]):
+    """``module`` with statements that run each applied helper on a new instance of the model
+    (``m = ConvNet()`` then ``m.apply(zero_init)`` or ``init_params(model=m)``); the other nodes are shared
+    with it, so findings and fixes on them hold for ``module``."""
+    if not applications:
+        return module, [], ()
+    defined = {statement.name.value: statement for statement in module.body
+               if isinstance(statement, (cst.ClassDef, cst.FunctionDef))}
+    statements, kept = [], []
+    for application in applications:
+        helper, param, model_path, class_name = application[:4]
+        local = _same_file(model_path, path)  # ``weights_init`` and ``Generator`` both in models.py
+        if not isinstance(defined.get(helper), cst.FunctionDef) or (class_name in defined) != local \
+                or not class_name.isidentifier() or (param is not None and not param.isidentifier()):
+            continue
+        model = f"_initlint_model_{len(kept)}"
+        statements.append(cst.parse_statement(f"{model} = {class_name}()\n"))
+        statements.append(cst.parse_statement(f"{model}.apply({helper})\n" if param is None
+                                              else f"{helper}({param}={model})\n"))
+        kept.append(application)
+    if not statements:
+        return module, [], ()
+    return module.with_changes(body=[*module.body, *statements]), statements, tuple(kept)
+
+
+def _own_imports(module: cst.Module):
+    from .analysis.names import ImportTable
+    return ImportTable.from_nodes(node for node in walk(module) if isinstance(node, (cst.Import, cst.ImportFrom)))
+
+
+def _name_appliers(module, found: list, synthetic: list, applications: tuple) -> list:
+    """Findings in a helper another file applies say who applies it; none stays on the added statements."""
+    added = {id(node) for statement in synthetic for node in walk(statement)}
+    helpers = {statement.name.value: statement for statement in module.body if isinstance(statement, cst.FunctionDef)}
+    inside = {name: {id(node) for node in walk(helpers[name])} for name in {a[0] for a in applications}}
+    kept = []
+    for finding in found:
+        if id(finding.node) in added:
+            continue
+        runs = [a for a in applications if id(finding.node) in inside[a[0]]]
+        if runs:
+            finding.related = tuple((a[4], a[5], a[6], a[3], a[0]) for a in runs)
+            finding.message += _applied_to(finding.related)
+        kept.append(finding)
+    return kept
+
+
+def _applied_to(related: tuple) -> str:
+    """`` (applied to ConvNet at train.py:9, Mlp at finetune.py:7)``."""
+    return " (applied to " + ", ".join(f"{model} at {path}:{line}" for path, line, _, model, _ in related) + ")"

@@ -23,6 +23,13 @@ class RawFinding:
     node: cst.CSTNode
     message: str
     fix: Optional[Fix] = None
+    # A claim that nothing initialises these layers (INI003, INI103): another file of the run that
+    # initialises their model voids it (run_index.py).
+    uninitialised: tuple = ()
+    # A finding in another file's helper, reported at the call here that runs it: how it runs it
+    # (analysis.dependencies._application), for that file to report it itself when it is checked too.
+    application: Optional[tuple] = None
+    related: tuple = ()  # (path, line, column, model class, helper): the calls of other files that run it
 
 
 @dataclass
@@ -37,6 +44,9 @@ class Finding:
     fix: Optional[Fix] = None
     cell: Optional[int] = None
     fix_description: Optional[str] = None
+    absence_of: tuple = ()  # this file's classes whose layers the finding says nothing initialises
+    application: Optional[tuple] = None  # see RawFinding
+    related: tuple = ()  # see RawFinding
 
     def __post_init__(self) -> None:
         if self.fix is not None and self.fix_description is None:

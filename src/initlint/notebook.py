@@ -27,6 +27,12 @@ IPython syntax
     ``%%capture``: their body is Python run in the notebook's namespace, so only the magic line is
     masked and the body is linted (and fixed) like any other cell.
 
+Cells that do not parse
+    Jupyter compiles each cell on its own, and so does initlint: a code cell that is not valid Python
+    (a course's template cell, ``criterion = # choose a loss``) gets an INI900 finding at its own line
+    and is left out of the module; the other cells are analysed, and fixed, as the notebook without it.
+    Its text is never rewritten.
+
 Writing fixes back
     Only the ``source`` of the cells whose text changed is replaced; a cell keeps its form (a list of
     lines, or one string) and whether its last line ends with a newline. The new file text is made
@@ -52,7 +58,7 @@ from json.decoder import scanstring
 from typing import Optional
 
 from .config import Settings
-from .engine import lint_source
+from .engine import lint_source, python_syntax_problem
 from .findings import Finding
 from .fix import fixed_source
 from .rules import PARSE_ERROR_CODE
@@ -89,6 +95,9 @@ class Layout:
     cells: list                        # the CodeCells in the module, in order
     nonce: str
     source: str = ""
+    # Code cells left out because they do not parse on their own (a template cell, ``criterion = #
+    # choose a loss``): (cell number, line in the cell, column, message) for their INI900 findings.
+    broken: list = field(default_factory=list)
 
     @property
     def marker_pattern(self):
@@ -247,6 +256,12 @@ def build_layout(notebook: dict, source: bytes) -> Layout:
         if result is None:
             continue
         next_id = result
+        # Jupyter compiles each cell on its own: one that does not parse is left out, the others analysed.
+        problem = python_syntax_problem(code_cell.masked.encode("utf-8"))
+        if problem is not None:
+            line, column, message = problem
+            layout.broken.append((code_cell.number, line, column, message))
+            continue
         layout.cells.append(code_cell)
     parts = []
     for position, code_cell in enumerate(layout.cells):
@@ -519,8 +534,11 @@ def check_notebook(path: str, source: bytes, settings: Settings, mode: str, repo
                            keep_module=mode != "check")
 
     result = lint(module_source)
+    report.initialised_here = [tuple(entry) for entry in result.initialised_here]  # a notebook inits models too
     rows = line_map(layout, layout.source)
-    report.findings = [to_cell(f, rows) for f in result.findings]
+    broken = [Finding(PARSE_ERROR_CODE, f"could not parse: {message}", path, line, column, line, column, cell=number)
+              for number, line, column, message in layout.broken]
+    report.findings = sorted([to_cell(f, rows) for f in result.findings] + broken, key=lambda f: f.sort_key)
     if mode == "check" or result.module is None:
         return report
 
@@ -548,12 +566,13 @@ def check_notebook(path: str, source: bytes, settings: Settings, mode: str, repo
         return report
     new_bytes = new_notebook.encode("utf-8")
     report.fixed = fixed
-    report.findings = [to_cell(f, line_map(layout, new_text)) for f in current_result.findings]
+    report.findings = sorted([to_cell(f, line_map(layout, new_text)) for f in current_result.findings] + broken,
+                             key=lambda f: f.sort_key)
     report.resolved = count_resolved(result.findings, current_result.findings)
     if mode == "diff":
         report.diff = unified_diff(path, source, new_bytes, "utf-8")
         return report
-    write_fixes(path, new_bytes, source, report, [to_cell(f, rows) for f in result.findings])
+    write_fixes(path, new_bytes, source, report, [to_cell(f, rows) for f in result.findings] + broken)
     return report
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from . import __version__
+from .analysis.run_index import (applications_for, classes_for, drop_moved, helper_applications,
+                                 initialised_elsewhere, void_absence_claims, without_voided_claims)
 from .config import Settings, display_path
 from .engine import lint_source
 from .findings import Finding
@@ -36,6 +38,8 @@ class FileReport:
     written: bool = False
     from_stdin: bool = False                       # the source came from stdin: fixes go to ``output``
     output: Optional[bytes] = None                 # with ``from_stdin``, the fixed source (else None)
+    initialised_here: list = field(default_factory=list)  # (file, class): see analysis/run_index.py
+    applied_here: list = field(default_factory=list)      # (file, line): see analysis/run_index.py
 
 
 def _portable(finding: Finding) -> Finding:
@@ -49,8 +53,11 @@ def read_source(path: str) -> bytes:
 
 
 def check_file(path: str, settings: Settings, mode: str = "check", cache_dir: Optional[str] = None,
+               voided: frozenset = frozenset(), applications: tuple = (),
                stdin_source: Optional[bytes] = None) -> FileReport:
-    """``mode``: "check", "fix" (write fixes) or "diff" (report the fixes as a diff).
+    """``mode``: "check", "fix" (write fixes) or "diff" (report the fixes as a diff). ``voided``: classes of
+    this file that another file of the run initialises (their absence claims are dropped before fixing);
+    ``applications``: how other files of the run apply this file's helpers (analysis/run_index.py).
 
     ``stdin_source``: the file's bytes, read from stdin (``path`` only names it); nothing is read from or
     written to disk, and with "fix" the fixed bytes are left in ``report.output``."""
@@ -68,23 +75,27 @@ def check_file(path: str, settings: Settings, mode: str = "check", cache_dir: Op
         from .notebook import check_notebook
         return check_notebook(path, source, settings, mode, report)
     extra = settings.ignores_for(path)
-    key = _cache_key(source, settings, extra) if cache_dir and mode == "check" else None
+    key = _cache_key(source, settings, extra, applications) if cache_dir and mode == "check" else None
     if key is not None:
         cached = _cache_load(cache_dir, key, path)
         if cached is not None:
-            report.findings = cached
+            report.findings, report.initialised_here, report.applied_here = cached
             return report
     result = lint_source(source, path, settings.selection, settings.options, extra, settings.torch_tokens,
-                         keep_module=mode != "check")
+                         keep_module=mode != "check", applications=applications)
     if result.internal_error:
         report.errors.append(f"{path}: internal error, please report it: {result.internal_error}")
         return report
+    report.initialised_here = [tuple(entry) for entry in result.initialised_here]
+    report.applied_here = [tuple(entry) for entry in result.applied_here]
     if mode == "check" or result.module is None:
         report.findings = [_portable(f) for f in result.findings]
         if key is not None:
-            _cache_store(cache_dir, key, report.findings, result.dependencies)
+            _cache_store(cache_dir, key, report.findings, result.dependencies, report.initialised_here,
+                         report.applied_here)
         return report
-    new_source = _fix_rounds(source, result, path, settings, extra, report)
+    result.findings = without_voided_claims(result.findings, voided)
+    new_source = _fix_rounds(source, result, path, settings, extra, report, voided, applications)
     if new_source is None:
         return report
     if mode == "diff":
@@ -113,7 +124,7 @@ def write_fixes(path: str, new: bytes, old: bytes, report: FileReport, unfixed: 
     report.findings, report.fixed, report.resolved = unfixed, [], 0
 
 
-def _fix_rounds(source, result, path, settings, extra, report) -> Optional[bytes]:
+def _fix_rounds(source, result, path, settings, extra, report, voided=frozenset(), applications=()) -> Optional[bytes]:
     current, current_result = source, result
     fixed: list = []
     for _ in range(MAX_FIX_ROUNDS):
@@ -123,9 +134,10 @@ def _fix_rounds(source, result, path, settings, extra, report) -> Optional[bytes
         fixed.extend(applied)
         current = new_source
         current_result = lint_source(current, path, settings.selection, settings.options, extra,
-                                     settings.torch_tokens, keep_module=True)
+                                     settings.torch_tokens, keep_module=True, applications=applications)
         if current_result.module is None:  # cannot happen: fixed_source checked it parses
             return None
+        current_result.findings = without_voided_claims(current_result.findings, voided)
     report.fixed = [_portable(f) for f in fixed]
     report.findings = [_portable(f) for f in current_result.findings]
     report.resolved = count_resolved(result.findings, current_result.findings)
@@ -170,10 +182,10 @@ def _initlint_stamp() -> str:
     return _code_stamp
 
 
-def _cache_key(source: bytes, settings: Settings, extra: tuple) -> str:
+def _cache_key(source: bytes, settings: Settings, extra: tuple, applications: tuple = ()) -> str:
     digest = hashlib.sha256()
     digest.update(_initlint_stamp().encode() + b"\0" + settings.fingerprint().encode() + b"\0")
-    digest.update(repr(extra).encode() + b"\0" + source)
+    digest.update(repr(extra).encode() + b"\0" + repr(applications).encode() + b"\0" + source)
     return digest.hexdigest()
 
 
@@ -190,10 +202,22 @@ def _cache_load(cache_dir: str, key: str, path: str):
         findings = []
         for row in rows:
             findings.append(Finding(row["code"], row["message"], path, row["line"], row["column"],
-                                    row["end_line"], row["end_column"], fix_description=row.get("fix")))
-        return findings
+                                    row["end_line"], row["end_column"], fix_description=row.get("fix"),
+                                    absence_of=tuple(row.get("absence_of", ())),
+                                    application=_application_of(row.get("application")),
+                                    related=tuple(tuple(item) for item in row.get("related", ()))))
+        return findings, [tuple(entry) for entry in entry.get("initialised_here", ())], \
+            [tuple(entry) for entry in entry.get("applied_here", ())]
     except (OSError, ValueError, KeyError, TypeError):
         return None  # missing or corrupt: analyse again
+
+
+def _application_of(row) -> Optional[tuple]:
+    """A finding's ``application`` back from JSON lists (see analysis.dependencies._application)."""
+    if not row:
+        return None
+    helper_path, helper, param, models = row
+    return helper_path, helper, param, tuple(tuple(model) for model in models)
 
 
 def _digest_of(path: str) -> Optional[str]:
@@ -204,11 +228,16 @@ def _digest_of(path: str) -> Optional[str]:
         return None
 
 
-def _cache_store(cache_dir: str, key: str, findings: list, dependencies: list) -> None:
+def _cache_store(cache_dir: str, key: str, findings: list, dependencies: list, initialised_here=(),
+                 applied_here=()) -> None:
     folder = os.path.join(cache_dir, key[:2])
     rows = [{"code": f.code, "message": f.message, "line": f.line, "column": f.column,
-             "end_line": f.end_line, "end_column": f.end_column, "fix": f.fix_description} for f in findings]
-    entry = {"findings": rows, "dependencies": [[path, _digest_of(path)] for path in dependencies]}
+             "end_line": f.end_line, "end_column": f.end_column, "fix": f.fix_description,
+             "absence_of": list(f.absence_of), "application": f.application, "related": f.related}
+            for f in findings]
+    entry = {"findings": rows, "dependencies": [[path, _digest_of(path)] for path in dependencies],
+             "initialised_here": [list(pair) for pair in initialised_here],
+             "applied_here": [list(pair) for pair in applied_here]}
     try:
         os.makedirs(folder, exist_ok=True)
         temp = os.path.join(folder, f".{key}.{os.getpid()}.tmp")
@@ -331,7 +360,7 @@ def _exit_on_term(signum, frame):
     os._exit(128 + signum)
 
 
-def _check_batch(batch, settings, mode, cache_dir):
+def _check_batch(batch, settings, mode, cache_dir, index=None, applications=None):
     global _in_file
     reports = []
     for path in batch:
@@ -339,7 +368,8 @@ def _check_batch(batch, settings, mode, cache_dir):
             break
         try:
             _in_file = True
-            reports.append(check_file(path, settings, mode, cache_dir))
+            reports.append(check_file(path, settings, mode, cache_dir, classes_for(index or {}, path),
+                                      applications_for(applications or {}, path)))
         except SystemExit as exit:  # SIGTERM: the file was unwound; leave before the pool sees it
             os._exit(exit.code if isinstance(exit.code, int) else 1)
         finally:
@@ -357,11 +387,39 @@ STOP_GRACE_SECONDS = 0.5  # after Ctrl-C, how long workers may take to finish th
 
 def check_files(files: list[str], settings: Settings, mode: str, jobs: int,
                 cache_dir: Optional[str]) -> list[FileReport]:
+    """Reports in the order of ``files``, judged against the whole run (analysis/run_index.py): files are
+    checked first; with --fix or --diff, those with a fix to apply are then fixed knowing which of their
+    classes other files initialise."""
+    if mode in ("fix", "diff") and cache_dir is not None:
+        cache_dir = prepare_cache(cache_dir)  # the first pass checks, and may read and write the cache
+    first = "check" if mode in ("fix", "diff") else mode
+    reports = _check_all(files, settings, first, jobs, cache_dir)
+    applications = helper_applications(reports, files)
+    if applications:  # the helpers' files again, knowing which models other files apply them to
+        again = [i for i, path in enumerate(files) if applications_for(applications, path)]
+        for i, report in zip(again, _check_all([files[i] for i in again], settings, first, jobs, cache_dir,
+                                               applications=applications)):
+            reports[i] = report
+    index = initialised_elsewhere(reports)
+    if mode in ("fix", "diff"):
+        void_absence_claims(reports, index)
+        to_fix = [i for i, report in enumerate(reports)
+                  if any(finding.fix_enabled(settings.unsafe_fixes) for finding in report.findings)]
+        for i, report in zip(to_fix, _check_all([files[i] for i in to_fix], settings, mode, jobs, cache_dir,
+                                                index, applications)):
+            reports[i] = report
+    void_absence_claims(reports, index)
+    drop_moved(reports)
+    return reports
+
+
+def _check_all(files: list[str], settings: Settings, mode: str, jobs: int, cache_dir: Optional[str],
+               index: Optional[dict] = None, applications: Optional[dict] = None) -> list[FileReport]:
     """Reports in the order of ``files``. On Ctrl-C (KeyboardInterrupt, raised again to the caller) the
     workers take no further file, finish or abandon the one in hand within STOP_GRACE_SECONDS (a file is
     always written whole or not at all), and are gone before this returns."""
     if jobs <= 1 or len(files) < 4:
-        return [check_file(path, settings, mode, cache_dir) for path in files]
+        return _check_batch(files, settings, mode, cache_dir, index, applications)
     size = max(1, min(32, len(files) // (jobs * 4)))
     batches = [files[i:i + size] for i in range(0, len(files), size)]
     stop = multiprocessing.Event()
@@ -371,7 +429,8 @@ def check_files(files: list[str], settings: Settings, mode: str, jobs: int,
     futures: list = []
     try:
         pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_start, initargs=(stop,))
-        futures.extend(pool.submit(_check_batch, batch, settings, mode, cache_dir) for batch in batches)
+        futures.extend(pool.submit(_check_batch, batch, settings, mode, cache_dir, index, applications)
+                       for batch in batches)
     except BaseException:
         _sigint_blocked(False)
         raise

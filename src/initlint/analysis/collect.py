@@ -35,8 +35,9 @@ from .syntax import block_statements
 class Analyzer(LayerCollector, PathLookup, ModuleIndex, Dependencies, Reach, SiteScanner, InitConfigs,
                Conclusions):
     def __init__(self, module: cst.Module, extra_relu: frozenset = frozenset(), path: Optional[str] = None,
-                 project: Optional[Project] = None) -> None:
+                 project: Optional[Project] = None, applied_classes: tuple = ()) -> None:
         self.module = module
+        self.applied_classes = applied_classes  # (file, class name): models of other files to pull in
         self.extra_relu = extra_relu
         self.path = path
         self.project = project
@@ -131,17 +132,19 @@ class Analyzer(LayerCollector, PathLookup, ModuleIndex, Dependencies, Reach, Sit
         early = self._early_init_calls()
         # A finding in a pulled-in definition is reported here only at the call of this file that runs
         # it on this file's models (``net.apply(init_weights)``); its own file reports the rest.
-        relocated = {id(site.call): (self.anchors[id(site.function)], self.function_origin[id(site.function)])
+        relocated = {id(site.call): (self.anchors[id(site.function)], self.function_origin[id(site.function)],
+                                     self._application(site))
                      for site in self.sites if id(site.function) in self.anchors
                      and id(site.function) in self.function_origin}
         return FileFacts(self.module, self.scopes, self.layers, self.sites, self.truth_tests, early,
                          self.imports, self.may_init_elsewhere, init_calls=self.init_calls,
                          dependencies=self.dependencies, foreign=self.is_foreign_node, relocated=relocated,
                          block_entries=block_entries, block_instances=block_instances,
-                         dormant=dormant_functions(self))
+                         dormant=dormant_functions(self), initialised_here=self._classes_initialised_here())
 
 
 def analyze(module: cst.Module, extra_relu: frozenset = frozenset(), path: Optional[str] = None,
-            project: Optional[Project] = None) -> FileFacts:
-    """The facts of one file; with a ``project``, definitions its inits reach in other files are read too."""
-    return Analyzer(module, extra_relu, path, project).run()
+            project: Optional[Project] = None, applied_classes: tuple = ()) -> FileFacts:
+    """The facts of one file; with a ``project``, definitions its inits reach in other files are read too,
+    and the classes ``applied_classes`` names (models another file applies this file's helpers to)."""
+    return Analyzer(module, extra_relu, path, project, applied_classes).run()

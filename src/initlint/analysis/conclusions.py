@@ -39,6 +39,12 @@ class Conclusions:
                         isinstance(arg.value, cst.Name) and arg.value.value == param for arg in node.args):
                     self.may_init_elsewhere = True
                     break
+        for function, _, _ in self.functions:
+            # A builder this file never calls hands its layers to callers elsewhere, which may initialise them.
+            part = self.returns.get(id(function))
+            if part is not None and not self._called(function):
+                for layer in self._layers_of_part(part):
+                    layer.maybe_init = True
         for scope in self.scopes:  # layers a class holds from builders elsewhere share its fate
             if scope.is_class and scope.may_init_elsewhere:
                 for layer in scope.layers:

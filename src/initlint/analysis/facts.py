@@ -160,7 +160,16 @@ class FileFacts:
     block_entries: dict = field(default_factory=dict)
     block_instances: list = field(default_factory=list)
     dormant: frozenset = frozenset()  # id() of init methods that never run (nothing calls them, a flag that is off)
+    # (file, class name): classes of the project's other files whose instances this file initialises
+    initialised_here: list = field(default_factory=list)
     _sites_by_layer: Optional[dict] = field(default=None, init=False, repr=False)
+
+    def classes_holding(self, layers) -> tuple:
+        """The names of this file's classes that hold any of ``layers`` (directly, not through another
+        class): whose instances an init elsewhere in the run may reach."""
+        wanted = {id(layer) for layer in layers}
+        return tuple(sorted({scope.name for scope in self.scopes if scope.is_class and scope.origin is None
+                             and any(id(layer) in wanted for layer in scope.layers)}))
 
     def sites_for(self, layer: Layer, param: str) -> list[InitSite]:
         """The sites reaching this layer's parameter, in source order (indexed once per file)."""
@@ -202,8 +211,9 @@ class FileFacts:
                 continue
             moved = self.relocated.get(id(finding.node))
             if moved is not None:
-                anchor, origin = moved
-                kept.append(type(finding)(finding.code, anchor, f"{finding.message} (in {origin}, run here)"))
+                anchor, origin, application = moved
+                kept.append(type(finding)(finding.code, anchor, f"{finding.message} (in {origin}, run here)",
+                                          application=application))
         return kept
 
 

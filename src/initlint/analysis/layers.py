@@ -385,6 +385,14 @@ class LayerCollector:
             scope.uses_classes.add(local_class)
             self.instance_calls.setdefault(self.class_scopes[local_class].name, set()).add(id(expr))
             self._hand_to_constructor(expr, handed, local_class, statement)
+        elif not (qualified or "").startswith("torch.") and local_class \
+                and local_class.rsplit(".", 1)[-1][:1].isupper():
+            # Layers built here and handed to a class of another module (``SSD(base, extras)``) become
+            # that model's: its methods may initialise them, unless its code shows no init at all.
+            given = [layer for part in handed for layer in self._layers_of_part(part)]
+            if given and self.class_may_initialise(local_class):
+                for layer in given:
+                    layer.maybe_init = True
         if isinstance(expr.func, cst.Attribute):
             self._describe_loose(expr.func.value, statement, scope, locals_)
         elif isinstance(expr.func, cst.Call):  # ``nn.Sequential(...)(x)``

@@ -122,6 +122,12 @@ def sarif(findings, sources, unsafe_fixes=False) -> str:
         }
         if f.fix_description:
             result["properties"]["fix"] = {"applicability": f.applicability, "message": f.fix_description}
+        if f.related:  # a helper's finding: where other files apply it
+            result["relatedLocations"] = [{
+                "id": number, "message": {"text": f"{helper} applied to {model} here"},
+                "physicalLocation": {"artifactLocation": {"uri": path.replace("\\", "/")},
+                                     "region": {"startLine": line, "startColumn": column}}}
+                for number, (path, line, column, model, helper) in enumerate(f.related)]
         results.append(result)
     log = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",

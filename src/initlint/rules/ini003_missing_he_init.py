@@ -31,7 +31,9 @@ PyTorch's default biases keep the activations well above the shrunken signal (th
 shrink.
 Stays silent when anything initlint cannot follow may initialise the layers: an `apply` or init method
 it cannot find, an init helper that this file never applies, a base class other than `nn.Module`, a
-custom layer subclass.
+custom layer subclass, a class of another module the layers are handed to, a builder function this
+file never calls; and when another checked file builds the model and initialises it (`apply`, a
+`modules()` or `named_parameters()` loop, weights loaded before training).
 
 ## Why is this bad?
 PyTorch's default Linear/Conv init is `kaiming_uniform_(w, a=sqrt(5))`: U(-1/sqrt(fan_in),
@@ -112,7 +114,7 @@ for the layers of a `ModuleList`/`Sequential` built by a comprehension, a loop o
             if count >= options.relu_stack_depth and effect.reported(change):
                 note = bias_note(effect, facts, change, path)
                 yield RawFinding(self.code, first.call, self._message(stack, change, count, last, note),
-                                 self._fix(stack, rewriter, fixed))
+                                 self._fix(stack, rewriter, fixed), uninitialised=tuple(stack))
 
     @staticmethod
     def _keeps_default(facts, layer: Layer) -> bool:

@@ -67,7 +67,7 @@ when the layer may be bias-free.
             yield RawFinding(self.code, site.call,
                              f"the weight of {layer_names(bare, site=site)} is re-initialised but its bias keeps "
                              f"PyTorch's default U(-1/sqrt(fan_in), 1/sqrt(fan_in)): zero it",
-                             self._fix(site, bare, rewriter))
+                             self._fix(site, bare, rewriter), uninitialised=tuple(bare))
 
     @staticmethod
     def _fix(site, bare, rewriter):
