@@ -18,7 +18,7 @@ def test_the_unparsable_cell_gets_ini900_and_the_others_are_analysed():
     assert concise_lines(result) == [
         "template_cell.ipynb:cell 4:2:13: INI900 could not parse: invalid syntax",
         "template_cell.ipynb:cell 5:4:9: INI002 [*] xavier_uniform_ on Net.body[0], Net.body[2] followed by relu: "
-        "use He (kaiming) init",
+        "the signal shrinks about 2.4x over 2 such layers by Net.body[2]; use He (kaiming) init",
         "template_cell.ipynb:cell 5:4:9: INI203 [*] `nn.init.xavier_uniform` is deprecated: use `xavier_uniform_`",
         "template_cell.ipynb:cell 6:3:1: INI203 [*] `nn.init.normal` is deprecated: use `normal_`",
     ], result.stdout + result.stderr
@@ -28,7 +28,7 @@ def test_the_unparsable_cell_gets_ini900_and_the_others_are_analysed():
 def test_fix_rewrites_the_other_cells_and_leaves_the_broken_one_byte_for_byte(tmp_path):
     target = tmp_path / "template_cell.ipynb"
     shutil.copyfile(NOTEBOOK, target)
-    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "pyproject.toml").write_text("[tool.initlint]\nmin-signal-change = 1\n")  # shallow nets
     before = target.read_text()
     result = run_cli("--no-cache", "--fix", "--output-format", "concise", str(target), cwd=str(tmp_path))
     assert concise_lines(result) == ["template_cell.ipynb:cell 4:2:13: INI900 could not parse: invalid syntax"], \
@@ -59,7 +59,7 @@ def test_ipython_and_cell_magics_are_not_broken_cells(tmp_path):
          "source": ["model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))\n",
                     "nn.init.zeros_(model[0].weight)"]},
     ], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "pyproject.toml").write_text("[tool.initlint]\nmin-signal-change = 1\n")  # shallow nets
     (tmp_path / "magics.ipynb").write_text(json.dumps(document))
     result = run_cli("--no-cache", "--output-format", "concise", "magics.ipynb", cwd=str(tmp_path))
     assert [line.split(" ", 2)[:2] for line in concise_lines(result)] == [["magics.ipynb:cell", "3:2:1:"]], \
@@ -74,7 +74,7 @@ def test_every_broken_cell_is_reported_and_a_notebook_of_broken_cells_is_never_w
         {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
          "source": "def f(:\n    nn.init.xavier_uniform(model[0].weight)\n"},
     ], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "pyproject.toml").write_text("[tool.initlint]\nmin-signal-change = 1\n")  # shallow nets
     target = tmp_path / "broken.ipynb"
     target.write_text(json.dumps(document))
     before = target.read_bytes()

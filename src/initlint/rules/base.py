@@ -255,11 +255,12 @@ class Effect:
         return change >= self.options.min_signal_change
 
 
-def describe_change(change: float, count: int, last: Optional[Layer], home=None, grows: bool = False) -> str:
+def describe_change(change: float, count: int, last: Optional[Layer], home=None, grows: bool = False,
+                    site: Optional[InitSite] = None) -> str:
     """``the signal shrinks about 529x over 7 such layers by self.fc7``; a last layer in another class
     than ``home`` (the scope of the finding's layers) is named with its class (``DoubleConv.conv2``)."""
     verb = "grows" if grows else "shrinks"
-    label = None if last is None else layer_label(last)
+    label = None if last is None else layer_label(last, site)
     if label is not None and last.scope is not home and last.scope is not None and last.scope.is_class \
             and label.startswith("self"):
         label = last.scope.name + label[4:]

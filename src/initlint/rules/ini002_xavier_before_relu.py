@@ -131,7 +131,7 @@ change is in that file.
             fixable = len(reach) == len(everything) and len({layer.follower for layer in reach}) == 1
             yield RawFinding(self.code, site.call,
                              f"{site.func} on {layer_names(reach, site=site)} followed by {follower.describe()}: "
-                             f"{describe_change(change, count, last, reach[0].scope)}{bias_note(effect, facts, change, path)}"
+                             f"{describe_change(change, count, last, reach[0].scope, site=site)}{bias_note(effect, facts, change, path)}"
                              f"{self._per_layer(site, reach, count)}; "
                              "use He (kaiming) init",
                              self._fix(site, follower, rewriter) if fixable else None)

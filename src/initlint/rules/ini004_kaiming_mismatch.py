@@ -125,7 +125,7 @@ change is in that file.
                              f"{site.func}(nonlinearity=\"{nonlinearity}\""
                              f"{'' if a_expr is None else f', a={a:g}'}) on {layer_names(wrong, site=site)}, "
                              f"which is followed by {follower.describe()}: "
-                             f"{describe_change(change, count, last, wrong[0].scope, grows)}",
+                             f"{describe_change(change, count, last, wrong[0].scope, grows, site)}",
                              self._fix(site, follower, rewriter) if self._fixable(reach, wrong) else None)
 
     @staticmethod

@@ -119,7 +119,7 @@ different activations, or the helper is applied to no model initlint can see, Py
                 # share of a two-layer stack: 10x by default); a path of several, by their product.
                 if not effect.reported(change if count > 1 else change * change):
                     continue
-                what = describe_change(change, count, last, reach[0].scope, grows=True) + _per_layer(reach, count)
+                what = describe_change(change, count, last, reach[0].scope, grows=True, site=site) + _per_layer(reach, count)
             else:  # sizes initlint cannot read: N(0, 1) grows the signal with every fan_in above 1
                 what = "the signal's scale grows with fan_in at every layer"
             followers = {layer.follower for layer in reach}
