@@ -5,6 +5,9 @@ Run it with the project's interpreter, so that the snippets and the tools come f
 
     .venv/bin/python benchmarks/run.py corpus/timm/timm --repeat 3 --double
 
+``--baseline-initlint CMD`` adds another install's initlint (cold -j1 and warm) to the same round-robin,
+so two versions are compared in one run under the same load.
+
 It downloads nothing. The ``.py`` files under the given folders are copied into one temporary
 corpus (so every tool sees exactly the same files, with no project config around them), then each
 variant runs as its own subprocess, round-robin, ``--repeat`` times. The table gives medians.
@@ -230,7 +233,8 @@ def stage(files: list, folders: list, destination: Path) -> list:
 
 
 # ---------------------------------------------------------------------- machine
-def machine_info(python: str, initlint: list, flake8: Optional[list], torchfix: Optional[list]) -> list:
+def machine_info(python: str, initlint: list, flake8: Optional[list], torchfix: Optional[list],
+                 baseline: Optional[list]) -> list:
     rows = []
     cpus = os.cpu_count()
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cpus
@@ -263,6 +267,10 @@ def machine_info(python: str, initlint: list, flake8: Optional[list], torchfix: 
         rows.append(("Python", f"? ({python}): {text.strip()[:200]}"))
     code, text = capture(initlint + ["--version"])
     rows.append(("initlint", text.strip().splitlines()[-1] if text.strip() else f"? (exit {code})"))
+    if baseline:
+        code, text = capture(baseline + ["--version"])
+        version = text.strip().splitlines()[-1] if text.strip() else f"? (exit {code})"
+        rows.append(("baseline initlint", f"{version} ({' '.join(baseline)})"))
     if flake8:
         code, text = capture(flake8 + ["--version"])
         rows.append(("flake8", " ".join(text.split()) if code == 0 else "fails to start: "
@@ -321,6 +329,24 @@ def table(variants: list, floor: Optional[float], cst: Optional[float], cpu_cst:
     return "\n".join(lines)
 
 
+def compare(by: dict, cst: Optional[float], cpu_cst: Optional[float]) -> str:
+    """This install against the baseline install: the cold and warm ratios side by side."""
+    def ratios(cold_key: str, warm_key: str) -> list:
+        cold, warm = median(by[cold_key]), median(by[warm_key])
+        cpu_cold, cpu_warm = median(by[cold_key], "cpu"), median(by[warm_key], "cpu")
+        return [cold / cst if cold and cst else None, cpu_cold / cpu_cst if cpu_cold and cpu_cst else None,
+                100 * warm / cold if warm and cold else None,
+                100 * cpu_warm / cpu_cold if cpu_warm and cpu_cold else None, cold, warm]
+    names = ["cold -j1 x LibCST parse (wall)", "cold -j1 x LibCST parse (CPU)", "warm % of cold -j1 (wall)",
+             "warm % of cold -j1 (CPU)", "cold -j1 wall median (s)", "warm -j1 wall median (s)"]
+    new, base = ratios("cold-j1", "warm"), ratios("base-cold-j1", "base-warm")
+    lines = ["| measure | this initlint | baseline | new / baseline |", "|---|---|---|---|"]
+    for name, a, b in zip(names, new, base):
+        digits = 1 if "%" in name else 2
+        lines.append(f"| {name} | {fmt(a, digits)} | {fmt(b, digits)} | {fmt(a / b if a and b else None)} |")
+    return "\n".join(lines)
+
+
 def verdict(ok: Optional[bool]) -> str:
     return "n/a" if ok is None else ("MET" if ok else "NOT MET")
 
@@ -335,9 +361,12 @@ def main(argv: Optional[list] = None) -> int:
                         help="also time initlint cold -j1 on the corpus copied twice (two subfolders)")
     parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, help="N for initlint -jN")
     parser.add_argument("--skip", default="", help="comma-separated variant keys to leave out: ast, libcst, "
-                        "libcst-torch, cold-j1, cold-jN, warm, flake8, torchfix")
+                        "libcst-torch, cold-j1, cold-jN, warm, base-cold-j1, base-warm, flake8, torchfix")
     parser.add_argument("--python", default=sys.executable, help="interpreter for the parse snippets")
     parser.add_argument("--initlint", help="initlint command (default: beside --python, else PATH)")
+    parser.add_argument("--baseline-initlint", metavar="CMD",
+                        help="initlint command of another install to compare against, cold -j1 and warm, "
+                        "in the same round-robin")
     parser.add_argument("--flake8", help="flake8 command (default: beside --python, else PATH)")
     parser.add_argument("--flake8-jobs", default="1", help="flake8 --jobs (default 1, like initlint -j1)")
     parser.add_argument("--torchfix", help="torchfix command (default: PATH, else python -m torchfix)")
@@ -444,6 +473,13 @@ def _measure(args, skip, python, initlint, flake8, torchfix, files, temp: Path, 
     else:
         variants.append(Variant("torchfix", "TorchFix -j1 (own rules; files with 'torch')",
                                 torchfix + ["-j1", str(one)], (0, 1), files=None))
+    baseline = args.baseline_initlint.split() if args.baseline_initlint else None
+    if baseline:
+        variants.append(Variant("base-cold-j1", "baseline cold -j1", baseline + ["--no-cache", "-j1", "-q", str(one)],
+                                (0, 1), files=len(paths)))
+        variants.append(Variant("base-warm", "baseline warm -j1 (cached)",
+                                baseline + ["--cache-dir", str(temp / "cache1x-base"), "-j1", "-q", str(one)],
+                                (0, 1), files=len(paths)))
     if args.double:
         variants.append(Variant("cold-j1-2x", "initlint cold -j1, corpus x2",
                                 initlint + ["--no-cache", "-j1", "-q", str(two)], (0, 1), files=2 * len(paths)))
@@ -453,11 +489,11 @@ def _measure(args, skip, python, initlint, flake8, torchfix, files, temp: Path, 
 
     say(f"corpus: {len(paths)} .py files, {total_bytes / MB:.1f} MB, {torch_files} contain "
         f"{'/'.join(TORCH_TOKENS)}; temp {temp}")
-    warm = next(v for v in variants if v.key == "warm")
-    if warm.argv is not None:  # fill the cache once (untimed); every timed warm run reuses it
-        say(f"filling the cache for the warm runs (initlint -j{n}) ...")
-        fill = run_once(initlint + ["--cache-dir", str(cache), f"-j{n}", "-q", str(one)], str(temp),
-                        str(logs / "fill.log"), 0)
+    for warm in (v for v in variants if v.key in ("warm", "base-warm") and v.argv is not None):
+        # fill the cache once (untimed, the same command at -jN); every timed warm run reuses it
+        say(f"filling the cache for {warm.label} (-j{n}) ...")
+        fill_argv = [f"-j{n}" if a == "-j1" else a for a in warm.argv]
+        fill = run_once(fill_argv, str(temp), str(logs / f"fill-{warm.key}.log"), 0)
         if fill.exit_code not in (0, 1):
             warm.failure = f"cache fill failed (exit {fill.exit_code})"
 
@@ -492,7 +528,7 @@ def _measure(args, skip, python, initlint, flake8, torchfix, files, temp: Path, 
     cold, cold_n, warm_t = median(by["cold-j1"]), median(by["cold-jN"]), median(by["warm"])
 
     print("## Machine")
-    for key, value in machine_info(python, initlint, flake8, torchfix):
+    for key, value in machine_info(python, initlint, flake8, torchfix, baseline):
         print(f"- {key}: {value}")
     print(f"- load average (1/5/15 min) at start: {load_start}; at end: {load_average()}")
     print()
@@ -542,6 +578,10 @@ def _measure(args, skip, python, initlint, flake8, torchfix, files, temp: Path, 
         print(f"(speed-up cold -j1 -> -j{n}: {cold / cold_n:.2f}x)")
     for text, ok in targets:
         print(f"- [{verdict(ok)}] {text}")
+    if baseline:
+        print()
+        print("## Against the baseline (same run, medians)")
+        print(compare(by, cst, median(by["libcst"], "cpu")))
     return 0
 
 
