@@ -37,8 +37,10 @@ from typing import Callable, Optional
 
 # Kept in step with initlint's defaults (config.DEFAULT_EXCLUDE, engine.DEFAULT_TOKENS); checked
 # against the installed initlint at start-up when it can be imported.
-EXCLUDED_DIRS = {".git", ".venv", "venv", "build", "dist", "__pycache__", ".tox", "node_modules",
-                 "site-packages", ".initlint_cache", ".eggs", ".mypy_cache", ".nox", ".hg", ".svn"}
+EXCLUDED_DIRS = {".bzr", ".direnv", ".eggs", ".git", ".git-rewrite", ".hg", ".initlint_cache", ".ipynb_checkpoints",
+                 ".mypy_cache", ".nox", ".pants.d", ".pyenv", ".pytest_cache", ".pytype", ".ruff_cache", ".svn",
+                 ".tox", ".venv", ".vscode", "__pycache__", "__pypackages__", "_build", "buck-out", "build", "dist",
+                 "node_modules", "site-packages", "venv"}
 TORCH_TOKENS = ("torch", "mmcv", "mmengine", "fvcore")
 
 AST_SNIPPET = r"""
