@@ -233,8 +233,12 @@ def check_module(module: cst.Module, selection: Selection, options: Options, ext
             if first is None or (finding.related and not first.related):
                 merged[key] = finding
             elif finding.related:
-                first.message = first.message[:first.message.rindex(" (applied to ")] + \
-                    _applied_to(first.related + finding.related)
+                # one finding per helper line: the models' findings joined, each naming its own layers
+                body, other = (m[:m.rindex(" (applied to ")] for m in (first.message, finding.message))
+                if body == other:
+                    first.message = body + _applied_to(first.related + finding.related)
+                else:
+                    first.message += "; " + finding.message
                 first.related += finding.related
     return list(merged.values())
 
