@@ -213,8 +213,9 @@ def test_noqa_variants_suppress(pristine):
     # noqa: INI001 / bare noqa / noqa: INI203 (INI103 on that line stays) / noqa: INI / noqa: E501,INI002
     result = pristine("--isolated", "--select", "INI", "noqa_variants.py")
     assert result.returncode == 1
-    assert heads(result.stdout) == ["noqa_variants.py:17:13: INI103", "noqa_variants.py:27:5: INI101",
-                                    "noqa_variants.py:27:33: INI901"]  # INI002 there suppresses nothing
+    # INI002 at 27 suppresses nothing here, but sits in a module-level function, where it may suppress a
+    # finding that lands when the files applying it are checked too: INI901 leaves it alone
+    assert heads(result.stdout) == ["noqa_variants.py:17:13: INI103", "noqa_variants.py:27:5: INI101"]
 
 
 def test_disable_noqa_reports_every_finding(pristine):

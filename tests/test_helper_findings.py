@@ -18,8 +18,9 @@ def test_the_whole_package_reports_at_the_helper_once_naming_who_applies_it():
     lines, result = concise("pkg")
     assert lines == [
         "pkg/utils.py:6:9: INI001 [*] every Conv2d/Linear weight reached here is set to zero (ConvNet.features[0], "
-        "ConvNet.features[2], ConvNet.head): all units stay identical (applied to ConvNet at pkg/train.py:9, "
-        "Mlp at pkg/finetune.py:7)",
+        "ConvNet.features[2], ConvNet.head): all units stay identical (applied to ConvNet at pkg/train.py:9); "
+        "every Linear weight reached here is set to zero (Mlp.fc1, Mlp.fc2, Mlp.out): all units stay identical "
+        "(applied to Mlp at pkg/finetune.py:7)",  # each applier's models named with their own layers
         "pkg/utils.py:12:13: INI002 xavier_uniform_ on Mlp.fc1, Mlp.fc2 followed by relu: the signal shrinks about "
         "2.0x over 2 such layers by Mlp.fc2 (1.4x per layer: fan_in=8, fan_out=8); use He (kaiming) init "
         "(applied to Mlp at pkg/train.py:11)",

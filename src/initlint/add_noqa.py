@@ -13,7 +13,6 @@ import tokenize
 from .noqa import line_directive
 
 _LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
-UNUSED_NOQA_CODE = "INI901"  # never added: it would keep the unused directive it reports
 
 
 def _comment_and_blocked_lines(text: str) -> tuple[dict, set]:
@@ -66,9 +65,10 @@ def add_noqa_to_text(text: str, codes_by_line: dict) -> tuple[str, int, list]:
     return "".join(lines), added, skipped
 
 
-def add_noqa_file(path: str, settings) -> tuple[int, list, list]:
-    """Add the directives to one file; (how many lines got one, errors, warnings)."""
-    from .engine import lint_source
+def add_noqa_file(path: str, findings: list) -> tuple[int, list, list]:
+    """Add the directives for ``findings`` (the run's, for this file) to it; (how many lines got one,
+    errors, warnings)."""
+    from .rules import PARSE_ERROR_CODE
     from .runner import FileReport, read_source, write_fixes
 
     errors: list = []
@@ -77,14 +77,13 @@ def add_noqa_file(path: str, settings) -> tuple[int, list, list]:
         source = read_source(path)
     except OSError as error:
         return 0, [f"{path}: could not read: {error.strerror or error}"], warnings
-    if path.endswith(".ipynb"):
-        return _add_noqa_notebook(path, source, settings)
-    result = lint_source(source, path, settings.selection, settings.options, settings.ignores_for(path),
-                         settings.torch_tokens)
-    if result.error is not None or result.internal_error is not None:
-        return 0, errors, [f"warning: {path}: could not be analysed ({result.error or result.internal_error}); "
+    unparsable = [f for f in findings if f.code == PARSE_ERROR_CODE and f.cell is None]
+    if unparsable:
+        return 0, errors, [f"warning: {path}: could not be analysed ({unparsable[0].message}); "
                            f"no noqa directive added"]
-    codes_by_line = _codes_by_line(result.findings)
+    if path.endswith(".ipynb"):
+        return _add_noqa_notebook(path, source, findings)
+    codes_by_line = _codes_by_line(findings)
     if not codes_by_line:
         return 0, errors, warnings
     encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
@@ -102,11 +101,11 @@ def add_noqa_file(path: str, settings) -> tuple[int, list, list]:
 
 
 def _codes_by_line(findings, line=lambda finding: finding.line) -> dict:
-    from .rules import PARSE_ERROR_CODE
+    from .rules import PARSE_ERROR_CODE, UNUSED_NOQA_CODE
 
     codes: dict = {}
     for finding in findings:
-        if finding.code not in (PARSE_ERROR_CODE, UNUSED_NOQA_CODE):
+        if finding.code not in (PARSE_ERROR_CODE, UNUSED_NOQA_CODE):  # INI901 would keep what it reports
             codes.setdefault(line(finding), set()).add(finding.code)
     return codes
 
@@ -119,12 +118,11 @@ def _skipped_warning(where: str, skipped: list) -> list:
             f"string or a backslash), so it cannot end in a comment"]
 
 
-def _add_noqa_notebook(path: str, source: bytes, settings) -> tuple[int, list, list]:
+def _add_noqa_notebook(path: str, source: bytes, findings: list) -> tuple[int, list, list]:
     """Notebooks: the directives are added to the joined module of the code cells, then put back into
     the cells that change (IPython lines untouched), as ``--fix`` does."""
     import json
 
-    from .engine import lint_source
     from .notebook import (NotebookError, build_layout, changes_as_sources, is_python, line_map, load_notebook,
                            new_source, split_cells, write_back)
     from .runner import FileReport, write_fixes
@@ -138,12 +136,10 @@ def _add_noqa_notebook(path: str, source: bytes, settings) -> tuple[int, list, l
     if not is_python(notebook):
         return 0, [], []
     layout = build_layout(notebook, source)
-    result = lint_source(layout.source.encode("utf-8"), path, settings.selection, settings.options,
-                         settings.ignores_for(path), settings.torch_tokens)
-    if result.error is not None or result.internal_error is not None:
-        return 0, [], [f"warning: {path}: could not be analysed ({result.error or result.internal_error}); "
-                       f"no noqa directive added"]
-    codes_by_line = _codes_by_line(result.findings)
+    rows = line_map(layout, layout.source)
+    module_line = {place: number for number, place in enumerate(rows) if number}  # (cell, line) -> line
+    codes_by_line = _codes_by_line([f for f in findings if (f.cell, f.line) in module_line],
+                                   line=lambda finding: module_line[(finding.cell, finding.line)])
     if not codes_by_line:
         return 0, [], []
     try:
@@ -164,12 +160,18 @@ def _add_noqa_notebook(path: str, source: bytes, settings) -> tuple[int, list, l
     return (0 if report.errors else added), report.errors, warnings
 
 
-def add_noqa(files: list, settings) -> tuple[int, list, list]:
-    total, errors, warnings = 0, [], []
-    for path in files:
-        added, file_errors, file_warnings = add_noqa_file(path, settings)
-        total += added
-        errors.extend(file_errors)
-        warnings.extend(file_warnings)
-    return total, errors, warnings
+def add_noqa(files: list, settings, jobs: int = 1, cache_dir=None) -> tuple[int, list, list]:
+    """Directives for the findings of the whole run (a helper's finding where other files apply it, no
+    absence claim another file disproves), as the check reports them."""
+    from .runner import check_files
 
+    total, errors, warnings = 0, [], []
+    for report in check_files(files, settings, "check", jobs, cache_dir):
+        errors.extend(report.errors)
+        warnings.extend(report.warnings)
+        if not report.errors:
+            added, file_errors, file_warnings = add_noqa_file(report.path, report.findings)
+            total += added
+            errors.extend(file_errors)
+            warnings.extend(file_warnings)
+    return total, errors, warnings

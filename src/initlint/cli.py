@@ -268,9 +268,9 @@ def lint_command(argv: list[str]) -> int:
         reports = [check_file(name, settings, mode, None, stdin_source=source)]
     else:
         files = discover(args.paths, settings, errors, warnings)
-        if args.add_noqa:
-            return add_noqa_command(files, settings, errors, warnings)
         cache_dir = cache_dir_for(args, settings)
+        if args.add_noqa:
+            return add_noqa_command(files, settings, errors, warnings, args.jobs, cache_dir)
         if cache_dir is not None and mode == "check":
             cache_dir = prepare_cache(cache_dir)
         reports = check_files(files, settings, mode, args.jobs, cache_dir)
@@ -311,11 +311,14 @@ def lint_command(argv: list[str]) -> int:
     return EXIT_FINDINGS if findings else EXIT_CLEAN
 
 
-def add_noqa_command(files: list, settings, errors: list, warnings: list) -> int:
+def add_noqa_command(files: list, settings, errors: list, warnings: list, jobs: int, cache_dir) -> int:
     """Add ``# noqa: CODE`` directives, say how many (a second run adds none)."""
     from .add_noqa import add_noqa
+    from .runner import prepare_cache
 
-    added, file_errors, file_warnings = add_noqa(files, settings)
+    if cache_dir is not None:
+        cache_dir = prepare_cache(cache_dir)
+    added, file_errors, file_warnings = add_noqa(files, settings, jobs, cache_dir)
     errors.extend(file_errors)
     for message in warnings + file_warnings + errors:
         sys.stderr.write(f"initlint: {message}\n")
@@ -398,6 +401,7 @@ def _summary(reports, mode: str, file_count: int, unsafe_fixes: bool, had_errors
 def _source_line_reader(in_memory: Optional[dict] = None):
     """The text of a finding's line, for ``full``: from the file (``in_memory``: path -> bytes read from
     stdin), and for a notebook from the finding's cell."""
+    from .noqa import source_lines
     cache: dict[tuple, list[str]] = {}
 
     def lines_of(path: str, cell: Optional[int]) -> list[str]:
@@ -409,9 +413,9 @@ def _source_line_reader(in_memory: Optional[dict] = None):
                     data = handle.read()
             text = data.decode("utf-8", errors="replace")
             if cell is None:
-                return text.splitlines()
+                return source_lines(text)
             source = json.loads(text.lstrip("\ufeff"))["cells"][cell - 1]["source"]
-            return ("".join(source) if isinstance(source, list) else source).splitlines()
+            return source_lines("".join(source) if isinstance(source, list) else source)
         except (OSError, ValueError, LookupError, TypeError, AttributeError):
             return []
 

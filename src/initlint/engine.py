@@ -16,7 +16,7 @@ from .analysis.collect import analyze
 from .analysis.project import project_for
 from .analysis.syntax import walk
 from .findings import Finding, RawFinding
-from .noqa import Suppressions
+from .noqa import Suppressions, source_lines
 from .rules import ALL_RULES, PARSE_ERROR_CODE, RULES_BY_CODE, UNUSED_NOQA_CODE, Options
 from .rules.rewrite import Rewriter
 
@@ -88,6 +88,9 @@ def python_syntax_problem(source: bytes) -> Optional[tuple[int, int, str]]:
     return None
 
 
+_CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=]", re.MULTILINE)  # PEP 263's declaration, as tokenize reads it
+
+
 def _first_undecodable_byte(source: bytes) -> Optional[tuple[int, int, str]]:
     """The line and column of the first byte the file's encoding (UTF-8 unless declared) cannot decode.
 
@@ -95,16 +98,21 @@ def _first_undecodable_byte(source: bytes) -> Optional[tuple[int, int, str]]:
     comment), LibCST an offset: the byte's own line is what a user needs to find it."""
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
-        if encoding == "utf-8-sig":  # a BOM is valid UTF-8, and that codec's offsets would not count it
-            encoding = "utf-8"
+    except LookupError:  # an unknown coding declaration: the parser says so
+        return None
+    except SyntaxError:  # a malformed declaration, or (no declaration) a bad byte in the first two lines
+        if _CODING.search(b"\n".join(source.splitlines()[:2])):
+            return None
+        encoding = "utf-8"
+    if encoding == "utf-8-sig":  # a BOM is valid UTF-8, and that codec's offsets would not count it
+        encoding = "utf-8"
+    try:
         source.decode(encoding)
     except UnicodeDecodeError as error:
         line_start = source.rfind(b"\n", 0, error.start) + 1
         line = source.count(b"\n", 0, error.start) + 1
         return line, error.start - line_start + 1, \
             f"not valid {encoding}: byte 0x{source[error.start]:02x} ({error.reason})"
-    except (SyntaxError, LookupError):  # an unknown or malformed coding declaration: the parser says so
-        return None
     return None
 
 
@@ -133,7 +141,7 @@ def lint_source(source: bytes, path: str, selection: Selection = EVERY_RULE, opt
                                        line, column))
         return result
     try:
-        lines = source.decode(module.encoding, errors="replace").splitlines() if honour_noqa else []
+        lines = source_lines(source.decode(module.encoding, errors="replace")) if honour_noqa else []
         result.findings = _findings(module, path, selection, options, extra_ignores, lines,
                                     result.dependencies, result.initialised_here, applications, result.applied_here)
     except RecursionError:
@@ -179,7 +187,7 @@ def _findings(module, path, selection, options, extra_ignores, lines, dependenci
     if judge_noqa:  # after every other finding went through the suppressions, which note what they used
         def is_enabled(prefix):
             return any(selection.enabled(rule, extra_ignores) for rule in ALL_RULES if rule.code.startswith(prefix))
-        for item in unused_noqa.unused(positions, suppressions, is_enabled, RULES_BY_CODE):
+        for item in unused_noqa.unused(positions, suppressions, is_enabled, RULES_BY_CODE, module):
             where = positions[item.node]
             findings.append(Finding(item.code, item.message, path, where.start.line, where.start.column + 1,
                                     where.end.line, where.end.column + 1, item.fix))
@@ -225,8 +233,12 @@ def check_module(module: cst.Module, selection: Selection, options: Options, ext
             if first is None or (finding.related and not first.related):
                 merged[key] = finding
             elif finding.related:
-                first.message = first.message[:first.message.rindex(" (applied to ")] + \
-                    _applied_to(first.related + finding.related)
+                # one finding per helper line: the models' findings joined, each naming its own layers
+                body, other = (m[:m.rindex(" (applied to ")] for m in (first.message, finding.message))
+                if body == other:
+                    first.message = body + _applied_to(first.related + finding.related)
+                else:
+                    first.message += "; " + finding.message
                 first.related += finding.related
     return list(merged.values())
 

@@ -13,6 +13,16 @@ _FILE = re.compile(r"#\s*initlint:\s*noqa(?::\s*(?P<codes>[A-Z][0-9A-Z]*(?:[,\s]
                    re.IGNORECASE)
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def source_lines(text: str) -> list[str]:
+    """The lines of ``text`` as Python (and LibCST's positions) count them: ``str.splitlines`` also breaks
+    at a form feed, U+2028 and other separators, which would put a ``# noqa`` on the wrong line."""
+    lines = _LINE_BREAK.split(text)
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
 def _codes(text: Optional[str]) -> Optional[list[str]]:
     return None if text is None else [c.upper() for c in re.split(r"[,\s]+", text.strip()) if c]
 

@@ -13,7 +13,9 @@ from typing import Callable, Optional
 
 import libcst as cst
 
+from . import vocab
 from .facts import Part, Scope
+from .vocab import CONTAINERS
 from .names import torch_name
 from .patterns import RETURNS_SELF
 from .syntax import argument, block_statements, dotted, string, walk
@@ -79,7 +81,6 @@ LEAF_MODULES = frozenset({
     "Unflatten", "Unfold", "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d", "ZeroPad1d",
     "ZeroPad2d", "ZeroPad3d"
 })
-CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict"})
 NOT_MODULES = frozenset({"Parameter", "ParameterList", "ParameterDict", "Buffer", "UninitializedParameter"})
 # Builtins that never return a module (what they return is not registered when assigned).
 PLAIN_BUILTINS = frozenset({"int", "float", "str", "bool", "len", "max", "min", "round", "abs", "sum",
@@ -798,7 +799,6 @@ def _exclusive(function, first, second) -> bool:
 
 def _part_types(analyzer, types: ModelTypes, part) -> Optional[list]:
     """(type, the Layer where it is one) for every module a part holds; None when one is unknown."""
-    from . import vocab
     if part.kind == "layer":
         layer = part.layer
         return [(("local", layer.class_name) if layer.custom_class else ("torch", layer.class_name), layer)]
@@ -917,7 +917,6 @@ def copy_of_parameter(expr, imports):
 def discarded_inits(module: cst.Module, imports, init_name):
     """Every init statement whose effect is lost. ``init_name(call)`` is the canonical torch.nn.init name
     a call makes, or None."""
-    from . import vocab
     index = syntax_index(module)
     functions: dict[str, list] = {}
     for function in index.functions:

@@ -22,7 +22,10 @@ business. A bare `# noqa` is never reported: it silences every linter's findings
 initlint cannot see those of flake8 or Ruff (Ruff, the model for this rule, judges a bare `# noqa`
 because it runs all the rules such a comment can mean, and leaves the codes it is told are another
 tool's, its `external` codes, alone). It runs only when selected (`--select INI901`), like Ruff's
-RUF100, and a `# noqa: INI901` on the line keeps the directive.
+RUF100, and a `# noqa: INI901` on the line keeps the directive. In a module-level function (an init
+helper) the codes of rules that depend on the model the helper is applied to (INI002-INI004,
+INI101, INI103-INI105, INI109) are never judged: their findings land there only when the files applying
+the helper are checked in the same run, which a pre-commit hook or an editor does not do.
 
 ## Why is this bad?
 A suppression that no longer matches a finding (the init was fixed, the layer removed) hides the next
@@ -51,11 +54,13 @@ kept; text right after the codes is taken to explain the suppression and goes wi
     def check(self, facts, options, rewriter):
         return ()  # judged by the engine once the other rules' findings are suppressed (``unused``)
 
-    def unused(self, positions, suppressions, is_enabled, known_codes):
+    def unused(self, positions, suppressions, is_enabled, known_codes, module=None):
         """Findings for the ``# noqa`` comments whose INI codes suppressed nothing.
 
         ``positions``: LibCST positions of every node; ``suppressions``: the file's, after every other
-        finding went through it; ``is_enabled(code)``: whether a rule with that code (prefix) ran here."""
+        finding went through it; ``is_enabled(code)``: whether a rule with that code (prefix) ran here;
+        ``module``: the file's module, whose functions other files may apply (see MODEL_DEPENDENT)."""
+        helper_lines = _function_lines(module, positions) if module is not None else set()
         for node, place in positions.items():
             if type(node) not in (cst.TrailingWhitespace, cst.EmptyLine) or node.comment is None:
                 continue
@@ -73,7 +78,8 @@ kept; text right after the codes is taken to explain the suppression and goes wi
                     unknown.append(code)
                 elif not is_enabled(code):
                     disabled.append(code)
-                elif not any(found.startswith(code) for found in used):
+                elif not any(found.startswith(code) for found in used) \
+                        and not (line in helper_lines and code.startswith(MODEL_DEPENDENT)):
                     unmatched.append(code)
             remove = unknown + disabled + unmatched
             if not remove or suppressions.suppressed(self.code, line):
@@ -84,6 +90,22 @@ kept; text right after the codes is taken to explain the suppression and goes wi
             yield RawFinding(self.code, node.comment, f"unused `noqa` directive ({'; '.join(reasons)})",
                              Fix(f"remove {', '.join(remove)} from the noqa directive",
                                  replace={node: _without(node, text, directive, set(remove))}))
+
+
+# Rules whose findings in a module-level function depend on the models other files apply it to: such a
+# finding is reported at the helper only when those files are checked in the same run (a pre-commit hook or
+# an editor checks one file), so a code of theirs inside a helper is never judged unused.
+MODEL_DEPENDENT = ("INI002", "INI003", "INI004", "INI101", "INI103", "INI104", "INI105", "INI109")
+
+
+def _function_lines(module: cst.Module, positions) -> set:
+    """The lines of the module-level functions (with what is nested in them)."""
+    lines: set = set()
+    for statement in module.body:
+        if isinstance(statement, cst.FunctionDef):
+            place = positions[statement]
+            lines.update(range(place.start.line, place.end.line + 1))
+    return lines
 
 
 def _without(node, text: str, directive, remove: set):
