@@ -7,6 +7,7 @@ from typing import Optional
 import libcst as cst
 
 from .names import ImportTable
+from .noop import SyntaxIndex, remember_syntax_index
 from .patterns import class_name_subject
 from .syntax import children, dotted, walk
 
@@ -57,13 +58,23 @@ class ModuleIndex:
         imports = []
         stack = [(root, None, None, False)]
         names, paths = self.names_seen, self.path_names
+        # the file's own calls, simple statements and functions, for the no-op rules (noop.syntax_index):
+        # collected here rather than in a walk of their own
+        calls, simple_statements, functions = ([], [], []) if root is self.module else (None, None, None)
         while stack:
             node, function, statement, in_class = stack.pop()
             kind = type(node)
             if kind is cst.Import or kind is cst.ImportFrom:
                 imports.append(node)
                 continue
+            if calls is not None:
+                if kind is cst.SimpleStatementLine or kind is cst.SimpleStatementSuite:
+                    simple_statements.append(node)
+                elif kind is cst.FunctionDef:
+                    functions.append(node)
             if kind is cst.Call:
+                if calls is not None:
+                    calls.append(node)
                 func = node.func
                 func_kind = type(func)
                 if not in_class:
@@ -101,6 +112,8 @@ class ModuleIndex:
             inside = in_class or kind is cst.ClassDef
             for child in children(node):
                 stack.append((child, inner, statement, inside))
+        if calls is not None:
+            remember_syntax_index(root, SyntaxIndex(calls, simple_statements, functions))
         return imports
 
     def _note_bound(self, node, kind) -> None:

@@ -1091,7 +1091,7 @@ def plain_tensor(expr, imports) -> Optional[str]:
 
 @dataclass
 class SyntaxIndex:
-    calls: list          # every call, in source order
+    calls: list          # every call
     statements: list     # every simple statement line or suite
     functions: list      # every function definition
     in_functions: Optional[set] = None  # see ``_in_functions``
@@ -1101,7 +1101,8 @@ _INDEX: dict = {}
 
 
 def syntax_index(module: cst.Module) -> SyntaxIndex:
-    """Calls and simple statements of a module, collected in one walk and kept while the module is checked."""
+    """Calls, simple statements and functions of a module (in no particular order), collected in one walk
+    and kept while the module is checked."""
     cached = _INDEX.get(id(module))
     if cached is not None and cached[0] is module:
         return cached[1]
@@ -1113,7 +1114,11 @@ def syntax_index(module: cst.Module) -> SyntaxIndex:
             statements.append(node)
         elif isinstance(node, cst.FunctionDef):
             functions.append(node)
-    index = SyntaxIndex(calls, statements, functions)
+    return remember_syntax_index(module, SyntaxIndex(calls, statements, functions))
+
+
+def remember_syntax_index(module: cst.Module, index: SyntaxIndex) -> SyntaxIndex:
+    """Keep ``index`` as ``module``'s (the analysis's own walk collects it: see index.py)."""
     _INDEX.clear()  # one file at a time
     _INDEX[id(module)] = (module, index)
     return index
