@@ -86,3 +86,19 @@ def test_a_helper_beside_the_model_it_is_applied_to_is_reported_at_the_helper():
     alone, _ = concise("train.py", cwd=folder)
     assert [line.split(" ", 2)[:2] for line in alone] == [["train.py:6:1:", "INI002"]]
     assert alone[0].endswith("(in models.py, run here)")
+
+
+def test_a_noqa_at_the_call_does_not_hide_the_helpers_finding(tmp_path):
+    # whether the helper's file hears of a run is decided before ``# noqa``, whatever rules are selected:
+    # the finding belongs to the helper, and a directive at the call (as an older --add-noqa wrote) cannot
+    # make it come and go with --select
+    shutil.copytree(HELPERS, tmp_path / "p")
+    train = tmp_path / "p" / "pkg" / "train.py"
+    silenced = train.read_text().replace("utils.init_params(mlp)  #", "utils.init_params(mlp)  # noqa: INI002 #")
+    train.write_text(silenced)
+    cache = str(tmp_path / "cache")
+    for args in ((), ("--select", "ALL"), ("--cache-dir", cache), ("--cache-dir", cache, "-j", "2")):
+        result = run_cli(*(args or ("--no-cache",)), "--output-format", "concise", "pkg", cwd=str(tmp_path / "p"))
+        lines = [line for line in result.stdout.splitlines() if "INI002" in line]
+        assert [line.split(" ", 2)[0] for line in lines] == ["pkg/utils.py:12:13:"], (args, result.stdout)
+        assert lines[0].endswith("(applied to Mlp at pkg/train.py:11)")

@@ -60,6 +60,9 @@ class FileResult:
     # (file, class name): classes of other files whose instances this file initialises (run_index.py)
     initialised_here: list = field(default_factory=list)
     applied_here: list = field(default_factory=list)  # (file, line): the runs of its helpers it was analysed with
+    # (application, line, column): this file's runs of other files' helpers (Finding.application), found
+    # before ``# noqa``, so a directive at the call does not decide whether the helper's file hears of the run
+    applications_here: list = field(default_factory=list)
 
 
 DEFAULT_TOKENS = ("torch", "mmcv", "mmengine", "fvcore")
@@ -143,7 +146,8 @@ def lint_source(source: bytes, path: str, selection: Selection = EVERY_RULE, opt
     try:
         lines = source_lines(source.decode(module.encoding, errors="replace")) if honour_noqa else []
         result.findings = _findings(module, path, selection, options, extra_ignores, lines,
-                                    result.dependencies, result.initialised_here, applications, result.applied_here)
+                                    result.dependencies, result.initialised_here, applications, result.applied_here,
+                                    result.applications_here)
     except RecursionError:
         result.error = "nested too deeply to analyse"
         result.findings = [Finding(PARSE_ERROR_CODE, "could not analyse: nested too deeply", path, 1, 1, 1, 1)]
@@ -156,7 +160,7 @@ def lint_source(source: bytes, path: str, selection: Selection = EVERY_RULE, opt
 
 
 def _findings(module, path, selection, options, extra_ignores, lines, dependencies,
-              initialised_here=None, applications=(), applied_here=None) -> list[Finding]:
+              initialised_here=None, applications=(), applied_here=None, applications_here=None) -> list[Finding]:
     """Positioned, de-duplicated findings; ``lines`` (the source's) carry the ``# noqa`` comments."""
     raw = check_module(module, selection, options, extra_ignores, path, dependencies, initialised_here,
                        applications, applied_here)
@@ -176,6 +180,10 @@ def _findings(module, path, selection, options, extra_ignores, lines, dependenci
             item.message = _LINE_MARK.sub(lambda m: f"at line {lines_by_id[int(m.group(1))]}"
                                           if int(m.group(1)) in lines_by_id else "in another file", item.message)
         where = positions[item.node]
+        if item.application is not None and applications_here is not None:
+            run = (item.application, where.start.line, where.start.column + 1)
+            if run not in applications_here:
+                applications_here.append(run)
         key = (item.code, where.start.line, where.start.column)
         if key in seen or suppressions.suppressed(item.code, where.start.line):
             continue

@@ -40,6 +40,7 @@ class FileReport:
     output: Optional[bytes] = None                 # with ``from_stdin``, the fixed source (else None)
     initialised_here: list = field(default_factory=list)  # (file, class): see analysis/run_index.py
     applied_here: list = field(default_factory=list)      # (file, line): see analysis/run_index.py
+    applications_here: list = field(default_factory=list)  # (application, line, column): run_index.py
 
 
 def _portable(finding: Finding) -> Finding:
@@ -79,7 +80,7 @@ def check_file(path: str, settings: Settings, mode: str = "check", cache_dir: Op
     if key is not None:
         cached = _cache_load(cache_dir, key, path)
         if cached is not None:
-            report.findings, report.initialised_here, report.applied_here = cached
+            report.findings, report.initialised_here, report.applied_here, report.applications_here = cached
             return report
     result = lint_source(source, path, settings.selection, settings.options, extra, settings.torch_tokens,
                          keep_module=mode != "check", applications=applications)
@@ -88,11 +89,12 @@ def check_file(path: str, settings: Settings, mode: str = "check", cache_dir: Op
         return report
     report.initialised_here = [tuple(entry) for entry in result.initialised_here]
     report.applied_here = [tuple(entry) for entry in result.applied_here]
+    report.applications_here = list(result.applications_here)
     if mode == "check" or result.module is None:
         report.findings = [_portable(f) for f in result.findings]
         if key is not None:
             _cache_store(cache_dir, key, report.findings, result.dependencies, report.initialised_here,
-                         report.applied_here)
+                         report.applied_here, report.applications_here)
         return report
     result.findings = without_voided_claims(result.findings, voided)
     new_source = _fix_rounds(source, result, path, settings, extra, report, voided, applications)
@@ -207,7 +209,8 @@ def _cache_load(cache_dir: str, key: str, path: str):
                                     application=_application_of(row.get("application")),
                                     related=tuple(tuple(item) for item in row.get("related", ()))))
         return findings, [tuple(entry) for entry in entry.get("initialised_here", ())], \
-            [tuple(entry) for entry in entry.get("applied_here", ())]
+            [tuple(entry) for entry in entry.get("applied_here", ())], \
+            [(_application_of(run[0]), run[1], run[2]) for run in entry.get("applications_here", ())]
     except (OSError, ValueError, KeyError, TypeError):
         return None  # missing or corrupt: analyse again
 
@@ -229,7 +232,7 @@ def _digest_of(path: str) -> Optional[str]:
 
 
 def _cache_store(cache_dir: str, key: str, findings: list, dependencies: list, initialised_here=(),
-                 applied_here=()) -> None:
+                 applied_here=(), applications_here=()) -> None:
     folder = os.path.join(cache_dir, key[:2])
     rows = [{"code": f.code, "message": f.message, "line": f.line, "column": f.column,
              "end_line": f.end_line, "end_column": f.end_column, "fix": f.fix_description,
@@ -237,7 +240,8 @@ def _cache_store(cache_dir: str, key: str, findings: list, dependencies: list, i
             for f in findings]
     entry = {"findings": rows, "dependencies": [[path, _digest_of(path)] for path in dependencies],
              "initialised_here": [list(pair) for pair in initialised_here],
-             "applied_here": [list(pair) for pair in applied_here]}
+             "applied_here": [list(pair) for pair in applied_here],
+             "applications_here": [list(run) for run in applications_here]}
     try:
         os.makedirs(folder, exist_ok=True)
         temp = os.path.join(folder, f".{key}.{os.getpid()}.tmp")

@@ -63,14 +63,13 @@ def helper_applications(reports, files: list) -> dict:
     for report in reports:
         if report.path.endswith(".ipynb"):
             continue
-        for finding in report.findings:
-            application = finding.application
-            if application is None or _key(application[0]) not in checked or _key(application[0]) == _key(report.path):
+        for application, line, column in report.applications_here:  # also those a ``# noqa`` silences
+            if _key(application[0]) not in checked or _key(application[0]) == _key(report.path):
                 continue
             helper_path, helper, param, models = application
             for model_path, class_name in models:
                 found.setdefault(_key(helper_path), set()).add(
-                    (helper, param, model_path, class_name, report.path, finding.line, finding.column))
+                    (helper, param, model_path, class_name, report.path, line, column))
     return {key: tuple(sorted(entries, key=repr)) for key, entries in found.items()}
 
 
