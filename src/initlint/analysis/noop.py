@@ -17,7 +17,7 @@ from . import vocab
 from .facts import Part, Scope
 from .vocab import CONTAINERS
 from .names import torch_name
-from .patterns import RETURNS_SELF
+from .patterns import RETURNS_SELF, same_tensor
 from .syntax import argument, block_statements, dotted, string, walk
 
 # torch 2.13: the torch.nn base classes of each class (``isinstance(m, nn.modules.conv._ConvNd)``).
@@ -895,14 +895,7 @@ def copy_of_parameter(expr, imports):
     ``w.clone()`` (also after ``.data``/``.detach()`` and before ``.detach()``), ``torch.clone(w)``,
     ``copy.deepcopy(w)``. ``.cpu()``, ``.to(...)`` and ``.float()`` return the tensor itself for a float32
     CPU weight, so they are not copies here."""
-    while True:
-        if isinstance(expr, cst.Attribute) and expr.attr.value == "data":
-            expr = expr.value
-        elif isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) \
-                and expr.func.attr.value == "detach" and not expr.args:
-            expr = expr.func.value
-        else:
-            break
+    expr = same_tensor(expr)
     if not isinstance(expr, cst.Call):
         return None
     if isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "clone" \

@@ -158,9 +158,8 @@ def outer_calls(node):
         stack.extend(reversed(list(children(current))))
 
 
-def param_target(expr):
-    """``(owner, "weight"|"bias")`` for ``owner.weight``, ``owner.bias.data``, ``owner.weight.detach()``,
-    ``owner.bias[a:b]`` (a slice of a weight initialises only part of it: not a site)."""
+def same_tensor(expr):
+    """``expr`` without the ``.data`` and ``.detach()`` around it: views of the same tensor."""
     while True:
         if isinstance(expr, cst.Attribute) and expr.attr.value == "data":
             expr = expr.value
@@ -168,7 +167,13 @@ def param_target(expr):
                 and expr.func.attr.value == "detach" and not expr.args:
             expr = expr.func.value
         else:
-            break
+            return expr
+
+
+def param_target(expr):
+    """``(owner, "weight"|"bias")`` for ``owner.weight``, ``owner.bias.data``, ``owner.weight.detach()``,
+    ``owner.bias[a:b]`` (a slice of a weight initialises only part of it: not a site)."""
+    expr = same_tensor(expr)
     if isinstance(expr, cst.Subscript) and isinstance(expr.value, cst.Attribute) and expr.value.attr.value == "bias":
         return expr.value.value, "bias"  # ``self.qkv.bias[a:b].fill_(0)``: needs the bias all the same
     if isinstance(expr, cst.Attribute) and expr.attr.value in ("weight", "bias"):

@@ -129,17 +129,9 @@ def literal_fans(layer: Layer) -> Optional[tuple[int, int]]:
     groups = argument(layer.call, 7 if layer.kind.startswith("ConvTranspose") else 6, "groups")
     if None in channels or kernel is None or groups is not None:
         return None
-    if number(kernel) is not None:
-        receptive = int(number(kernel)) ** int(layer.kind[-2])
-    else:
-        if not isinstance(kernel, cst.Tuple):
-            return None
-        receptive = 1
-        for element in kernel.elements:
-            size = number(element.value)
-            if size is None:
-                return None
-            receptive *= int(size)
+    receptive = _kernel_volume(layer, kernel, 1)
+    if receptive is None:
+        return None
     fan_in, fan_out = int(channels[0]) * receptive, int(channels[1]) * receptive
     return (fan_out, fan_in) if layer.kind.startswith("ConvTranspose") else (fan_in, fan_out)
 
