@@ -14,7 +14,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from .analysis.collect import analyze
 from .analysis.project import project_for
-from .analysis.syntax import walk
+from .analysis.syntax import remembered_children, walk
 from .findings import Finding, RawFinding
 from .noqa import Suppressions, source_lines
 from .rules import ALL_RULES, PARSE_ERROR_CODE, RULES_BY_CODE, UNUSED_NOQA_CODE, Options
@@ -203,6 +203,7 @@ def _findings(module, path, selection, options, extra_ignores, lines, dependenci
     return findings
 
 
+@remembered_children()  # the analysis walks the same subtrees many times
 def check_module(module: cst.Module, selection: Selection, options: Options, extra_ignores: tuple = (),
                  path: Optional[str] = None, dependencies: Optional[list] = None,
                  initialised_here: Optional[list] = None, applications: tuple = (),
@@ -281,12 +282,12 @@ def _with_applications(module: cst.Module, applications: tuple, path: Optional[s
     if not applications:
         return module, [], ()
     defined = {statement.name.value: statement for statement in module.body
-               if isinstance(statement, (cst.ClassDef, cst.FunctionDef))}
+               if type(statement) in (cst.ClassDef, cst.FunctionDef)}
     statements, kept = [], []
     for application in applications:
         helper, param, model_path, class_name = application[:4]
         local = _same_file(model_path, path)  # ``weights_init`` and ``Generator`` both in models.py
-        if not isinstance(defined.get(helper), cst.FunctionDef) or (class_name in defined) != local \
+        if type(defined.get(helper)) is not cst.FunctionDef or (class_name in defined) != local \
                 or not class_name.isidentifier() or (param is not None and not param.isidentifier()):
             continue
         model = f"_initlint_model_{len(kept)}"
@@ -301,13 +302,13 @@ def _with_applications(module: cst.Module, applications: tuple, path: Optional[s
 
 def _own_imports(module: cst.Module):
     from .analysis.names import ImportTable
-    return ImportTable.from_nodes(node for node in walk(module) if isinstance(node, (cst.Import, cst.ImportFrom)))
+    return ImportTable.from_nodes(node for node in walk(module) if type(node) in (cst.Import, cst.ImportFrom))
 
 
 def _name_appliers(module, found: list, synthetic: list, applications: tuple) -> list:
     """Findings in a helper another file applies say who applies it; none stays on the added statements."""
     added = {id(node) for statement in synthetic for node in walk(statement)}
-    helpers = {statement.name.value: statement for statement in module.body if isinstance(statement, cst.FunctionDef)}
+    helpers = {statement.name.value: statement for statement in module.body if type(statement) is cst.FunctionDef}
     inside = {name: {id(node) for node in walk(helpers[name])} for name in {a[0] for a in applications}}
     kept = []
     for finding in found:

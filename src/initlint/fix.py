@@ -54,11 +54,11 @@ def _with_imports(module: cst.Module, needs: set) -> cst.Module:
     body = list(module.body)
     position = 0
     for index, statement in enumerate(body):
-        smalls = statement.body if isinstance(statement, cst.SimpleStatementLine) else []
-        if smalls and all(isinstance(s, (cst.Import, cst.ImportFrom)) for s in smalls):
+        smalls = statement.body if type(statement) is cst.SimpleStatementLine else []
+        if smalls and all(type(s) in (cst.Import, cst.ImportFrom) for s in smalls):
             position = index + 1
-        elif index == 0 and smalls and isinstance(smalls[0], cst.Expr) \
-                and isinstance(smalls[0].value, (cst.SimpleString, cst.ConcatenatedString)):
+        elif index == 0 and smalls and type(smalls[0]) is cst.Expr \
+                and type(smalls[0].value) in (cst.SimpleString, cst.ConcatenatedString):
             position = 1
         else:
             break  # the first code: new imports go before it, so module-level code can use them

@@ -22,7 +22,7 @@ class Conclusions:
             if init is None:
                 continue
             for node in walk(init.body):
-                if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
+                if type(node) is cst.Call and type(node.func) is cst.Attribute \
                         and dotted(node.func.value) == "self" \
                         and node.func.attr.value not in scope.methods \
                         and node.func.attr.value not in MODULE_METHODS_THAT_DO_NOT_INIT:
@@ -35,8 +35,8 @@ class Conclusions:
             # A visitor that hands its module to code initlint cannot see (``super()._init_weights(m)``)
             # may initialise anything it reaches.
             for node in walk(function.body):
-                if isinstance(node, cst.Call) and dotted(node.func) not in INSPECTING_CALLS and any(
-                        isinstance(arg.value, cst.Name) and arg.value.value == param for arg in node.args):
+                if type(node) is cst.Call and dotted(node.func) not in INSPECTING_CALLS and any(
+                        type(arg.value) is cst.Name and arg.value.value == param for arg in node.args):
                     self.may_init_elsewhere = True
                     break
         for function, _, _ in self.functions:
@@ -63,8 +63,8 @@ class Conclusions:
             body = block_statements(init.body)
             for index, statement in enumerate(body):
                 smalls = small_statements(statement)
-                if len(smalls) != 1 or not isinstance(smalls[0], cst.Expr) \
-                        or not isinstance(smalls[0].value, cst.Call):
+                if len(smalls) != 1 or type(smalls[0]) is not cst.Expr \
+                        or type(smalls[0].value) is not cst.Call:
                     continue
                 functions = self._functions_called(smalls[0].value, scope)
                 reached = {id(l) for s in self.sites if any(s.function is f for f in functions) for l in s.reach}
@@ -78,7 +78,7 @@ class Conclusions:
                 between = {id(node) for later in body[index + 1:last + 1] for node in walk(later)}
                 safe = not any(id(s.statement) in between for s in self.sites) and not any(
                     self._functions_called(c, scope) for later in body[index + 1:last + 1]
-                    for c in walk(later) if isinstance(c, cst.Call))
+                    for c in walk(later) if type(c) is cst.Call)
                 found.append((statement, scope, body[last] if safe else None))
         return found
 
@@ -89,11 +89,11 @@ class Conclusions:
     def _functions_called(self, call, scope) -> list:
         """The functions of this file that ``self.apply(fn)`` or ``self.method()`` runs."""
         func = call.func
-        if not (isinstance(func, cst.Attribute) and dotted(func.value) == "self"):
+        if not (type(func) is cst.Attribute and dotted(func.value) == "self"):
             return []
         if func.attr.value == "apply" and len(call.args) == 1:
             fn = call.args[0].value
-            name = fn.attr.value if isinstance(fn, cst.Attribute) else dotted(fn)
+            name = fn.attr.value if type(fn) is cst.Attribute else dotted(fn)
             return [f for f, _, _ in self.functions if f.name.value == name]
         if func.attr.value in scope.methods and func.attr.value != "__init__":
             return [scope.methods[func.attr.value]]

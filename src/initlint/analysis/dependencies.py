@@ -35,12 +35,12 @@ class Dependencies:
             return
         wanted = self._wanted_imports()
         own = {statement.name.value for statement in self.module.body
-               if isinstance(statement, (cst.ClassDef, cst.FunctionDef))}
+               if type(statement) in (cst.ClassDef, cst.FunctionDef)}
         pulled_files = set()
         for path, class_name in self.applied_classes:  # models another file of the run applies a helper to
             dependency = self.project.load(path)
             definition = dependency.definitions.get(class_name) if dependency is not None else None
-            if isinstance(definition, cst.ClassDef) and class_name not in own:
+            if type(definition) is cst.ClassDef and class_name not in own:
                 self.foreign_names.add(class_name)
                 self._pull_module(dependency, own)
                 pulled_files.add(dependency.path)
@@ -80,7 +80,7 @@ class Dependencies:
             wanted.append((expr_name, f"{qualified}.{rest}" if rest else qualified))
 
         for fn, _, _, _ in self.apply_calls:
-            if isinstance(fn, cst.Call) and fn.args:  # functools.partial(fn, ...)
+            if type(fn) is cst.Call and fn.args:  # functools.partial(fn, ...)
                 fn = fn.args[0].value
             name = _dotted_name(fn)
             if name:
@@ -102,7 +102,7 @@ class Dependencies:
         if self.project is None or self.path is None or qualified is None:
             return True
         found = self.project.definition(self.path, f"{qualified}.{rest}" if rest else qualified)
-        if found is None or not isinstance(found[1], cst.ClassDef):
+        if found is None or type(found[1]) is not cst.ClassDef:
             return True
         dependency, definition = found
         if not all(plain_module_base(dependency.imports.resolve(base.value)) for base in definition.bases):
@@ -154,7 +154,7 @@ class Dependencies:
         found[(path, class_name)] = True
         dependency = self.project.load(path) if depth < _MAX_BUILT_DEPTH else None
         definition = dependency.definitions.get(class_name) if dependency is not None else None
-        if not isinstance(definition, cst.ClassDef):
+        if type(definition) is not cst.ClassDef:
             return
         for node in walk(definition.body):
             if type(node) is not cst.Call:
@@ -170,7 +170,7 @@ class Dependencies:
             if qualified is None or qualified.startswith(_LIBRARIES):
                 continue
             built = self.project.definition(path, f"{qualified}.{rest}" if rest else qualified)
-            if built is not None and isinstance(built[1], cst.ClassDef):
+            if built is not None and type(built[1]) is cst.ClassDef:
                 self._add_built_classes(built[0].path, built[1].name.value, found, depth + 1)
 
     def _application(self, site) -> Optional[tuple]:
@@ -181,7 +181,7 @@ class Dependencies:
         if not any(definition is function for definition, _ in self.foreign):
             return None
         param = None
-        if isinstance(self.anchors[id(function)], cst.Call):  # ``init_params(model)``, not ``model.apply(f)``
+        if type(self.anchors[id(function)]) is cst.Call:  # ``init_params(model)``, not ``model.apply(f)``
             params = function.params.params
             if not params:
                 return None
@@ -207,8 +207,8 @@ class Dependencies:
 
 
 def _dotted_name(expr):
-    if isinstance(expr, cst.Name):
+    if type(expr) is cst.Name:
         return expr.value
-    if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
+    if type(expr) is cst.Attribute and type(expr.value) is cst.Name:
         return f"{expr.value.value}.{expr.attr.value}"
     return None

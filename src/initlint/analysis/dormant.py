@@ -52,13 +52,13 @@ def _gated_off(analyzer, scope, method: str) -> bool:
     params = [param for param in init.params.params][1:]
     defaults = {param.name.value: param.default for param in params + list(init.params.kwonly_params)}
     for statement in block_statements(init.body):
-        if not isinstance(statement, cst.If) or not isinstance(statement.test, cst.Name):
+        if type(statement) is not cst.If or type(statement.test) is not cst.Name:
             continue
         flag = statement.test.value
         default = defaults.get(flag)
-        if not (isinstance(default, cst.Name) and default.value in ("False", "None")):
+        if not (type(default) is cst.Name and default.value in ("False", "None")):
             continue
-        if not any(isinstance(node, cst.Call) and _names_method(node, method) for node in walk(statement.body)):
+        if not any(type(node) is cst.Call and _names_method(node, method) for node in walk(statement.body)):
             continue
         if _rebound(init, flag):
             return False
@@ -76,9 +76,9 @@ def _names_method(call: cst.Call, method: str) -> bool:
 
 def _rebound(function, name: str) -> bool:
     for node in walk(function.body):
-        targets = node.targets if isinstance(node, cst.Assign) else \
-            [node] if isinstance(node, (cst.AnnAssign, cst.AugAssign)) else ()
-        if any(isinstance(target.target, cst.Name) and target.target.value == name for target in targets):
+        targets = node.targets if type(node) is cst.Assign else \
+            [node] if type(node) in (cst.AnnAssign, cst.AugAssign) else ()
+        if any(type(target.target) is cst.Name and target.target.value == name for target in targets):
             return True
     return False
 
@@ -87,7 +87,7 @@ def _may_be_passed(analyzer, class_name: str, flag: str, position) -> bool:
     """A call passes ``flag=`` (anything but False/None), a ``**kwargs``, or enough positional arguments
     to the class (or ``super().__init__``) to reach it."""
     for node in walk(analyzer.module):
-        if not isinstance(node, cst.Call):
+        if type(node) is not cst.Call:
             continue
         name = (dotted(node.func) or "").rsplit(".", 1)[-1]
         for arg in node.args:
@@ -95,7 +95,7 @@ def _may_be_passed(analyzer, class_name: str, flag: str, position) -> bool:
                 if name in (class_name, "__init__"):
                     return True
             elif arg.keyword is not None and arg.keyword.value == flag and not (
-                    isinstance(arg.value, cst.Name) and arg.value.value in ("False", "None")):
+                    type(arg.value) is cst.Name and arg.value.value in ("False", "None")):
                 return True
         if name in (class_name, "__init__") and position is not None:
             positional = [arg for arg in node.args if arg.keyword is None]

@@ -204,7 +204,7 @@ class FileFacts:
             if id(finding.node) in configs and finding.code != "INI107":  # INI107 reads the helper call itself
                 # An init_cfg dict or a module helper: no init call to rewrite.
                 finding.fix = None
-                helper = dotted(finding.node.func) if isinstance(finding.node, cst.Call) else None
+                helper = dotted(finding.node.func) if type(finding.node) is cst.Call else None
                 finding.message += f" (what `{helper}` does)" if helper and helper != "dict" else " (this init_cfg)"
             if self.foreign is None or not self.foreign(finding.node):
                 kept.append(finding)

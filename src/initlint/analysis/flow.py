@@ -72,7 +72,7 @@ def _joins(arg, parents, imports) -> bool:
     """Whether ``arg`` is the first argument of ``torch.cat``/``torch.stack``: the values in it go on,
     joined, to what consumes the call."""
     call = parents.get(id(arg))
-    return isinstance(arg, cst.Arg) and isinstance(call, cst.Call) and call.args[0] is arg \
+    return type(arg) is cst.Arg and type(call) is cst.Call and call.args[0] is arg \
         and torch_name(imports.resolve(call.func)) in vocab.JOIN_FUNCTIONS
 
 
@@ -166,7 +166,7 @@ class _FunctionFlow:
         self.loop_parts: dict[str, list[Part]] = {}
 
     def run(self) -> None:
-        calls = [node for node in walk(self.function.body, into_defs=False) if isinstance(node, cst.Call)]
+        calls = [node for node in walk(self.function.body, into_defs=False) if type(node) is cst.Call]
         if not calls:
             return
         walk_with_parents(self.function.body, self.parents)
@@ -194,21 +194,21 @@ class _FunctionFlow:
     def _index_block(self, statements, enclosing) -> None:
         for index, statement in enumerate(statements):
             self.statement_place[id(statement)] = (statements, index, enclosing)
-            if isinstance(statement, cst.For):
+            if type(statement) is cst.For:
                 self._bind_loop(statement)
-            if not isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite,
-                                          cst.FunctionDef, cst.ClassDef)):
+            if type(statement) not in (cst.SimpleStatementLine, cst.SimpleStatementSuite,
+                                       cst.FunctionDef, cst.ClassDef):
                 for block in blocks_of(statement):
                     self._index_block(block, statement)
 
     def _bind_loop(self, statement: cst.For) -> None:
         iterable, target = statement.iter, statement.target
-        if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Name) \
+        if type(iterable) is cst.Call and type(iterable.func) is cst.Name \
                 and iterable.func.value in ("enumerate", "reversed") and iterable.args:
             iterable = iterable.args[0].value
-            if iterable is not None and isinstance(target, cst.Tuple) and statement.iter.func.value == "enumerate":
+            if iterable is not None and type(target) is cst.Tuple and statement.iter.func.value == "enumerate":
                 target = target.elements[-1].value
-        if not isinstance(target, cst.Name):
+        if type(target) is not cst.Name:
             return
         path = self.analyzer._path(iterable, self.self_name, self.scope)
         found = self.analyzer.lookup(path, self.scope, self.function) if path else None
@@ -217,7 +217,7 @@ class _FunctionFlow:
             self.loop_parts[target.value] = elements
 
     def _parts_called(self, func) -> list[Part]:
-        if isinstance(func, cst.Name) and func.value in self.loop_parts:
+        if type(func) is cst.Name and func.value in self.loop_parts:
             return self.loop_parts[func.value]
         path = self.analyzer._path(func, self.self_name, self.scope)
         if path is None or not path.startswith("self"):
@@ -228,34 +228,34 @@ class _FunctionFlow:
         if depth > _MAX_DEPTH:
             return UNKNOWN
         parent = self.parents.get(id(node))
-        if isinstance(parent, cst.Element):  # ``torch.cat([x, skip], 1)``: the list is what is consumed
+        if type(parent) is cst.Element:  # ``torch.cat([x, skip], 1)``: the list is what is consumed
             listed = self.parents.get(id(parent))
-            if isinstance(listed, (cst.List, cst.Tuple)) and _joins(self.parents.get(id(listed)), self.parents,
-                                                                    self.analyzer.imports):
+            if type(listed) in (cst.List, cst.Tuple) and _joins(self.parents.get(id(listed)), self.parents,
+                                                                self.analyzer.imports):
                 return self.consumer(listed, depth + 1)
             return UNKNOWN
-        if isinstance(parent, cst.Arg):
+        if type(parent) is cst.Arg:
             call = self.parents.get(id(parent))
-            if isinstance(call, cst.Call) and call.args and call.args[0] is parent:
+            if type(call) is cst.Call and call.args and call.args[0] is parent:
                 return self._call_consumer(call, depth)
             return UNKNOWN
-        if isinstance(parent, cst.Attribute) and parent.value is node:
+        if type(parent) is cst.Attribute and parent.value is node:
             call = self.parents.get(id(parent))
-            if isinstance(call, cst.Call) and call.func is parent:
+            if type(call) is cst.Call and call.func is parent:
                 method = parent.attr.value
                 if method in vocab.ACTIVATION_METHODS:
                     return Follower("act", act=vocab.ACTIVATION_METHODS[method], then=self.consumer(call, depth + 1))
                 if method in vocab.PASS_THROUGH_METHODS:
                     return _through(self.consumer(call, depth + 1), [method])
             return UNKNOWN
-        if isinstance(parent, cst.BinaryOperation) and isinstance(parent.operator, cst.Add):
+        if type(parent) is cst.BinaryOperation and type(parent.operator) is cst.Add:
             return Follower("residual")
-        if isinstance(parent, cst.AugAssign) and isinstance(parent.operator, cst.AddAssign):
+        if type(parent) is cst.AugAssign and type(parent.operator) is cst.AddAssign:
             return Follower("residual")
-        if isinstance(parent, cst.Return):
+        if type(parent) is cst.Return:
             return Follower("output")
-        if isinstance(parent, cst.Assign) and parent.value is node and len(parent.targets) == 1 \
-                and isinstance(parent.targets[0].target, cst.Name):
+        if type(parent) is cst.Assign and parent.value is node and len(parent.targets) == 1 \
+                and type(parent.targets[0].target) is cst.Name:
             return self._next_use(parent.targets[0].target.value, self.parents.get(id(parent)), depth)
         return UNKNOWN
 
@@ -293,7 +293,7 @@ class _FunctionFlow:
                     return _merge(uses)
             if enclosing is None:
                 return _merge(uses)
-            if isinstance(enclosing, (cst.For, cst.While)):
+            if type(enclosing) in (cst.For, cst.While):
                 return UNKNOWN
             place = self.statement_place.get(id(enclosing))
         return UNKNOWN
@@ -303,36 +303,36 @@ class _FunctionFlow:
         (or is a compound statement using it: the uses stop being readable there)."""
         smalls = small_statements(statement)
         if not smalls:
-            if any(isinstance(n, cst.Name) and n.value == name for n in walk(statement)):
+            if any(type(n) is cst.Name and n.value == name for n in walk(statement)):
                 uses.append(UNKNOWN)
                 return True
             return False
         for small in smalls:
-            value_side = small.value if isinstance(small, (cst.Assign, cst.AugAssign, cst.AnnAssign)) else small
+            value_side = small.value if type(small) in (cst.Assign, cst.AugAssign, cst.AnnAssign) else small
             if value_side is not None:
                 for node in walk(value_side, into_defs=False):
-                    if isinstance(node, cst.Name) and node.value == name and not self._is_attribute_name(node) \
+                    if type(node) is cst.Name and node.value == name and not self._is_attribute_name(node) \
                             and not self._inspects(node):
                         uses.append(self.consumer(node, depth + 1))
-            if isinstance(small, cst.Assign) and any(
-                    isinstance(t.target, cst.Name) and t.target.value == name for t in small.targets):
+            if type(small) is cst.Assign and any(
+                    type(t.target) is cst.Name and t.target.value == name for t in small.targets):
                 return True
-            if isinstance(small, cst.AugAssign) and isinstance(small.target, cst.Name) \
+            if type(small) is cst.AugAssign and type(small.target) is cst.Name \
                     and small.target.value == name:
-                uses.append(Follower("residual") if isinstance(small.operator, cst.AddAssign) else UNKNOWN)
+                uses.append(Follower("residual") if type(small.operator) is cst.AddAssign else UNKNOWN)
                 return True
         return False
 
     def _inspects(self, node) -> bool:
         """``x.size(0)``, ``x.shape``, ``len(x)``: reading the value's shape does not consume it."""
         parent = self.parents.get(id(node))
-        if isinstance(parent, cst.Attribute) and parent.value is node:
+        if type(parent) is cst.Attribute and parent.value is node:
             return parent.attr.value in _SHAPE_READS
-        if isinstance(parent, cst.Arg):
+        if type(parent) is cst.Arg:
             call = self.parents.get(id(parent))
-            return isinstance(call, cst.Call) and isinstance(call.func, cst.Name) and call.func.value == "len"
+            return type(call) is cst.Call and type(call.func) is cst.Name and call.func.value == "len"
         return False
 
     def _is_attribute_name(self, node) -> bool:
         parent = self.parents.get(id(node))
-        return isinstance(parent, cst.Attribute) and parent.attr is node
+        return type(parent) is cst.Attribute and parent.attr is node

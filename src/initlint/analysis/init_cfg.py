@@ -43,17 +43,17 @@ class InitConfigs:
             if param.name.value == "init_cfg" and param.default is not None:
                 found.append(param.default)
         for node in walk(init.body):
-            if isinstance(node, cst.Call) and dotted(node.func) == "super().__init__" or (
-                    isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
-                    and node.func.attr.value == "__init__" and isinstance(node.func.value, cst.Call)
+            if type(node) is cst.Call and dotted(node.func) == "super().__init__" or (
+                    type(node) is cst.Call and type(node.func) is cst.Attribute
+                    and node.func.attr.value == "__init__" and type(node.func.value) is cst.Call
                     and dotted(node.func.value.func) == "super"):
                 value = argument(node, 0, "init_cfg")
-                if value is not None and not isinstance(value, cst.Name):
+                if value is not None and type(value) is not cst.Name:
                     found.append(value)
         configs = []
         for value in found:
-            elements = [e.value for e in value.elements] if isinstance(value, (cst.List, cst.Tuple)) else [value]
-            configs.extend(e for e in elements if isinstance(e, cst.Call) and dotted(e.func) == "dict")
+            elements = [e.value for e in value.elements] if type(value) in (cst.List, cst.Tuple) else [value]
+            configs.extend(e for e in elements if type(e) is cst.Call and dotted(e.func) == "dict")
         return configs
 
     def _config_sites(self, config: cst.Call, scope: Scope, names: Optional[list] = None) -> None:
@@ -82,7 +82,7 @@ class InitConfigs:
                 self.sites.append(InitSite(config, config, None, "constant_", "torch", "bias", config,
                                            reach=list(reach), loop=names is None, order=order, config=True))
         override = argument(config, None, "override")
-        if names is None and isinstance(override, cst.Call) and dotted(override.func) == "dict":
+        if names is None and type(override) is cst.Call and dotted(override.func) == "dict":
             override_names = _strings(argument(override, None, "name"))
             if override_names:
                 self._config_sites(override, scope, override_names)
@@ -91,7 +91,7 @@ class InitConfigs:
 def _strings(expr) -> Optional[list]:
     if expr is None:
         return None
-    if isinstance(expr, (cst.List, cst.Tuple)):
+    if type(expr) in (cst.List, cst.Tuple):
         values = [string(element.value) for element in expr.elements]
         return None if None in values else values
     value = string(expr)

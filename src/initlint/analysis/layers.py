@@ -17,20 +17,20 @@ class LayerCollector:
 
     def _find_scopes(self, statements, scope: Scope, in_class: bool, enclosing=None) -> None:
         for statement in statements:
-            if isinstance(statement, cst.ClassDef):
+            if type(statement) is cst.ClassDef:
                 class_scope = Scope(statement.name.value, statement, is_class=True,
                                     bases=[self._base_name(arg.value) for arg in statement.bases])
                 self.scopes.append(class_scope)
                 self.class_scopes[statement.name.value] = class_scope
                 for inner in block_statements(statement.body):
-                    if isinstance(inner, cst.FunctionDef):
+                    if type(inner) is cst.FunctionDef:
                         class_scope.methods[inner.name.value] = inner
                 self._find_scopes(block_statements(statement.body), class_scope, in_class=True)
-            elif isinstance(statement, cst.FunctionDef):
+            elif type(statement) is cst.FunctionDef:
                 self.functions.append((statement, scope, in_class))
                 self.enclosing[id(statement)] = enclosing
                 self._find_scopes(block_statements(statement.body), scope, in_class=False, enclosing=statement)
-            elif isinstance(statement, (cst.If, cst.Try, cst.With, cst.For, cst.While)):
+            elif type(statement) in (cst.If, cst.Try, cst.With, cst.For, cst.While):
                 for block in blocks_of(statement):
                     self._find_scopes(block, scope, in_class, enclosing)
 
@@ -75,12 +75,12 @@ class LayerCollector:
 
     def _collect_parts(self, statements, scope, function, self_name, locals_, top_level_init=False):
         for index, statement in enumerate(statements):
-            if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+            if type(statement) in (cst.FunctionDef, cst.ClassDef):
                 continue
             self.statement_seq[id(statement)] = next(self.seq)
-            if not isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
-                looping = isinstance(statement, (cst.For, cst.While))
-                branching = not looping and not isinstance(statement, cst.With)
+            if type(statement) not in (cst.SimpleStatementLine, cst.SimpleStatementSuite):
+                looping = type(statement) in (cst.For, cst.While)
+                branching = not looping and type(statement) is not cst.With
                 self.loop_depth += looping
                 self.branch_depth += branching
                 for block in blocks_of(statement):
@@ -144,8 +144,8 @@ class LayerCollector:
         params = [p.name.value for p in init.params.params][1:]
         slots = {}
         for inner in block_statements(init.body):
-            for small in (inner.body if isinstance(inner, cst.SimpleStatementLine) else ()):
-                if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.value, cst.Name) \
+            for small in (inner.body if type(inner) is cst.SimpleStatementLine else ()):
+                if type(small) is cst.Assign and len(small.targets) == 1 and type(small.value) is cst.Name \
                         and small.value.value in params:
                     path = self._path(small.targets[0].target, self._self_name(init), target)
                     if path and path.startswith("self."):
@@ -160,16 +160,16 @@ class LayerCollector:
                 target.layers.extend(l for l in self._layers_of_part(part) if id(l) not in known)
 
     def _collect_small(self, small, statement, scope, self_name, locals_, init_index):
-        if isinstance(small, cst.Return) and small.value is not None and self.collecting is not None \
+        if type(small) is cst.Return and small.value is not None and self.collecting is not None \
                 and self.collecting.name.value != "forward" and id(self.collecting) not in self.returns:
             part = self._describe(small.value, statement, scope, locals_)
             if part.kind in ("seq", "list", "layer"):
                 self.returns[id(self.collecting)] = part
                 self._register(f"{self.collecting.name.value}()", part, self._namespace(), statement)
             return
-        if isinstance(small, (cst.Assign, cst.AnnAssign)):
+        if type(small) in (cst.Assign, cst.AnnAssign):
             value = small.value
-            targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+            targets = [t.target for t in small.targets] if type(small) is cst.Assign else [small.target]
             if value is None:
                 return
             if len(targets) == 1 and _unpacks(targets[0], value):  # ``netG, netD = Generator(), Discriminator()``
@@ -181,18 +181,18 @@ class LayerCollector:
             for target in targets:
                 self._bind(target, part, scope, self_name, locals_, statement, init_index)
             return
-        if isinstance(small, cst.AugAssign) and isinstance(small.target, cst.Name) \
-                and isinstance(small.operator, cst.AddAssign):
+        if type(small) is cst.AugAssign and type(small.target) is cst.Name \
+                and type(small.operator) is cst.AddAssign:
             part = self._describe(small.value, statement, scope, locals_)
             builder = locals_.get(small.target.value)
             if builder is not None and builder.kind == "list" and part.kind == "list":
                 self._extend_builder(builder, part.elements, source=part)
             return
-        if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+        if type(small) is cst.Expr and type(small.value) is cst.Call:
             call = small.value
             func = call.func
-            if isinstance(func, cst.Attribute) and func.attr.value in ("append", "extend", "insert",
-                                                                        "add_module", "register_module"):
+            if type(func) is cst.Attribute and func.attr.value in ("append", "extend", "insert",
+                                                                   "add_module", "register_module"):
                 added = [arg.value for arg in call.args if not arg.keyword]
                 if func.attr.value in ("insert", "add_module", "register_module"):
                     added = added[1:]
@@ -201,7 +201,7 @@ class LayerCollector:
                 if func.attr.value == "extend" and parts and parts[0].kind == "list":
                     source, parts = parts[0], parts[0].elements
                 owner = func.value
-                if isinstance(owner, cst.Name) and owner.value in locals_ \
+                if type(owner) is cst.Name and owner.value in locals_ \
                         and locals_[owner.value].kind == "list":
                     builder = locals_[owner.value]
                     if func.attr.value == "insert":
@@ -260,7 +260,7 @@ class LayerCollector:
             self._describe(child, statement, scope, locals_)
 
     def _bind(self, target, part, scope, self_name, locals_, statement, init_index):
-        if isinstance(target, cst.Name):
+        if type(target) is cst.Name:
             locals_[target.value] = part
             self.builder_depth[id(part)] = self.branch_depth
             self.builder_loops[id(part)] = self.loop_depth
@@ -303,12 +303,12 @@ class LayerCollector:
 
     def _describe(self, expr, statement, scope, locals_, wrapped=False) -> Part:
         """Classify a module-building expression, registering every layer it constructs."""
-        if isinstance(expr, cst.Name) and expr.value in locals_:
+        if type(expr) is cst.Name and expr.value in locals_:
             return locals_[expr.value]
-        if isinstance(expr, (cst.List, cst.Tuple)):
+        if type(expr) in (cst.List, cst.Tuple):
             part = Part("list")
             for element in expr.elements:
-                if isinstance(element, cst.StarredElement):
+                if type(element) is cst.StarredElement:
                     inner = self._describe(element.value, statement, scope, locals_, wrapped)
                     if inner.kind == "list":
                         part.elements.extend(inner.elements)
@@ -317,21 +317,21 @@ class LayerCollector:
                 part.elements.append(self._describe(element.value, statement, scope, locals_, wrapped))
                 part.element_names.append(None)
             return part
-        if isinstance(expr, (cst.ListComp, cst.GeneratorExp)):
+        if type(expr) in (cst.ListComp, cst.GeneratorExp):
             self.loop_depth += 1
             element = self._describe(expr.elt, statement, scope, locals_, wrapped)
             self.loop_depth -= 1
             if element.kind == "layer" and not expr.for_in.inner_for_in and not expr.for_in.ifs:
                 element.layer.comprehension = True
             return Part("list", elements=[element], element_names=[None], repeated=True)
-        if isinstance(expr, cst.Subscript) and isinstance(expr.value, cst.Name) and expr.value.value in locals_:
+        if type(expr) is cst.Subscript and type(expr.value) is cst.Name and expr.value.value in locals_:
             sliced = self._slice_of_built_list(locals_[expr.value.value], expr)
             if sliced is not None:
                 return sliced
-        if not isinstance(expr, cst.Call):
+        if type(expr) is not cst.Call:
             self._describe_loose(expr, statement, scope, locals_)
             return Part("other", keys=literal_dict_keys(expr))
-        if isinstance(expr.func, cst.Attribute) and expr.func.attr.value in RETURNS_SELF:
+        if type(expr.func) is cst.Attribute and expr.func.attr.value in RETURNS_SELF:
             # ``Net().to(device)``, ``nn.Linear(4, 4).cuda()``: the same module
             for arg in expr.args:
                 self._describe_loose(arg.value, statement, scope, locals_)
@@ -393,9 +393,9 @@ class LayerCollector:
             if given and self.class_may_initialise(local_class):
                 for layer in given:
                     layer.maybe_init = True
-        if isinstance(expr.func, cst.Attribute):
+        if type(expr.func) is cst.Attribute:
             self._describe_loose(expr.func.value, statement, scope, locals_)
-        elif isinstance(expr.func, cst.Call):  # ``nn.Sequential(...)(x)``
+        elif type(expr.func) is cst.Call:  # ``nn.Sequential(...)(x)``
             self._describe(expr.func, statement, scope, locals_, wrapped)
         return Part("other", instance_of=self.class_scopes[local_class].name if local_class in self.class_scopes
                     else None,
@@ -406,7 +406,7 @@ class LayerCollector:
         loop stands for the loop's modules once each; dropping its trailing activation (the usual MLP
         builder) leaves every copy but the last followed by it, so the list is kept whole."""
         if built.kind not in ("list", "seq") or built.repeated or built.conditional or len(expr.slice) != 1 \
-                or not isinstance(expr.slice[0].slice, cst.Slice):
+                or type(expr.slice[0].slice) is not cst.Slice:
             return None
         bounds = expr.slice[0].slice
         if bounds.step is not None:
@@ -428,22 +428,22 @@ class LayerCollector:
                     chunks=[chunks[i] for i in keep], uncertain_from=None if built.uncertain_from is None else 0)
 
     def _describe_container_arg(self, expr, statement, scope, locals_, wrapped) -> Part:
-        if isinstance(expr, (cst.Dict, cst.Call)) and not self._is_layer_call(expr):
+        if type(expr) in (cst.Dict, cst.Call) and not self._is_layer_call(expr):
             return self._describe_named(expr, statement, scope, locals_, wrapped)
         return self._describe(expr, statement, scope, locals_, wrapped)
 
     def _is_layer_call(self, expr) -> bool:
-        qualified = torch_name(self.imports.resolve(expr.func)) if isinstance(expr, cst.Call) else None
+        qualified = torch_name(self.imports.resolve(expr.func)) if type(expr) is cst.Call else None
         return bool(qualified and qualified.startswith("torch.nn."))
 
     def _describe_named(self, expr, statement, scope, locals_, wrapped) -> Part:
         """``OrderedDict([("fc", nn.Linear(...)), ...])`` or a dict literal: named elements."""
         pairs = []
-        if isinstance(expr, cst.Dict):
-            pairs = [(el.key, el.value) for el in expr.elements if isinstance(el, cst.DictElement)]
-        elif isinstance(expr, cst.Call) and expr.args and isinstance(expr.args[0].value, (cst.List, cst.Tuple)):
+        if type(expr) is cst.Dict:
+            pairs = [(el.key, el.value) for el in expr.elements if type(el) is cst.DictElement]
+        elif type(expr) is cst.Call and expr.args and type(expr.args[0].value) in (cst.List, cst.Tuple):
             for element in expr.args[0].value.elements:
-                if isinstance(element.value, cst.Tuple) and len(element.value.elements) == 2:
+                if type(element.value) is cst.Tuple and len(element.value.elements) == 2:
                     pairs.append((element.value.elements[0].value, element.value.elements[1].value))
         else:
             self._describe_loose(expr, statement, scope, locals_)
@@ -457,7 +457,7 @@ class LayerCollector:
     def _describe_sequential(self, expr, statement, scope, locals_, wrapped) -> Part:
         part = Part("seq")
         args = list(expr.args)
-        if len(args) == 1 and not args[0].star and isinstance(args[0].value, (cst.Call, cst.Dict)) \
+        if len(args) == 1 and not args[0].star and type(args[0].value) in (cst.Call, cst.Dict) \
                 and not self._is_layer_call(args[0].value) and not self._builds_module(args[0].value):
             named = self._describe_named(args[0].value, statement, scope, locals_, wrapped)
             if named.kind == "list":
@@ -499,7 +499,7 @@ class LayerCollector:
     @staticmethod
     def _dict_keys(expr, locals_) -> Optional[frozenset]:
         """The keys of ``{"device": d, "dtype": t}`` / ``dict(device=d)``, directly or through a name."""
-        if isinstance(expr, cst.Name):
+        if type(expr) is cst.Name:
             part = locals_.get(expr.value)
             return part.keys if part is not None else None
         return literal_dict_keys(expr)
@@ -512,7 +512,7 @@ class LayerCollector:
         return bool({name, name.rsplit(".", 1)[-1], qualified} & self.extra_relu)
 
     def _builds_module(self, expr) -> bool:
-        return isinstance(expr, cst.Call) and dotted(expr.func) in self.class_scopes
+        return type(expr) is cst.Call and dotted(expr.func) in self.class_scopes
 
     def _bias_state(self, call: cst.Call, kind: str, locals_) -> str:
         for arg in call.args:
@@ -528,7 +528,7 @@ class LayerCollector:
         literal = boolean(value)
         if literal is not None:
             return "true" if literal else "false"
-        if isinstance(value, cst.Name):
+        if type(value) is cst.Name:
             return "param"
         return "unknown"
 
@@ -543,6 +543,6 @@ def _built_here(part: Part) -> list:
 
 def _unpacks(target, value) -> bool:
     """``a, b = x, y``: as many names as values, none starred."""
-    return isinstance(target, (cst.Tuple, cst.List)) and isinstance(value, (cst.Tuple, cst.List)) \
+    return type(target) in (cst.Tuple, cst.List) and type(value) in (cst.Tuple, cst.List) \
         and len(target.elements) == len(value.elements) \
-        and not any(isinstance(e, cst.StarredElement) for e in (*target.elements, *value.elements))
+        and not any(type(e) is cst.StarredElement for e in (*target.elements, *value.elements))

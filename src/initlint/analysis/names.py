@@ -23,7 +23,7 @@ class ImportTable:
     def from_nodes(cls, nodes) -> "ImportTable":
         table = cls()
         for node in nodes:
-            if isinstance(node, cst.Import):
+            if type(node) is cst.Import:
                 table._add_import(node)
             else:
                 table._add_import_from(node)
@@ -34,7 +34,7 @@ class ImportTable:
             full = dotted(alias.name)
             if full is None:
                 continue
-            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+            if alias.asname is not None and type(alias.asname.name) is cst.Name:
                 self.local_to_qualified[alias.asname.name.value] = full
             else:
                 # ``import torch.nn`` binds ``torch``; ``torch.nn`` then resolves through it.
@@ -42,7 +42,7 @@ class ImportTable:
                 self.local_to_qualified[head] = head
 
     def _add_import_from(self, node: cst.ImportFrom) -> None:
-        if isinstance(node.names, cst.ImportStar):
+        if type(node.names) is cst.ImportStar:
             self.star_imported = True
             return
         # A relative import keeps its dots (``from .utils import f`` -> ``.utils.f``): nobody's ``torch``,
@@ -56,7 +56,7 @@ class ImportTable:
             if name is None:
                 continue
             local = name
-            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+            if alias.asname is not None and type(alias.asname.name) is cst.Name:
                 local = alias.asname.name.value
             self.local_to_qualified[local] = module + name if module.endswith(".") else f"{module}.{name}"
 

@@ -104,9 +104,9 @@ class ModelTypes:
         self.classes: dict[str, cst.ClassDef] = {}
         self.functions: dict[str, list] = {}
         for statement in module.body:
-            if isinstance(statement, cst.ClassDef):
+            if type(statement) is cst.ClassDef:
                 self.classes.setdefault(statement.name.value, statement)
-            elif isinstance(statement, cst.FunctionDef):
+            elif type(statement) is cst.FunctionDef:
                 self.functions.setdefault(statement.name.value, []).append(statement)
         self._class_types: dict[str, Optional[frozenset]] = {}
 
@@ -165,7 +165,7 @@ class ModelTypes:
             elif base != "Module" and base not in LEAF_MODULES:
                 return None
         for statement in block_statements(self.classes[name].body):
-            if not isinstance(statement, cst.FunctionDef):
+            if type(statement) is not cst.FunctionDef:
                 continue
             params = statement.params.params
             if not params:
@@ -185,25 +185,25 @@ class ModelTypes:
         types: set = set()
         for node in walk(method.body, into_defs=False):
             found: Optional[set] = set()
-            if isinstance(node, (cst.Assign, cst.AugAssign, cst.AnnAssign)):
-                targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+            if type(node) in (cst.Assign, cst.AugAssign, cst.AnnAssign):
+                targets = [t.target for t in node.targets] if type(node) is cst.Assign else [node.target]
                 if node.value is None or not any(_on_self(t, self_name) for t in targets):
                     continue
-                if any(isinstance(t, (cst.Tuple, cst.List)) for t in targets):
+                if any(type(t) in (cst.Tuple, cst.List) for t in targets):
                     return None
-                if any(isinstance(t, cst.Subscript) for t in targets) or isinstance(node, cst.AugAssign):
-                    found = self.contents(node.value, method) if isinstance(node, cst.AugAssign) \
+                if any(type(t) is cst.Subscript for t in targets) or type(node) is cst.AugAssign:
+                    found = self.contents(node.value, method) if type(node) is cst.AugAssign \
                         else self.registered(node.value, method)
                 else:
                     found = self.registered(node.value, method)
-            elif isinstance(node, cst.Call):
+            elif type(node) is cst.Call:
                 func = node.func
                 name = dotted(func) or ""
                 if name in ("setattr", "object.__setattr__") or name.endswith("__setattr__") \
                         or name.endswith("__dict__.update"):
                     return None
                 handed = [index for index, arg in enumerate(node.args)
-                          if isinstance(arg.value, cst.Name) and arg.value.value == self_name]
+                          if type(arg.value) is cst.Name and arg.value.value == self_name]
                 if handed and not name.endswith("__init__") and name not in _INSPECTING:
                     # ``build_layers(self, cfg)``: what a function of this file registers on it, else unknown
                     helper = self.functions.get(name, [])
@@ -213,7 +213,7 @@ class ModelTypes:
                         return None
                     found = self._registered_in_method(helper[0], helper[0].params.params[handed[0]].name.value,
                                                        depth + 1)
-                if isinstance(func, cst.Attribute) and func.attr.value in ADDING_METHODS \
+                if type(func) is cst.Attribute and func.attr.value in ADDING_METHODS \
                         and _on_self(func.value, self_name, bare=True):
                     values = [arg.value for arg in node.args if arg.keyword is None]
                     if func.attr.value in ("add_module", "register_module", "insert"):
@@ -222,7 +222,7 @@ class ModelTypes:
                         found = _union([self.contents(value, method) for value in values])
                     else:
                         found = _union([self.registered(value, method) for value in values])
-            elif isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)) and _assigns_self(node, self_name):
+            elif type(node) in (cst.FunctionDef, cst.ClassDef, cst.Lambda) and _assigns_self(node, self_name):
                 return None  # a nested function that registers modules: not followed
             if found is None:
                 return None
@@ -235,20 +235,20 @@ class ModelTypes:
         """The module types assigning ``expr`` to ``self.x`` registers (a plain list registers nothing)."""
         if depth > 12:
             return None
-        if isinstance(expr, (cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.ConcatenatedString,
-                             cst.FormattedString, cst.List, cst.Tuple, cst.Set, cst.Dict, cst.ListComp,
-                             cst.SetComp, cst.DictComp, cst.GeneratorExp, cst.Lambda, cst.BinaryOperation,
-                             cst.UnaryOperation, cst.Comparison)):
+        if type(expr) in (cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.ConcatenatedString,
+                          cst.FormattedString, cst.List, cst.Tuple, cst.Set, cst.Dict, cst.ListComp,
+                          cst.SetComp, cst.DictComp, cst.GeneratorExp, cst.Lambda, cst.BinaryOperation,
+                          cst.UnaryOperation, cst.Comparison):
             return set()
-        if isinstance(expr, cst.IfExp):
+        if type(expr) is cst.IfExp:
             return _union([self.registered(expr.body, function, depth + 1),
                            self.registered(expr.orelse, function, depth + 1)])
-        if isinstance(expr, cst.BooleanOperation):
+        if type(expr) is cst.BooleanOperation:
             return _union([self.registered(expr.left, function, depth + 1),
                            self.registered(expr.right, function, depth + 1)])
-        if isinstance(expr, cst.Name):
+        if type(expr) is cst.Name:
             return self._name(expr.value, function, depth, self.registered)
-        if isinstance(expr, cst.Attribute):
+        if type(expr) is cst.Attribute:
             head = dotted(expr)
             if head is None:
                 return None
@@ -258,13 +258,13 @@ class ModelTypes:
             if first == self_name or first == "math":
                 return set()
             return None
-        if isinstance(expr, cst.Call):
+        if type(expr) is cst.Call:
             return self._call(expr, function, depth)
         return None
 
     def _call(self, call: cst.Call, function, depth) -> Optional[set]:
         func = call.func
-        if isinstance(func, cst.Attribute) and func.attr.value in RETURNS_SELF and func.attr.value != "apply":
+        if type(func) is cst.Attribute and func.attr.value in RETURNS_SELF and func.attr.value != "apply":
             return self.registered(func.value, function, depth + 1)
         qualified = torch_name(self.imports.resolve(func))
         if qualified is not None:
@@ -289,7 +289,7 @@ class ModelTypes:
         if name in self.functions and len(self.functions[name]) == 1:
             builder = self.functions[name][0]
             returns = [node.value for node in walk(builder.body, into_defs=False)
-                       if isinstance(node, cst.Return)]
+                       if type(node) is cst.Return]
             if not returns or any(value is None for value in returns):
                 return None
             return _union([self.registered(value, builder, depth + 1) for value in returns])
@@ -304,8 +304,8 @@ class ModelTypes:
                 found.append(self.contents(arg.value, function, depth + 1))
             elif arg.star:
                 return None
-            elif isinstance(arg.value, cst.Call) and dotted(arg.value.func) in ("OrderedDict",
-                                                                                "collections.OrderedDict"):
+            elif type(arg.value) is cst.Call and dotted(arg.value.func) in ("OrderedDict",
+                                                                            "collections.OrderedDict"):
                 found.append(self.contents(arg.value, function, depth + 1))
             else:
                 found.append(self.registered(arg.value, function, depth + 1))
@@ -315,36 +315,36 @@ class ModelTypes:
         """The module types a container built from ``expr`` (``*layers``, ``ModuleList(expr)``) holds."""
         if depth > 12:
             return None
-        if isinstance(expr, (cst.List, cst.Tuple, cst.Set)):
+        if type(expr) in (cst.List, cst.Tuple, cst.Set):
             parts = []
             for element in expr.elements:
-                if isinstance(element, cst.StarredElement):
+                if type(element) is cst.StarredElement:
                     parts.append(self.contents(element.value, function, depth + 1))
                 else:
                     parts.append(self.registered(element.value, function, depth + 1))
             return _union(parts)
-        if isinstance(expr, (cst.ListComp, cst.GeneratorExp, cst.SetComp)):
+        if type(expr) in (cst.ListComp, cst.GeneratorExp, cst.SetComp):
             return self.registered(expr.elt, function, depth + 1)
-        if isinstance(expr, cst.DictComp):
+        if type(expr) is cst.DictComp:
             return self.registered(expr.value, function, depth + 1)
-        if isinstance(expr, cst.Dict):
-            return _union([self.registered(el.value, function, depth + 1) if isinstance(el, cst.DictElement)
+        if type(expr) is cst.Dict:
+            return _union([self.registered(el.value, function, depth + 1) if type(el) is cst.DictElement
                            else self.contents(el.value, function, depth + 1) for el in expr.elements])
-        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Add):
+        if type(expr) is cst.BinaryOperation and type(expr.operator) is cst.Add:
             return _union([self.contents(expr.left, function, depth + 1),
                            self.contents(expr.right, function, depth + 1)])
-        if isinstance(expr, cst.Name):
+        if type(expr) is cst.Name:
             return self._name(expr.value, function, depth, self.contents)
-        if isinstance(expr, cst.Call):
+        if type(expr) is cst.Call:
             name = dotted(expr.func)
             if name in ("list", "tuple", "reversed") and len(expr.args) == 1:
                 return self.contents(expr.args[0].value, function, depth + 1)
             if name in ("OrderedDict", "collections.OrderedDict", "dict") and len(expr.args) == 1 \
-                    and isinstance(expr.args[0].value, (cst.List, cst.Tuple)):
+                    and type(expr.args[0].value) in (cst.List, cst.Tuple):
                 values = []
                 for element in expr.args[0].value.elements:
                     pair = element.value
-                    if not isinstance(pair, cst.Tuple) or len(pair.elements) != 2:
+                    if type(pair) is not cst.Tuple or len(pair.elements) != 2:
                         return None
                     values.append(self.registered(pair.elements[1].value, function, depth + 1))
                 return _union(values)
@@ -363,17 +363,17 @@ class ModelTypes:
             return set() if _setting_parameter(params[name], function, self.imports) else None
         found = []
         for node in walk(function.body, into_defs=False):
-            if isinstance(node, cst.Assign) and any(isinstance(t.target, cst.Name) and t.target.value == name
-                                                    for t in node.targets):
+            if type(node) is cst.Assign and any(type(t.target) is cst.Name and t.target.value == name
+                                                for t in node.targets):
                 found.append(mode(node.value, function, depth + 1))
-            elif isinstance(node, (cst.AnnAssign, cst.AugAssign)) and isinstance(node.target, cst.Name) \
+            elif type(node) in (cst.AnnAssign, cst.AugAssign) and type(node.target) is cst.Name \
                     and node.target.value == name and node.value is not None:
-                found.append(self.contents(node.value, function, depth + 1) if isinstance(node, cst.AugAssign)
+                found.append(self.contents(node.value, function, depth + 1) if type(node) is cst.AugAssign
                              else mode(node.value, function, depth + 1))
-            elif isinstance(node, (cst.For, cst.CompFor, cst.With, cst.NamedExpr)) and name in _bound_by(node):
+            elif type(node) in (cst.For, cst.CompFor, cst.With, cst.NamedExpr) and name in _bound_by(node):
                 return None
-            elif mode == self.contents and isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
-                    and isinstance(node.func.value, cst.Name) and node.func.value.value == name \
+            elif mode == self.contents and type(node) is cst.Call and type(node.func) is cst.Attribute \
+                    and type(node.func.value) is cst.Name and node.func.value.value == name \
                     and node.func.attr.value in ADDING_METHODS:
                 values = [arg.value for arg in node.args if arg.keyword is None]
                 if node.func.attr.value == "insert":
@@ -400,10 +400,10 @@ def _on_self(target, self_name: str, bare: bool = False) -> bool:
     """``self.x`` (or, unless ``bare``, ``self.x[k]`` and ``self.x.y``, which register on a submodule): a
     target that registers on the module."""
     if bare:
-        return isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) \
+        return type(target) is cst.Attribute and type(target.value) is cst.Name \
             and target.value.value == self_name
-    while isinstance(target, (cst.Subscript, cst.Attribute)):
-        if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
+    while type(target) in (cst.Subscript, cst.Attribute):
+        if type(target) is cst.Attribute and type(target.value) is cst.Name:
             return target.value.value == self_name
         target = target.value
     return False
@@ -416,35 +416,35 @@ _INSPECTING = frozenset({"isinstance", "type", "hasattr", "getattr", "id", "prin
 
 def _assigns_self(node, self_name) -> bool:
     """A nested definition that assigns to, or calls a method of, ``self``."""
-    return any(isinstance(inner, (cst.Assign, cst.AugAssign, cst.AnnAssign, cst.Call)) and self_name in
-               {n.value for n in walk(inner) if isinstance(n, cst.Name)} for inner in walk(node))
+    return any(type(inner) in (cst.Assign, cst.AugAssign, cst.AnnAssign, cst.Call) and self_name in
+               {n.value for n in walk(inner) if type(n) is cst.Name} for inner in walk(node))
 
 
 def _bound_by(node) -> set:
     target = getattr(node, "target", None)
-    if isinstance(node, cst.With):
+    if type(node) is cst.With:
         return {n.value for item in node.items if item.asname is not None
-                for n in walk(item.asname.name) if isinstance(n, cst.Name)}
-    return {n.value for n in walk(target) if isinstance(n, cst.Name)} if target is not None else set()
+                for n in walk(item.asname.name) if type(n) is cst.Name}
+    return {n.value for n in walk(target) if type(n) is cst.Name} if target is not None else set()
 
 
 def _setting_parameter(param: cst.Param, function, imports) -> bool:
     """A parameter that holds a number, string or flag: a literal default, a plain annotation, or a size
     argument of a torch.nn constructor in the function."""
-    if param.default is not None and isinstance(param.default, (cst.Integer, cst.Float, cst.SimpleString)):
+    if param.default is not None and type(param.default) in (cst.Integer, cst.Float, cst.SimpleString):
         return True
-    if param.default is not None and isinstance(param.default, cst.Name) and param.default.value in ("True",
-                                                                                                    "False"):
+    if param.default is not None and type(param.default) is cst.Name \
+            and param.default.value in ("True", "False"):
         return True
     if param.annotation is not None and dotted(param.annotation.annotation) in ("int", "float", "str", "bool"):
         return True
     name = param.name.value
     for node in walk(function.body, into_defs=False):
-        if isinstance(node, cst.Call):
+        if type(node) is cst.Call:
             qualified = torch_name(imports.resolve(node.func)) or ""
             short = qualified[len("torch.nn."):] if qualified.startswith("torch.nn.") else ""
             if short[:1].isupper() and short not in CONTAINERS and any(
-                    isinstance(arg.value, cst.Name) and arg.value.value == name for arg in node.args):
+                    type(arg.value) is cst.Name and arg.value.value == name for arg in node.args):
                 return True
     return False
 
@@ -469,26 +469,26 @@ def dispatch_of(function: cst.FunctionDef, is_method: bool, types: ModelTypes) -
     name_vars = set()
     tests = []
     for index, statement in enumerate(block_statements(function.body)):
-        smalls = list(statement.body) if isinstance(statement, cst.SimpleStatementLine) else None
+        smalls = list(statement.body) if type(statement) is cst.SimpleStatementLine else None
         if smalls is not None:
             for small in smalls:
-                if isinstance(small, cst.Expr) and isinstance(small.value, (cst.SimpleString,
-                                                                            cst.ConcatenatedString)) \
+                if type(small) is cst.Expr and type(small.value) in (cst.SimpleString,
+                                                                     cst.ConcatenatedString) \
                         and index == 0:
                     continue
-                if isinstance(small, cst.Pass):
+                if type(small) is cst.Pass:
                     continue
-                if isinstance(small, cst.Assign) and len(small.targets) == 1 \
-                        and isinstance(small.targets[0].target, cst.Name) and _class_name_of(small.value) == var:
+                if type(small) is cst.Assign and len(small.targets) == 1 \
+                        and type(small.targets[0].target) is cst.Name and _class_name_of(small.value) == var:
                     name_vars.add(small.targets[0].target.value)
                     continue
                 return None
             continue
-        if not isinstance(statement, cst.If):
+        if type(statement) is not cst.If:
             return None
         branch = statement
         while branch is not None:
-            if isinstance(branch, cst.Else):
+            if type(branch) is cst.Else:
                 return None
             test = _dispatch_test(branch.test, var, name_vars, types)
             if test is None:
@@ -502,22 +502,22 @@ def dispatch_of(function: cst.FunctionDef, is_method: bool, types: ModelTypes) -
 
 
 def _class_name_of(expr) -> Optional[str]:
-    if isinstance(expr, cst.Attribute) and expr.attr.value == "__name__":
+    if type(expr) is cst.Attribute and expr.attr.value == "__name__":
         inner = expr.value
-        if isinstance(inner, cst.Attribute) and inner.attr.value == "__class__" and isinstance(inner.value, cst.Name):
+        if type(inner) is cst.Attribute and inner.attr.value == "__class__" and type(inner.value) is cst.Name:
             return inner.value.value
-        if isinstance(inner, cst.Call) and dotted(inner.func) == "type" and len(inner.args) == 1 \
-                and isinstance(inner.args[0].value, cst.Name):
+        if type(inner) is cst.Call and dotted(inner.func) == "type" and len(inner.args) == 1 \
+                and type(inner.args[0].value) is cst.Name:
             return inner.args[0].value.value
     return None
 
 
 def _dispatch_test(test, var, name_vars, types: ModelTypes):
     """(labels, predicate over a Type) for a test that holds only for some module types; None otherwise."""
-    if isinstance(test, cst.BooleanOperation):
+    if type(test) is cst.BooleanOperation:
         left = _dispatch_test(test.left, var, name_vars, types)
         right = _dispatch_test(test.right, var, name_vars, types)
-        if isinstance(test.operator, cst.And):  # the other conjunct narrows a type test further
+        if type(test.operator) is cst.And:  # the other conjunct narrows a type test further
             known = [side for side in (left, right) if side is not None]
             if not known:
                 return None
@@ -526,10 +526,10 @@ def _dispatch_test(test, var, name_vars, types: ModelTypes):
         if left is None or right is None:
             return None
         return left[0] + right[0], lambda kind: left[1](kind) or right[1](kind)
-    if isinstance(test, cst.Call) and dotted(test.func) == "isinstance" and len(test.args) == 2 \
-            and isinstance(test.args[0].value, cst.Name) and test.args[0].value.value == var:
+    if type(test) is cst.Call and dotted(test.func) == "isinstance" and len(test.args) == 2 \
+            and type(test.args[0].value) is cst.Name and test.args[0].value.value == var:
         classes = test.args[1].value
-        elements = [e.value for e in classes.elements] if isinstance(classes, cst.Tuple) else [classes]
+        elements = [e.value for e in classes.elements] if type(classes) is cst.Tuple else [classes]
         wanted = []
         for element in elements:
             kind = _type_named(element, types)
@@ -539,34 +539,34 @@ def _dispatch_test(test, var, name_vars, types: ModelTypes):
         labels = [dotted(element) or "?" for element in elements]
         return labels, lambda kind: any(want == ("torch", "Module") or want in types.ancestors(kind)
                                         for want in wanted)
-    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+    if type(test) is cst.Comparison and len(test.comparisons) == 1:
         left, comparison = test.left, test.comparisons[0]
         op, right = comparison.operator, comparison.comparator
-        if isinstance(left, cst.Call) and isinstance(left.func, cst.Attribute) and left.func.attr.value == "find" \
+        if type(left) is cst.Call and type(left.func) is cst.Attribute and left.func.attr.value == "find" \
                 and _names_class(left.func.value, var, name_vars):
             needle = string(argument(left, 0, None))
-            bound = right.value if isinstance(right, cst.Integer) else (
-                "-1" if isinstance(right, cst.UnaryOperation) and isinstance(right.expression, cst.Integer)
+            bound = right.value if type(right) is cst.Integer else (
+                "-1" if type(right) is cst.UnaryOperation and type(right.expression) is cst.Integer
                 and right.expression.value == "1" else None)
-            wanted = (isinstance(op, cst.NotEqual) and bound == "-1") or (
-                isinstance(op, cst.GreaterThanEqual) and bound == "0") or (isinstance(op, cst.GreaterThan)
-                                                                           and bound == "-1")
+            wanted = (type(op) is cst.NotEqual and bound == "-1") or (
+                type(op) is cst.GreaterThanEqual and bound == "0") or (type(op) is cst.GreaterThan
+                                                                       and bound == "-1")
             if needle is not None and wanted:
                 return [f'a class name containing "{needle}"'], lambda kind: needle in kind[1]
             return None
-        if isinstance(op, cst.In) and _names_class(right, var, name_vars) and string(left) is not None:
+        if type(op) is cst.In and _names_class(right, var, name_vars) and string(left) is not None:
             needle = string(left)
             return [f'a class name containing "{needle}"'], lambda kind: needle in kind[1]
-        if isinstance(op, cst.Equal) and _names_class(left, var, name_vars) and string(right) is not None:
+        if type(op) is cst.Equal and _names_class(left, var, name_vars) and string(right) is not None:
             exact = string(right)
             return [f'the class name "{exact}"'], lambda kind: kind[1] == exact
-        if isinstance(op, (cst.Equal, cst.Is)) and _is_type_of(left, var):
+        if type(op) in (cst.Equal, cst.Is) and _is_type_of(left, var):
             kind_wanted = _type_named(right, types)
             if kind_wanted is None:
                 return None
             return [dotted(right) or "?"], lambda kind: kind == kind_wanted
         return None
-    if isinstance(test, cst.Call) and isinstance(test.func, cst.Attribute) \
+    if type(test) is cst.Call and type(test.func) is cst.Attribute \
             and test.func.attr.value in ("startswith", "endswith") and _names_class(test.func.value, var, name_vars):
         needle = string(argument(test, 0, None))
         if needle is None:
@@ -578,14 +578,14 @@ def _dispatch_test(test, var, name_vars, types: ModelTypes):
 
 
 def _names_class(expr, var, name_vars) -> bool:
-    return (isinstance(expr, cst.Name) and expr.value in name_vars) or _class_name_of(expr) == var
+    return (type(expr) is cst.Name and expr.value in name_vars) or _class_name_of(expr) == var
 
 
 def _is_type_of(expr, var) -> bool:
-    if isinstance(expr, cst.Call) and dotted(expr.func) == "type" and len(expr.args) == 1:
-        return isinstance(expr.args[0].value, cst.Name) and expr.args[0].value.value == var
-    return isinstance(expr, cst.Attribute) and expr.attr.value == "__class__" \
-        and isinstance(expr.value, cst.Name) and expr.value.value == var
+    if type(expr) is cst.Call and dotted(expr.func) == "type" and len(expr.args) == 1:
+        return type(expr.args[0].value) is cst.Name and expr.args[0].value.value == var
+    return type(expr) is cst.Attribute and expr.attr.value == "__class__" \
+        and type(expr.value) is cst.Name and expr.value.value == var
 
 
 def _type_named(expr, types: ModelTypes) -> Optional[Type]:
@@ -616,7 +616,7 @@ def apply_sites(module: cst.Module, types: ModelTypes):
     """``x.apply(f)`` calls whose helper ``f`` is defined in this file and whose model's module types are
     fully known: ``self.apply(self._init)`` in a class (with every class of this file deriving from it),
     ``net.apply(f)`` where each binding of ``net`` in that body builds a known model."""
-    if not any(isinstance(call.func, cst.Attribute) and call.func.attr.value == "apply"
+    if not any(type(call.func) is cst.Attribute and call.func.attr.value == "apply"
                for call in syntax_index(module).calls):
         return
     subclasses: dict[str, set] = {}
@@ -636,20 +636,20 @@ def apply_sites(module: cst.Module, types: ModelTypes):
 
     def visit(statements, class_def, function):
         for statement in statements:
-            if isinstance(statement, cst.ClassDef):
+            if type(statement) is cst.ClassDef:
                 yield from visit(block_statements(statement.body), statement, None)
                 continue
-            if isinstance(statement, cst.FunctionDef):
+            if type(statement) is cst.FunctionDef:
                 yield from visit(block_statements(statement.body), class_def if function is None else None,
                                  statement)
                 continue
-            if not isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            if type(statement) not in (cst.SimpleStatementLine, cst.SimpleStatementSuite):
                 from .patterns import blocks_of
                 for block in blocks_of(statement):
                     yield from visit(block, class_def, function)
                 continue
             for node in walk(statement, into_defs=False):
-                if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
+                if type(node) is cst.Call and type(node.func) is cst.Attribute \
                         and node.func.attr.value == "apply" and len(node.args) == 1 and node.args[0].keyword is None:
                     site = _apply_site(node, class_def, function, types, family)
                     if site is not None:
@@ -660,25 +660,25 @@ def apply_sites(module: cst.Module, types: ModelTypes):
 
 def _apply_site(call, class_def, function, types: ModelTypes, family) -> Optional[ApplySite]:
     fn = call.args[0].value
-    if isinstance(fn, cst.Call) and dotted(fn.func) in ("partial", "functools.partial") and fn.args:
+    if type(fn) is cst.Call and dotted(fn.func) in ("partial", "functools.partial") and fn.args:
         return None  # a partial's bound arguments may change what it tests
     owner = call.func.value
     self_name = function.params.params[0].name.value if function is not None and class_def is not None \
         and function.params.params else None
     helper, is_method = None, False
-    if isinstance(fn, cst.Name) and len(types.functions.get(fn.value, ())) == 1:
+    if type(fn) is cst.Name and len(types.functions.get(fn.value, ())) == 1:
         helper = types.functions[fn.value][0]
-    elif isinstance(fn, cst.Attribute) and isinstance(fn.value, cst.Name) and fn.value.value == self_name \
+    elif type(fn) is cst.Attribute and type(fn.value) is cst.Name and fn.value.value == self_name \
             and class_def is not None:
         methods = [s for s in block_statements(class_def.body)
-                   if isinstance(s, cst.FunctionDef) and s.name.value == fn.attr.value]
+                   if type(s) is cst.FunctionDef and s.name.value == fn.attr.value]
         if len(methods) == 1 and not methods[0].decorators:
             helper, is_method = methods[0], True
     if helper is None:
         return None
-    if isinstance(owner, cst.Name) and owner.value == self_name and class_def is not None:
+    if type(owner) is cst.Name and owner.value == self_name and class_def is not None:
         names = family(class_def.name.value)
-        if is_method and any(isinstance(s, cst.FunctionDef) and s.name.value == helper.name.value
+        if is_method and any(type(s) is cst.FunctionDef and s.name.value == helper.name.value
                              for name in names[1:] for s in block_statements(types.classes[name].body)):
             return None  # a subclass overrides the helper
         found = [types.of_class(name) for name in names]
@@ -686,7 +686,7 @@ def _apply_site(call, class_def, function, types: ModelTypes, family) -> Optiona
             return None
         label = f"`{names[0]}`" + (f" (and its subclasses {', '.join(names[1:])})" if len(names) > 1 else "")
         return ApplySite(call, helper, is_method, label, frozenset().union(*found))
-    if isinstance(owner, cst.Name):
+    if type(owner) is cst.Name:
         scope = function
         if scope is None:  # module level: every module-level binding of the name
             kinds = _module_binding(owner.value, call, types)
@@ -695,7 +695,7 @@ def _apply_site(call, class_def, function, types: ModelTypes, family) -> Optiona
         if not kinds:
             return None
         return ApplySite(call, helper, is_method, f"`{owner.value}`", frozenset(kinds))
-    if isinstance(owner, cst.Call) and dotted(owner.func) in types.classes:  # ``Net().apply(f)``
+    if type(owner) is cst.Call and dotted(owner.func) in types.classes:  # ``Net().apply(f)``
         kinds = types.of_class(dotted(owner.func))
         return ApplySite(call, helper, is_method, f"`{dotted(owner.func)}`", kinds) if kinds else None
     return None
@@ -705,12 +705,12 @@ def _module_binding(name: str, call, types: ModelTypes) -> Optional[set]:
     found = []
     module = types.module
     for node in walk(module, into_defs=False):
-        if isinstance(node, cst.Assign) and any(isinstance(t.target, cst.Name) and t.target.value == name
-                                                for t in node.targets):
+        if type(node) is cst.Assign and any(type(t.target) is cst.Name and t.target.value == name
+                                            for t in node.targets):
             found.append(types.registered(node.value, None))
-        elif isinstance(node, (cst.For, cst.With, cst.AugAssign, cst.AnnAssign, cst.NamedExpr, cst.Import,
-                               cst.ImportFrom)) and name in {n.value for n in walk(node) if isinstance(n, cst.Name)}:
-            if not isinstance(node, (cst.For, cst.With)) or name in _bound_by(node):
+        elif type(node) in (cst.For, cst.With, cst.AugAssign, cst.AnnAssign, cst.NamedExpr, cst.Import,
+                            cst.ImportFrom) and name in {n.value for n in walk(node) if type(n) is cst.Name}:
+            if type(node) not in (cst.For, cst.With) or name in _bound_by(node):
                 return None
     return _union(found) if found else None
 
@@ -724,7 +724,7 @@ def bias_free_everywhere(analyzer, owner, ctx) -> bool:
     reach, known, loop, _ = analyzer._resolve_owner(owner, ctx)
     if not loop:
         return bool(reach) and known and all(layer.bias == "false" for layer in reach)
-    if not isinstance(owner, cst.Name):
+    if type(owner) is not cst.Name:
         return False
     kind, value = ctx.bindings.get(owner.value, (None, None))
     types = _model_types(analyzer)
@@ -784,9 +784,9 @@ def _exclusive(function, first, second) -> bool:
         chain = {}
         while node is not None and node is not function:
             parent = parents.get(id(node))
-            if isinstance(parent, (cst.If, cst.Else)):
+            if type(parent) in (cst.If, cst.Else):
                 top = parent
-                while isinstance(parents.get(id(top)), (cst.If, cst.Else)) and \
+                while type(parents.get(id(top))) in (cst.If, cst.Else) and \
                         getattr(parents.get(id(top)), "orelse", None) is top:
                     top = parents.get(id(top))  # the head of an elif/else chain
                 chain.setdefault(id(top), id(parent))
@@ -896,9 +896,9 @@ def copy_of_parameter(expr, imports):
     ``copy.deepcopy(w)``. ``.cpu()``, ``.to(...)`` and ``.float()`` return the tensor itself for a float32
     CPU weight, so they are not copies here."""
     expr = same_tensor(expr)
-    if not isinstance(expr, cst.Call):
+    if type(expr) is not cst.Call:
         return None
-    if isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "clone" \
+    if type(expr.func) is cst.Attribute and expr.func.attr.value == "clone" \
             and parameter_expr(expr.func.value):
         return expr, expr.func.value
     name = torch_name(imports.resolve(expr.func)) or dotted(expr.func)
@@ -916,26 +916,26 @@ def discarded_inits(module: cst.Module, imports, init_name):
         functions.setdefault(function.name.value, []).append(function)
     for node in index.statements:
         for small in node.body:
-            if not isinstance(small, cst.Expr):
+            if type(small) is not cst.Expr:
                 continue
             value = small.value
-            if isinstance(value, cst.Attribute) and value.attr.value in vocab.TENSOR_INIT_METHODS \
+            if type(value) is cst.Attribute and value.attr.value in vocab.TENSOR_INIT_METHODS \
                     and parameter_expr(value.value):
                 edits = {value: cst.Call(func=value)} if value.attr.value == "zero_" else None
                 yield Discarded(value, "uncalled", module.code_for_node(value.value), value.attr.value, edits)
                 continue
-            if isinstance(value, (cst.Attribute, cst.Name)) and init_name(value) is not None \
+            if type(value) in (cst.Attribute, cst.Name) and init_name(value) is not None \
                     and id(node) in _in_functions(index):  # at top level it may be a notebook's display
                 yield Discarded(value, "uncalled", "", module.code_for_node(value))
                 continue
-            if not isinstance(value, cst.Call):
+            if type(value) is not cst.Call:
                 continue
             tensor = None
             name = init_name(value.func)
             if name is not None:
                 tensor = argument(value, 0, "tensor")
                 method = False
-            elif isinstance(value.func, cst.Attribute) and value.func.attr.value in vocab.TENSOR_INIT_METHODS \
+            elif type(value.func) is cst.Attribute and value.func.attr.value in vocab.TENSOR_INIT_METHODS \
                     and value.func.attr.value != "copy_":
                 tensor = value.func.value
                 method = True
@@ -962,13 +962,13 @@ def _in_functions(index) -> set:
     """ids of the simple statements inside function bodies (computed once per file, when asked)."""
     if index.in_functions is None:
         index.in_functions = {id(node) for function in index.functions for node in walk(function.body)
-                              if isinstance(node, (cst.SimpleStatementLine, cst.SimpleStatementSuite))}
+                              if type(node) in (cst.SimpleStatementLine, cst.SimpleStatementSuite)}
     return index.in_functions
 
 
 def _through_data(expr) -> bool:
-    return any(isinstance(node, cst.Attribute) and node.attr.value == "data" or
-               isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "detach"
+    return any(type(node) is cst.Attribute and node.attr.value == "data" or
+               type(node) is cst.Call and type(node.func) is cst.Attribute and node.func.attr.value == "detach"
                for node in walk(expr))
 
 
@@ -997,9 +997,9 @@ def _returning_function(call: cst.Call, functions):
     if not handed:
         return None
     body = list(walk(function.body))
-    if any(isinstance(node, (cst.Global, cst.Nonlocal, cst.Yield, cst.Await)) for node in body):
+    if any(type(node) in (cst.Global, cst.Nonlocal, cst.Yield, cst.Await) for node in body):
         return None
-    returns = [node for node in walk(function.body, into_defs=False) if isinstance(node, cst.Return)]
+    returns = [node for node in walk(function.body, into_defs=False) if type(node) is cst.Return]
     if not returns or any(node.value is None for node in returns) or not _ends_in_return(function.body):
         return None
     for param, expr in handed:
@@ -1013,11 +1013,11 @@ def _ends_in_return(body) -> bool:
     if not statements:
         return False
     last = statements[-1]
-    if isinstance(last, cst.SimpleStatementLine):
-        return isinstance(last.body[-1], (cst.Return, cst.Raise))
-    if isinstance(last, cst.If):
+    if type(last) is cst.SimpleStatementLine:
+        return type(last.body[-1]) in (cst.Return, cst.Raise)
+    if type(last) is cst.If:
         return last.orelse is not None and _ends_in_return(last.body) and (
-            _ends_in_return(last.orelse.body) if isinstance(last.orelse, cst.Else) else _ends_in_return(
+            _ends_in_return(last.orelse.body) if type(last.orelse) is cst.Else else _ends_in_return(
                 cst.IndentedBlock(body=[last.orelse])))
     return False
 
@@ -1029,16 +1029,16 @@ def _only_read(function: cst.FunctionDef, param: str) -> bool:
     from .syntax import walk_with_parents
     walk_with_parents(function.body, parents)
     for node in walk(function.body):
-        if not (isinstance(node, cst.Name) and node.value == param):
+        if not (type(node) is cst.Name and node.value == param):
             continue
         parent = parents.get(id(node))
-        if isinstance(parent, cst.Attribute) and parent.value is node:
+        if type(parent) is cst.Attribute and parent.value is node:
             if parent.attr.value in _READ_ONLY_ATTRIBUTES:
                 continue
             return False
-        if isinstance(parent, cst.Arg):
+        if type(parent) is cst.Arg:
             call = parents.get(id(parent))
-            if isinstance(call, cst.Call) and dotted(call.func) in _NEW_FROM_SHAPE | {
+            if type(call) is cst.Call and dotted(call.func) in _NEW_FROM_SHAPE | {
                     "torch." + n.split(".")[-1] for n in _NEW_FROM_SHAPE if n.startswith("torch.")}:
                 continue
         return False
@@ -1055,23 +1055,23 @@ def plain_tensor(expr, imports) -> Optional[str]:
     """What makes ``expr`` a value that is not a Parameter (and not None) for certain, as a phrase; None
     when it may be a Parameter. ``.to()``/``.float()`` and the torch.nn.init functions return a Parameter
     when handed one, so they count only through what they are handed."""
-    if isinstance(expr, (cst.Integer, cst.Float)):
+    if type(expr) in (cst.Integer, cst.Float):
         return "a number is not a Parameter"
-    if isinstance(expr, (cst.BinaryOperation, cst.UnaryOperation)):
+    if type(expr) in (cst.BinaryOperation, cst.UnaryOperation):
         return "arithmetic returns a plain tensor"
-    if isinstance(expr, cst.Attribute) and expr.attr.value == "data":
+    if type(expr) is cst.Attribute and expr.attr.value == "data":
         return "`.data` is a plain tensor"
-    if not isinstance(expr, cst.Call):
+    if type(expr) is not cst.Call:
         return None
     qualified = torch_name(imports.resolve(expr.func))
     if qualified is not None:
         if qualified.startswith("torch.nn.init.") and expr.args:
             return plain_tensor(expr.args[0].value, imports)
-        if qualified.count(".") == 1 and qualified[6:7].islower() or qualified in ("torch.Tensor",
-                                                                                  "torch.FloatTensor"):
+        if qualified.count(".") == 1 and qualified[6:7].islower() \
+                or qualified in ("torch.Tensor", "torch.FloatTensor"):
             return f"`{qualified}(...)` returns a plain tensor"
         return None
-    if isinstance(expr.func, cst.Attribute):
+    if type(expr.func) is cst.Attribute:
         if expr.func.attr.value in _TENSOR_METHODS:
             return f"`.{expr.func.attr.value}()` returns a plain tensor"
         if expr.func.attr.value in ("to", "float", "double", "half", "cuda", "cpu", "type", "type_as") \
@@ -1101,11 +1101,11 @@ def syntax_index(module: cst.Module) -> SyntaxIndex:
         return cached[1]
     calls, statements, functions = [], [], []
     for node in walk(module):
-        if isinstance(node, cst.Call):
+        if type(node) is cst.Call:
             calls.append(node)
-        elif isinstance(node, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+        elif type(node) in (cst.SimpleStatementLine, cst.SimpleStatementSuite):
             statements.append(node)
-        elif isinstance(node, cst.FunctionDef):
+        elif type(node) is cst.FunctionDef:
             functions.append(node)
     return remember_syntax_index(module, SyntaxIndex(calls, statements, functions))
 
@@ -1153,14 +1153,14 @@ def weight_dims(site, facts) -> Optional[tuple]:
 
 def _norm_owner(site, facts) -> Optional[str]:
     owner = site.owner
-    if isinstance(owner, cst.Name) and site.function is not None:
+    if type(owner) is cst.Name and site.function is not None:
         parents = _parents_of(site.function)
         node = site.statement
         while node is not None and node is not site.function:
             parent = parents.get(id(node))
-            if isinstance(parent, (cst.IndentedBlock, cst.SimpleStatementSuite)):
+            if type(parent) in (cst.IndentedBlock, cst.SimpleStatementSuite):
                 branch = parents.get(id(parent))
-                if isinstance(branch, cst.If) and branch.body is parent:
+                if type(branch) is cst.If and branch.body is parent:
                     norms = _isinstance_norms(branch.test, owner.value, facts.imports)
                     if norms:
                         return f"the {'/'.join(norms)} layers"
@@ -1179,10 +1179,10 @@ def _norm_owner(site, facts) -> Optional[str]:
 def _isinstance_norms(test, var, imports) -> Optional[list]:
     from .patterns import conjuncts
     for part, positive in conjuncts(test, True):
-        if positive and isinstance(part, cst.Call) and dotted(part.func) == "isinstance" and len(part.args) == 2 \
-                and isinstance(part.args[0].value, cst.Name) and part.args[0].value.value == var:
+        if positive and type(part) is cst.Call and dotted(part.func) == "isinstance" and len(part.args) == 2 \
+                and type(part.args[0].value) is cst.Name and part.args[0].value.value == var:
             classes = part.args[1].value
-            elements = [e.value for e in classes.elements] if isinstance(classes, cst.Tuple) else [classes]
+            elements = [e.value for e in classes.elements] if type(classes) is cst.Tuple else [classes]
             names = [(torch_name(imports.resolve(element)) or "").rsplit(".", 1)[-1] for element in elements]
             if all(name in ONE_D_WEIGHT_NORMS for name in names):
                 return names
@@ -1211,7 +1211,7 @@ _TENSOR_FACTORIES = frozenset({"torch.empty", "torch.zeros", "torch.ones", "torc
 def declared_dims(tensor, function, facts) -> Optional[tuple]:
     """(dimensions, its name) of ``self.x`` where the class builds it only as
     ``nn.Parameter(torch.zeros(a, b))`` (literal dimension count: sizes given one by one or as one tuple)."""
-    if not (isinstance(tensor, cst.Attribute) and isinstance(tensor.value, cst.Name)) or function is None:
+    if not (type(tensor) is cst.Attribute and type(tensor.value) is cst.Name) or function is None:
         return None
     params = function.params.params
     if not params or params[0].name.value != tensor.value.value:
@@ -1224,10 +1224,10 @@ def declared_dims(tensor, function, facts) -> Optional[tuple]:
     for method in scope.methods.values():
         self_name = method.params.params[0].name.value if method.params.params else None
         for node in walk(method.body, into_defs=False):
-            if not isinstance(node, (cst.Assign, cst.AnnAssign)) or node.value is None:
+            if type(node) not in (cst.Assign, cst.AnnAssign) or node.value is None:
                 continue
-            targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
-            if not any(isinstance(t, cst.Attribute) and isinstance(t.value, cst.Name) and t.value.value == self_name
+            targets = [t.target for t in node.targets] if type(node) is cst.Assign else [node.target]
+            if not any(type(t) is cst.Attribute and type(t.value) is cst.Name and t.value.value == self_name
                        and t.attr.value == tensor.attr.value for t in targets):
                 continue
             found.add(_parameter_dims(node.value, facts.imports, method))
@@ -1237,36 +1237,36 @@ def declared_dims(tensor, function, facts) -> Optional[tuple]:
 
 
 def _parameter_dims(value, imports, method) -> Optional[int]:
-    if not (isinstance(value, cst.Call) and torch_name(imports.resolve(value.func)) == "torch.nn.Parameter"
+    if not (type(value) is cst.Call and torch_name(imports.resolve(value.func)) == "torch.nn.Parameter"
             and value.args):
         return None
     inner = value.args[0].value
-    if not (isinstance(inner, cst.Call) and torch_name(imports.resolve(inner.func)) in _TENSOR_FACTORIES):
+    if not (type(inner) is cst.Call and torch_name(imports.resolve(inner.func)) in _TENSOR_FACTORIES):
         return None
     sizes = [arg for arg in inner.args if arg.keyword is None]
     if not sizes or any(arg.star for arg in inner.args) or any(arg.keyword is not None and arg.keyword.value == "size"
                                                                for arg in inner.args):
         return None
-    if len(sizes) == 1 and isinstance(sizes[0].value, (cst.Tuple, cst.List)):
+    if len(sizes) == 1 and type(sizes[0].value) in (cst.Tuple, cst.List):
         elements = sizes[0].value.elements
-        return None if any(isinstance(e, cst.StarredElement) for e in elements) else len(elements)
+        return None if any(type(e) is cst.StarredElement for e in elements) else len(elements)
     if len(sizes) == 1:  # one size, unless it is a shape (``torch.Tensor(self.weight.size())``)
         return 1 if _an_int(sizes[0].value, method) else None
-    if any(isinstance(arg.value, (cst.Tuple, cst.List, cst.SimpleString)) for arg in sizes):
+    if any(type(arg.value) in (cst.Tuple, cst.List, cst.SimpleString) for arg in sizes):
         return None
     return len(sizes)
 
 
 def _an_int(expr, method) -> bool:
     """A literal integer, a parameter with an integer default or ``int`` annotation, or arithmetic on them."""
-    if isinstance(expr, cst.Integer):
+    if type(expr) is cst.Integer:
         return True
-    if isinstance(expr, cst.BinaryOperation):
+    if type(expr) is cst.BinaryOperation:
         return _an_int(expr.left, method) and _an_int(expr.right, method)
-    if isinstance(expr, cst.Name):
+    if type(expr) is cst.Name:
         for param in list(method.params.params) + list(method.params.kwonly_params):
             if param.name.value == expr.value:
-                return isinstance(param.default, cst.Integer) or (
+                return type(param.default) is cst.Integer or (
                     param.annotation is not None and dotted(param.annotation.annotation) == "int")
     return False
 

@@ -16,11 +16,11 @@ class PathLookup:
     def _path(self, expr, self_name, scope) -> Optional[str]:
         parts = []
         while True:
-            if isinstance(expr, cst.Attribute):
+            if type(expr) is cst.Attribute:
                 parts.append("." + expr.attr.value)
                 expr = expr.value
-            elif isinstance(expr, cst.Subscript):
-                if len(expr.slice) != 1 or not isinstance(expr.slice[0].slice, cst.Index):
+            elif type(expr) is cst.Subscript:
+                if len(expr.slice) != 1 or type(expr.slice[0].slice) is not cst.Index:
                     return None
                 index = expr.slice[0].slice.value
                 value = number(index)
@@ -32,7 +32,7 @@ class PathLookup:
                 else:
                     parts.append("[*]")
                 expr = expr.value
-            elif isinstance(expr, cst.Name):
+            elif type(expr) is cst.Name:
                 head = "self" if expr.value == self_name else expr.value
                 return head + "".join(reversed(parts))
             else:
@@ -101,7 +101,7 @@ class PathLookup:
         or None when initlint cannot tell."""
         scope = self.method_scopes.get(id(caller)) if caller is not None else None
         self_name = self._self_name(caller) if scope is not None else None
-        if isinstance(expr, cst.Name) and self_name is not None and expr.value == self_name:
+        if type(expr) is cst.Name and self_name is not None and expr.value == self_name:
             return [Part("other", instance_of=scope.name)]
         path = self._path(expr, self_name, scope or self.module_scope)
         found = self.lookup(path, scope or self.module_scope, caller, at) if path else None
@@ -145,5 +145,5 @@ class PathLookup:
     def _is_method_call(self, call: cst.Call) -> bool:
         """``self.f(...)``/``obj.f(...)``, not ``utils.f(...)`` through an imported module."""
         func = call.func
-        return isinstance(func, cst.Attribute) and not (
-            isinstance(func.value, cst.Name) and func.value.value in self.imports.local_to_qualified)
+        return type(func) is cst.Attribute and not (
+            type(func.value) is cst.Name and func.value.value in self.imports.local_to_qualified)

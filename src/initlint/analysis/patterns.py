@@ -60,10 +60,10 @@ HEAD = re.compile(r"[^.\[]+")
 
 
 def literal_dict_keys(expr) -> Optional[frozenset]:
-    if isinstance(expr, cst.Dict):
-        keys = [string(el.key) if isinstance(el, cst.DictElement) else None for el in expr.elements]
+    if type(expr) is cst.Dict:
+        keys = [string(el.key) if type(el) is cst.DictElement else None for el in expr.elements]
         return None if None in keys else frozenset(keys)
-    if isinstance(expr, cst.Call) and dotted(expr.func) == "dict" \
+    if type(expr) is cst.Call and dotted(expr.func) == "dict" \
             and all(arg.keyword is not None and not arg.star for arg in expr.args):
         return frozenset(arg.keyword.value for arg in expr.args)
     return None
@@ -106,7 +106,7 @@ def trains(call: cst.Call, qualified: Optional[str]) -> bool:
     name = (dotted(call.func) or "").rsplit(".", 1)[-1]
     if name in ("backward", "step", "fit") or (qualified or "").startswith("torch.optim."):
         return True
-    return "train" in name.lower() and not (name == "train" and isinstance(call.func, cst.Attribute)
+    return "train" in name.lower() and not (name == "train" and type(call.func) is cst.Attribute
                                             and not call.args)
 
 
@@ -133,9 +133,9 @@ def blocks_of(statement) -> list:
         child = getattr(statement, name, None)
         if child is None:
             continue
-        if isinstance(child, cst.If):
+        if type(child) is cst.If:
             blocks.extend(blocks_of(child))
-        elif isinstance(child, (cst.IndentedBlock, cst.SimpleStatementSuite)):
+        elif type(child) in (cst.IndentedBlock, cst.SimpleStatementSuite):
             blocks.append(block_statements(child))
         else:  # Else, Finally
             blocks.append(block_statements(child.body))
@@ -150,20 +150,20 @@ def outer_calls(node):
     from .syntax import children
     while stack:
         current = stack.pop()
-        if isinstance(current, cst.Call):
+        if type(current) is cst.Call:
             yield current
             continue
-        if isinstance(current, (cst.Lambda, cst.FunctionDef, cst.ClassDef)):
+        if type(current) in (cst.Lambda, cst.FunctionDef, cst.ClassDef):
             continue
-        stack.extend(reversed(list(children(current))))
+        stack.extend(reversed(children(current)))
 
 
 def same_tensor(expr):
     """``expr`` without the ``.data`` and ``.detach()`` around it: views of the same tensor."""
     while True:
-        if isinstance(expr, cst.Attribute) and expr.attr.value == "data":
+        if type(expr) is cst.Attribute and expr.attr.value == "data":
             expr = expr.value
-        elif isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) \
+        elif type(expr) is cst.Call and type(expr.func) is cst.Attribute \
                 and expr.func.attr.value == "detach" and not expr.args:
             expr = expr.func.value
         else:
@@ -174,19 +174,19 @@ def param_target(expr):
     """``(owner, "weight"|"bias")`` for ``owner.weight``, ``owner.bias.data``, ``owner.weight.detach()``,
     ``owner.bias[a:b]`` (a slice of a weight initialises only part of it: not a site)."""
     expr = same_tensor(expr)
-    if isinstance(expr, cst.Subscript) and isinstance(expr.value, cst.Attribute) and expr.value.attr.value == "bias":
+    if type(expr) is cst.Subscript and type(expr.value) is cst.Attribute and expr.value.attr.value == "bias":
         return expr.value.value, "bias"  # ``self.qkv.bias[a:b].fill_(0)``: needs the bias all the same
-    if isinstance(expr, cst.Attribute) and expr.attr.value in ("weight", "bias"):
+    if type(expr) is cst.Attribute and expr.attr.value in ("weight", "bias"):
         return expr.value, expr.attr.value
     return None
 
 
 def class_name_subject(expr) -> Optional[str]:
     """``m`` for ``m.__class__.__name__`` or ``type(m).__name__``."""
-    if isinstance(expr, cst.Attribute) and expr.attr.value == "__name__":
+    if type(expr) is cst.Attribute and expr.attr.value == "__name__":
         inner = expr.value
-        if isinstance(inner, cst.Attribute) and inner.attr.value == "__class__" \
-                and isinstance(inner.value, cst.Name):
+        if type(inner) is cst.Attribute and inner.attr.value == "__class__" \
+                and type(inner.value) is cst.Name:
             return inner.value.value
         if is_type_call(inner):
             return inner.args[0].value.value
@@ -194,33 +194,33 @@ def class_name_subject(expr) -> Optional[str]:
 
 
 def is_type_call(expr) -> bool:
-    return isinstance(expr, cst.Call) and dotted(expr.func) == "type" and len(expr.args) == 1 \
-        and isinstance(expr.args[0].value, cst.Name)
+    return type(expr) is cst.Call and dotted(expr.func) == "type" and len(expr.args) == 1 \
+        and type(expr.args[0].value) is cst.Name
 
 
 def is_type_of(expr, var) -> bool:
     if is_type_call(expr):
         return expr.args[0].value.value == var
-    return isinstance(expr, cst.Attribute) and expr.attr.value == "__class__" \
-        and isinstance(expr.value, cst.Name) and expr.value.value == var
+    return type(expr) is cst.Attribute and expr.attr.value == "__class__" \
+        and type(expr.value) is cst.Name and expr.value.value == var
 
 
 def conjuncts(test, positive):
     """Split ``a and b`` (when true) into its parts; strip ``not``."""
-    while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+    while type(test) is cst.UnaryOperation and type(test.operator) is cst.Not:
         test, positive = test.expression, not positive
-    if positive and isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
+    if positive and type(test) is cst.BooleanOperation and type(test.operator) is cst.And:
         return conjuncts(test.left, True) + conjuncts(test.right, True)
-    if not positive and isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.Or):
+    if not positive and type(test) is cst.BooleanOperation and type(test.operator) is cst.Or:
         return conjuncts(test.left, False) + conjuncts(test.right, False)
     return [(test, positive)]
 
 
 def mentions_bias(test) -> bool:
     for node in walk(test):
-        if isinstance(node, cst.Name) and "bias" in node.value:
+        if type(node) is cst.Name and "bias" in node.value:
             return True
-        if isinstance(node, cst.SimpleString) and "bias" in node.value:
+        if type(node) is cst.SimpleString and "bias" in node.value:
             return True
     return False
 
@@ -228,12 +228,12 @@ def mentions_bias(test) -> bool:
 def truth_tested(test):
     """``(node, expr)`` for each operand whose truth value the test uses: ``node`` is ``not expr``
     when negated, else ``expr`` itself."""
-    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not) \
-            and not isinstance(test.expression, (cst.UnaryOperation, cst.BooleanOperation)):
+    if type(test) is cst.UnaryOperation and type(test.operator) is cst.Not \
+            and type(test.expression) not in (cst.UnaryOperation, cst.BooleanOperation):
         return [(test, test.expression)]
-    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+    if type(test) is cst.UnaryOperation and type(test.operator) is cst.Not:
         return truth_tested(test.expression)
-    if isinstance(test, cst.BooleanOperation):
+    if type(test) is cst.BooleanOperation:
         return truth_tested(test.left) + truth_tested(test.right)
     return [(test, test)]
 
@@ -244,8 +244,8 @@ def ends_block(statement) -> bool:
 
 
 def loop_names(target) -> list:
-    if isinstance(target, cst.Name):
+    if type(target) is cst.Name:
         return [target.value]
-    if isinstance(target, cst.Tuple):
+    if type(target) is cst.Tuple:
         return [n for el in target.elements for n in loop_names(el.value)]
     return []

@@ -29,10 +29,10 @@ class Dependency:
         self.path = path
         self.module = module
         self.definitions = {statement.name.value: statement for statement in module.body
-                            if isinstance(statement, (cst.ClassDef, cst.FunctionDef))}
+                            if type(statement) in (cst.ClassDef, cst.FunctionDef)}
         self.imports = ImportTable.from_nodes(
-            node for statement in module.body if isinstance(statement, cst.SimpleStatementLine)
-            for node in statement.body if isinstance(node, (cst.Import, cst.ImportFrom)))
+            node for statement in module.body if type(statement) is cst.SimpleStatementLine
+            for node in statement.body if type(node) in (cst.Import, cst.ImportFrom))
 
 
 class Project:

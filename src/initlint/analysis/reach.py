@@ -30,14 +30,14 @@ class Reach:
                 self.visitor_functions[id(function)] = (function, scope, params[0])
         # Where each visitor is applied: ``self.apply(self._init)`` in a class, ``net.apply(f)`` in a script.
         for fn, owner, caller, statement in self.apply_calls:
-            if isinstance(fn, cst.Call) and fn.args:  # functools.partial(fn, ...)
+            if type(fn) is cst.Call and fn.args:  # functools.partial(fn, ...)
                 fn = fn.args[0].value
-            if isinstance(fn, cst.Lambda) and isinstance(fn.body, cst.Call) and fn.body.args \
-                    and fn.params.params and isinstance(fn.body.args[0].value, cst.Name) \
+            if type(fn) is cst.Lambda and type(fn.body) is cst.Call and fn.body.args \
+                    and fn.params.params and type(fn.body.args[0].value) is cst.Name \
                     and fn.body.args[0].value.value == fn.params.params[0].name.value:
                 fn = fn.body.func  # ``lambda m: init_fn(m, gain)``
-            name = fn.attr.value if isinstance(fn, cst.Attribute) else (
-                fn.value if isinstance(fn, cst.Name) else None)
+            name = fn.attr.value if type(fn) is cst.Attribute else (
+                fn.value if type(fn) is cst.Name else None)
             given = self.modules_given(owner, caller, self.statement_seq.get(id(statement)))
             unknown_model = given is None and self._whole_unknown_model(owner, caller)
             candidates = by_name.get(name, [])
@@ -97,7 +97,7 @@ class Reach:
         ``torch.load``, a registry, or a helper's parameter): a whole model, whatever it is. What a helper
         applied to it does to every layer of the types it dispatches to is checked as for a helper applied
         nowhere. An attribute path (``model.head``) may be one layer chosen on purpose: not this."""
-        if not isinstance(owner, cst.Name) or owner.value in ("self", "cls"):
+        if type(owner) is not cst.Name or owner.value in ("self", "cls"):
             return False
         if function is not None and id(function) in self.method_scopes and owner.value == self._self_name(function):
             return False
@@ -114,7 +114,7 @@ class Reach:
         position = params.index(name) - (1 if id(function) in self.method_scopes else 0)
         for call, _, _ in self.calls_by_name.get(function.name.value, ()):
             value = argument(call, position, name)
-            if isinstance(value, (cst.Attribute, cst.Subscript)):
+            if type(value) in (cst.Attribute, cst.Subscript):
                 return True
         return False
 
@@ -127,10 +127,10 @@ class Reach:
                 layer.maybe_init = True
 
     def _loop_binding(self, iterable, ctx: Context):
-        if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Attribute) \
+        if type(iterable) is cst.Call and type(iterable.func) is cst.Attribute \
                 and iterable.func.attr.value in ("parameters", "named_parameters"):
             return ("params", None)
-        if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Attribute) \
+        if type(iterable) is cst.Call and type(iterable.func) is cst.Attribute \
                 and iterable.func.attr.value in ("modules", "named_modules", "children", "named_children"):
             owner = iterable.func.value
             if dotted(owner) == "self" and ctx.scope.is_class:
@@ -146,7 +146,7 @@ class Reach:
             if path is not None and path.startswith("self"):
                 return ("modules", [])  # a submodule initlint cannot see into
             return ("opaque", None)  # a part of a model initlint cannot name
-        if isinstance(iterable, (cst.List, cst.Tuple)):
+        if type(iterable) in (cst.List, cst.Tuple):
             parts = []
             for element in iterable.elements:
                 path = self._path(element.value, ctx.self_name, ctx.scope)
@@ -163,7 +163,7 @@ class Reach:
 
     def _resolve_owner(self, owner, ctx: Context):
         """(layers reached, reach fully known, via a loop, loop condition tests only types)."""
-        if isinstance(owner, cst.Name) and owner.value in ctx.bindings:
+        if type(owner) is cst.Name and owner.value in ctx.bindings:
             kind, value = ctx.bindings[owner.value]
             matcher, exact = self._type_filter(owner.value, ctx)
             if kind == "parts":  # ``for layer in self.main: if isinstance(layer, nn.BatchNorm2d): ...``
@@ -222,40 +222,40 @@ class Reach:
         return (lambda layer: all(m(layer) for m in matchers)), exact
 
     def _type_test(self, test, var, ctx):
-        if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.Or):
+        if type(test) is cst.BooleanOperation and type(test.operator) is cst.Or:
             left, right = self._type_test(test.left, var, ctx), self._type_test(test.right, var, ctx)
             if left and right:
                 return lambda layer: left(layer) or right(layer)
             return None
-        if isinstance(test, cst.Call) and dotted(test.func) == "isinstance" and len(test.args) == 2:
+        if type(test) is cst.Call and dotted(test.func) == "isinstance" and len(test.args) == 2:
             subject = test.args[0].value
-            if not (isinstance(subject, cst.Name) and subject.value == var):
+            if not (type(subject) is cst.Name and subject.value == var):
                 return None
             checks = [self._isinstance_check(e) for e in self._type_elements(test.args[1].value)]
             return lambda layer: any(check(layer) for check in checks)
-        if isinstance(test, cst.Call) and dotted(test.func) in ("hasattr", "getattr") and len(test.args) >= 2 \
-                and isinstance(test.args[0].value, cst.Name) and test.args[0].value.value == var \
+        if type(test) is cst.Call and dotted(test.func) in ("hasattr", "getattr") and len(test.args) >= 2 \
+                and type(test.args[0].value) is cst.Name and test.args[0].value.value == var \
                 and string(test.args[1].value) == "weight":
             return lambda layer: True  # every Linear/Conv has a weight: no filter among them
-        if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        if type(test) is cst.Comparison and len(test.comparisons) == 1:
             comparison = test.comparisons[0]
             left, right, op = test.left, comparison.comparator, comparison.operator
             # classname.find("Conv") != -1 / >= 0
-            if isinstance(left, cst.Call) and isinstance(left.func, cst.Attribute) \
+            if type(left) is cst.Call and type(left.func) is cst.Attribute \
                     and left.func.attr.value == "find" and self._is_class_name_of(left.func.value, var, ctx):
                 needle = string(argument(left, 0, None))
                 bound = number(right)
                 if needle is not None and bound is not None:
-                    found_wanted = (isinstance(op, cst.NotEqual) and bound == -1) or \
-                        (isinstance(op, cst.GreaterThanEqual) and bound == 0) or \
-                        (isinstance(op, cst.GreaterThan) and bound == -1)
+                    found_wanted = (type(op) is cst.NotEqual and bound == -1) or \
+                        (type(op) is cst.GreaterThanEqual and bound == 0) or \
+                        (type(op) is cst.GreaterThan and bound == -1)
                     if found_wanted:
                         return lambda layer: needle in layer.class_name
                 return None
-            if isinstance(op, cst.In) and self._is_class_name_of(right, var, ctx):
+            if type(op) is cst.In and self._is_class_name_of(right, var, ctx):
                 needle = string(left)
                 return (lambda layer: needle in layer.class_name) if needle is not None else None
-            if isinstance(op, cst.In) and isinstance(right, (cst.Tuple, cst.List, cst.Set, cst.Name)):
+            if type(op) is cst.In and type(right) in (cst.Tuple, cst.List, cst.Set, cst.Name):
                 elements = self._type_elements(right)
                 if self._is_class_name_of(left, var, ctx):  # ``classname in ("Conv2d", "Linear")``
                     names = [string(e) for e in elements]
@@ -263,13 +263,13 @@ class Reach:
                 if is_type_of(left, var):  # ``type(m) in (nn.Conv2d, nn.Linear)``
                     checks = [self._exact_type_check(e) for e in elements]
                     return lambda layer: any(check(layer) for check in checks)
-            if isinstance(op, (cst.Equal, cst.Is)):
+            if type(op) in (cst.Equal, cst.Is):
                 if self._is_class_name_of(left, var, ctx) and string(right) is not None:
                     wanted = string(right)
                     return lambda layer: layer.class_name == wanted
                 if is_type_of(left, var):
                     return self._exact_type_check(right)
-        if isinstance(test, cst.Call) and isinstance(test.func, cst.Attribute) \
+        if type(test) is cst.Call and type(test.func) is cst.Attribute \
                 and test.func.attr.value in ("startswith", "endswith") \
                 and self._is_class_name_of(test.func.value, var, ctx):
             needle = string(argument(test, 0, None))
@@ -282,9 +282,9 @@ class Reach:
 
     def _type_elements(self, types) -> list:
         """The types of ``(nn.Conv2d, nn.Linear)``, or of a module-level name bound to such a tuple."""
-        if isinstance(types, cst.Name) and types.value in self.type_tuples:
+        if type(types) is cst.Name and types.value in self.type_tuples:
             types = self.type_tuples[types.value]
-        if isinstance(types, (cst.Tuple, cst.List, cst.Set)):
+        if type(types) in (cst.Tuple, cst.List, cst.Set):
             return [e.value for e in types.elements]
         return [types]
 
@@ -295,7 +295,7 @@ class Reach:
         return lambda layer: check(layer) and layer.class_name == exact_name
 
     def _is_class_name_of(self, expr, var, ctx) -> bool:
-        if isinstance(expr, cst.Name) and ctx.class_name_vars.get(expr.value) == var:
+        if type(expr) is cst.Name and ctx.class_name_vars.get(expr.value) == var:
             return True
         return class_name_subject(expr) == var
 

@@ -42,10 +42,10 @@ class SiteScanner:
             init = scope.methods.get("__init__")
             for index, statement in enumerate(block_statements(init.body) if init else ()):
                 for node in walk(statement):
-                    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
+                    if type(node) is cst.Call and type(node.func) is cst.Attribute \
                             and dotted(node.func.value) == "self":
                         name = node.func.attr.value
-                        if name == "apply" and node.args and isinstance(node.args[0].value, cst.Attribute):
+                        if name == "apply" and node.args and type(node.args[0].value) is cst.Attribute:
                             name = node.args[0].value.attr.value
                         cached.setdefault(name, index)
             self.init_call_index[id(scope)] = cached
@@ -53,20 +53,20 @@ class SiteScanner:
 
     def _scan_block(self, statements, ctx: Context, skip_defs=False) -> None:
         for statement in statements:
-            if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+            if type(statement) in (cst.FunctionDef, cst.ClassDef):
                 continue
             self.at = self.statement_seq.get(id(statement))
-            if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            if type(statement) in (cst.SimpleStatementLine, cst.SimpleStatementSuite):
                 for small in statement.body:
                     self._scan_small(small, statement, ctx)
                 continue
-            if isinstance(statement, cst.If):
+            if type(statement) is cst.If:
                 self._scan_if(statement, ctx)
                 body = block_statements(statement.body)
                 if statement.orelse is None and body and ends_block(body[-1]):
                     ctx = ctx.with_condition(statement.test, False)
                 continue
-            if isinstance(statement, cst.For):
+            if type(statement) is cst.For:
                 binding = self._loop_binding(statement.iter, ctx)
                 inner = ctx
                 if binding is not None:
@@ -86,16 +86,16 @@ class SiteScanner:
         self._scan_expression(statement.test, statement, ctx)
         self._scan_block(block_statements(statement.body), ctx.with_condition(statement.test, True))
         orelse = statement.orelse
-        if isinstance(orelse, cst.If):
+        if type(orelse) is cst.If:
             self._scan_if(orelse, ctx.with_condition(statement.test, False))
         elif orelse is not None:
             self._scan_block(block_statements(orelse.body), ctx.with_condition(statement.test, False))
 
     def _scan_small(self, small, statement, ctx: Context) -> None:
-        if isinstance(small, (cst.Assign, cst.AugAssign)):
-            targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+        if type(small) in (cst.Assign, cst.AugAssign):
+            targets = [t.target for t in small.targets] if type(small) is cst.Assign else [small.target]
             for target in targets:
-                while isinstance(target, cst.Subscript):  # ``m.bias.data[:] = 0``
+                while type(target) is cst.Subscript:  # ``m.bias.data[:] = 0``
                     target = target.value
                 parsed = param_target(target)
                 if parsed is not None:
@@ -104,7 +104,7 @@ class SiteScanner:
 
     def _scan_expression(self, node, statement, ctx: Context) -> None:
         for child in walk(node, into_defs=False):
-            if isinstance(child, cst.Call):
+            if type(child) is cst.Call:
                 self._scan_call(child, statement, ctx)
 
     def _scan_call(self, call: cst.Call, statement, ctx: Context) -> None:
@@ -148,12 +148,12 @@ class SiteScanner:
         func = call.func
         if trains(call, qualified):
             self.trained.add(id(ctx.function))
-        if (isinstance(func, cst.Attribute) and func.attr.value == "load_state_dict") or \
+        if (type(func) is cst.Attribute and func.attr.value == "load_state_dict") or \
                 (qualified and qualified.rsplit(".", 1)[-1] == "load_checkpoint" and call.args):
-            self._note_loaded(func.value if isinstance(func, cst.Attribute) and func.attr.value == "load_state_dict"
+            self._note_loaded(func.value if type(func) is cst.Attribute and func.attr.value == "load_state_dict"
                               else call.args[0].value, ctx)
             return
-        if isinstance(func, cst.Attribute) and func.attr.value in vocab.TENSOR_INIT_METHODS:
+        if type(func) is cst.Attribute and func.attr.value in vocab.TENSOR_INIT_METHODS:
             parsed = param_target(func.value)
             if parsed is not None:
                 self._add_site(call, statement, ctx, func.attr.value, "method", parsed, call)
@@ -177,7 +177,7 @@ class SiteScanner:
         an OpenMMLab/fvcore helper makes on the module it is handed, as sites of its weight and bias
         that rules judge like the calls they stand for (without a fix: the helper call is not one)."""
         spec = vocab.MODULE_HELPER_INITS.get(name)
-        if spec is None or target is None or not isinstance(target, (cst.Name, cst.Attribute, cst.Subscript)):
+        if spec is None or target is None or type(target) not in (cst.Name, cst.Attribute, cst.Subscript):
             return False
         reach, _, loop, exact = self._resolve_owner(target, ctx)
         if not reach:
@@ -217,14 +217,14 @@ class SiteScanner:
             return  # ``_log_api_usage_once(self)``, ``print(self.fc)``: handed a module, not initialising it
         for arg in call.args:
             value = arg.value
-            if isinstance(value, cst.Name) and value.value == ctx.self_name:
+            if type(value) is cst.Name and value.value == ctx.self_name:
                 ctx.scope.may_init_elsewhere = True
                 continue
             parsed = param_target(value)
             if parsed is not None:
                 self._add_site(call, statement, ctx, "other", "other", parsed, call)
                 continue
-            if isinstance(value, (cst.Name, cst.Attribute, cst.Subscript)):
+            if type(value) in (cst.Name, cst.Attribute, cst.Subscript):
                 reach, _, loop, exact = self._resolve_owner(value, ctx)
                 for param in ("weight", "bias") if reach else ():
                     self.sites.append(InitSite(call, statement, ctx.function, "other", "other", param, value,
@@ -232,9 +232,9 @@ class SiteScanner:
                                                in_forward=ctx.in_forward, order=self._next_order(ctx)))
 
     def _is_parameter_loop_var(self, expr, ctx: Context) -> bool:
-        while isinstance(expr, cst.Attribute) and expr.attr.value == "data":
+        while type(expr) is cst.Attribute and expr.attr.value == "data":
             expr = expr.value
-        return isinstance(expr, cst.Name) and ctx.bindings.get(expr.value, (None,))[0] == "params"
+        return type(expr) is cst.Name and ctx.bindings.get(expr.value, (None,))[0] == "params"
 
     def _init_initlint_cannot_name(self, ctx: Context) -> None:
         """An init of parameters initlint cannot tell apart (``for p in self.parameters()``)."""
@@ -272,14 +272,14 @@ class SiteScanner:
 
     def _loop_instances(self, iterable, ctx: Context):
         """``for m in model_uniform.modules()``: the instances walked (see InitSite.instances)."""
-        if not (isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Attribute)
+        if not (type(iterable) is cst.Call and type(iterable.func) is cst.Attribute
                 and iterable.func.attr.value in ("modules", "named_modules", "children", "named_children")):
             return None
         return self._instances_through(iterable.func.value, ctx)
 
     def _site_instances(self, owner, ctx: Context):
         """The instances an init of ``owner`` reaches through: a loop's or visitor's, or ``model_0.fc1``'s."""
-        if isinstance(owner, cst.Name) and owner.value in ctx.bindings:
+        if type(owner) is cst.Name and owner.value in ctx.bindings:
             return ctx.instances.get(owner.value)
         return self._instances_through(owner, ctx)
 
@@ -297,11 +297,11 @@ class SiteScanner:
 
     def _note_truth_tests(self, test, ctx: Context) -> None:
         for node, expr in truth_tested(test):
-            if not (isinstance(expr, cst.Attribute) and expr.attr.value == "bias"):
+            if not (type(expr) is cst.Attribute and expr.attr.value == "bias"):
                 continue
             owner = expr.value
-            if isinstance(owner, cst.Name) and owner.value == ctx.self_name:
+            if type(owner) is cst.Name and owner.value == ctx.self_name:
                 continue  # ``self.bias`` is often the module's own flag
-            if (isinstance(owner, cst.Name) and owner.value in ctx.bindings) or self._resolve_owner(owner, ctx)[0]:
+            if (type(owner) is cst.Name and owner.value in ctx.bindings) or self._resolve_owner(owner, ctx)[0]:
                 if not bias_free_everywhere(self, owner, ctx):  # None is simply False: nothing raises
                     self.truth_tests.append((node, expr))

@@ -6,6 +6,7 @@ more than the parse itself. Analysis only reads, so it walks the dataclass field
 from __future__ import annotations
 
 import dataclasses
+from contextlib import contextmanager
 from typing import Iterator, Optional
 
 import libcst as cst
@@ -31,8 +32,32 @@ def _fields_of(node_type: type) -> tuple[str, ...]:
 
 _is_node_type: dict[type, bool] = {}
 
+# While a file is analysed (``remembered_children``) its nodes' children are computed once: the analysis
+# walks the same subtrees many times. The memo holds each node, so no id is reused while it lives.
+_memo: Optional[dict] = None
 
-def children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+
+@contextmanager
+def remembered_children() -> Iterator[None]:
+    global _memo
+    outermost = _memo is None
+    if outermost:
+        _memo = {}
+    try:
+        yield
+    finally:
+        if outermost:
+            _memo = None
+
+
+def children(node: cst.CSTNode) -> tuple:
+    """The nodes directly below ``node``, in source order (whitespace and punctuation left out)."""
+    memo = _memo
+    if memo is not None:
+        entry = memo.get(id(node))
+        if entry is not None:
+            return entry[1]
+    found = []
     # ``isinstance`` against LibCST's abstract node classes goes through ABCMeta: a type lookup is
     # several times faster on this hot path.
     for name in _fields_of(type(node)):
@@ -45,13 +70,17 @@ def children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
                 if is_node is None:
                     is_node = _is_node_type[item_kind] = issubclass(item_kind, cst.CSTNode)
                 if is_node:
-                    yield item
+                    found.append(item)
             continue
         is_node = _is_node_type.get(kind)
         if is_node is None:
             is_node = _is_node_type[kind] = issubclass(kind, cst.CSTNode)
         if is_node:
-            yield value
+            found.append(value)
+    found = tuple(found)
+    if memo is not None:
+        memo[id(node)] = (node, found)
+    return found
 
 
 _DEFINITIONS = frozenset({cst.FunctionDef, cst.ClassDef, cst.Lambda})  # by type: see ``children``
@@ -65,7 +94,7 @@ def walk(node: cst.CSTNode, into_defs: bool = True) -> Iterator[cst.CSTNode]:
         yield current
         if not into_defs and current is not node and type(current) in _DEFINITIONS:
             continue
-        stack.extend(reversed(list(children(current))))
+        stack.extend(reversed(children(current)))
 
 
 def walk_with_parents(node: cst.CSTNode, parents: dict) -> None:
@@ -81,10 +110,10 @@ def walk_with_parents(node: cst.CSTNode, parents: dict) -> None:
 def dotted(expr: cst.BaseExpression) -> Optional[str]:
     """``a.b.c`` for a chain of Names and Attributes, else None."""
     parts = []
-    while isinstance(expr, cst.Attribute):
+    while type(expr) is cst.Attribute:
         parts.append(expr.attr.value)
         expr = expr.value
-    if not isinstance(expr, cst.Name):
+    if type(expr) is not cst.Name:
         return None
     parts.append(expr.value)
     return ".".join(reversed(parts))
@@ -94,12 +123,12 @@ def number(expr: Optional[cst.BaseExpression]) -> Optional[float]:
     """The value of a numeric literal (with sign), else None."""
     if expr is None:
         return None
-    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, (cst.Minus, cst.Plus)):
+    if type(expr) is cst.UnaryOperation and type(expr.operator) in (cst.Minus, cst.Plus):
         inner = number(expr.expression)
         if inner is None:
             return None
-        return -inner if isinstance(expr.operator, cst.Minus) else inner
-    if isinstance(expr, (cst.Integer, cst.Float)):
+        return -inner if type(expr.operator) is cst.Minus else inner
+    if type(expr) in (cst.Integer, cst.Float):
         try:
             return float(expr.evaluated_value)
         except (ValueError, OverflowError):
@@ -108,14 +137,14 @@ def number(expr: Optional[cst.BaseExpression]) -> Optional[float]:
 
 
 def string(expr: Optional[cst.BaseExpression]) -> Optional[str]:
-    if isinstance(expr, cst.SimpleString):
+    if type(expr) is cst.SimpleString:
         value = expr.evaluated_value
         return value if isinstance(value, str) else None
     return None
 
 
 def boolean(expr: Optional[cst.BaseExpression]) -> Optional[bool]:
-    if isinstance(expr, cst.Name) and expr.value in ("True", "False"):
+    if type(expr) is cst.Name and expr.value in ("True", "False"):
         return expr.value == "True"
     return None
 
@@ -143,16 +172,16 @@ def has_star_args(call: cst.Call) -> bool:
 
 def block_statements(body) -> list:
     """The statements of an IndentedBlock or Module; a one-line suite (``if x: a; b``) is one statement."""
-    if isinstance(body, cst.SimpleStatementSuite):
+    if type(body) is cst.SimpleStatementSuite:
         return [body]
     return list(getattr(body, "body", ()))
 
 
 def small_statements(statement) -> list:
-    if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+    if type(statement) in (cst.SimpleStatementLine, cst.SimpleStatementSuite):
         return list(statement.body)
     return []
 
 
 def names_in(expr: cst.CSTNode) -> set[str]:
-    return {node.value for node in walk(expr) if isinstance(node, cst.Name)}
+    return {node.value for node in walk(expr) if type(node) is cst.Name}

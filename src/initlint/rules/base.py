@@ -142,7 +142,7 @@ def _kernel_volume(layer: Layer, expr, default: int) -> Optional[int]:
         return default
     if number(expr) is not None:
         return int(number(expr)) ** int(layer.kind[-2])
-    if not isinstance(expr, cst.Tuple):
+    if type(expr) is not cst.Tuple:
         return None
     volume = 1
     for element in expr.elements:

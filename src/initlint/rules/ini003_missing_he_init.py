@@ -223,7 +223,7 @@ def _statement_places(module) -> dict:
         block = todo.pop()
         for index, statement in enumerate(block):
             places[id(statement)] = (block, index)
-            if not isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            if type(statement) not in (cst.SimpleStatementLine, cst.SimpleStatementSuite):
                 todo.extend(blocks_of(statement))  # function and class bodies too
     return places
 

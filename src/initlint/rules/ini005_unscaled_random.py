@@ -227,7 +227,7 @@ class _RunTimeRescaling:
             if name == "__init__":
                 continue
             for node in walk(function):
-                if type(node) is cst.BinaryOperation and isinstance(node.operator, (cst.Multiply, cst.Divide)):
+                if type(node) is cst.BinaryOperation and type(node.operator) in (cst.Multiply, cst.Divide):
                     operands = [self.rewriter.code(node.left), self.rewriter.code(node.right)]
                     weights.update(text for text in operands if text.endswith(".weight"))
                     if scale_names & set(operands):
@@ -246,7 +246,7 @@ def _is(expr, *values) -> bool:
 
 def _uses_root_or_power(expr) -> bool:
     for node in walk(expr):
-        if type(node) is cst.BinaryOperation and isinstance(node.operator, cst.Power):
+        if type(node) is cst.BinaryOperation and type(node.operator) is cst.Power:
             return True
         if type(node) is cst.Call and (dotted(node.func) or "").rsplit(".", 1)[-1] in ("sqrt", "rsqrt"):
             return True

@@ -55,7 +55,7 @@ cannot be written as keywords).
             qualified = torch_name(facts.imports.resolve(func))
             if qualified in (f"{vocab.INIT_MODULE}.normal_", f"{vocab.INIT_MODULE}.normal"):
                 mean, std, offset = argument(call, 1, "mean"), argument(call, 2, "std"), 1
-            elif isinstance(func, cst.Attribute) and func.attr.value == "normal_" and qualified is None:
+            elif type(func) is cst.Attribute and func.attr.value == "normal_" and qualified is None:
                 mean, std, offset = argument(call, 0, "mean"), argument(call, 1, "std"), 0
             else:
                 continue
@@ -69,8 +69,8 @@ cannot be written as keywords).
     @staticmethod
     def _fix(call, offset):
         func = call.func
-        name = func.attr if isinstance(func, cst.Attribute) else func
-        if not isinstance(name, cst.Name) or name.value not in ("normal_", "normal"):
+        name = func.attr if type(func) is cst.Attribute else func
+        if type(name) is not cst.Name or name.value not in ("normal_", "normal"):
             return None
         edits = {name: cst.Name("uniform_" if name.value == "normal_" else "uniform")}
         for arg in call.args:
@@ -86,7 +86,7 @@ def _negated(mean, std, rewriter) -> bool:
     low, high = number(mean), number(std)
     if low is not None and high is not None:
         return high > 0 and low == -high
-    if isinstance(mean, cst.UnaryOperation) and isinstance(mean.operator, cst.Minus):
+    if type(mean) is cst.UnaryOperation and type(mean.operator) is cst.Minus:
         return _bare(rewriter.code(mean.expression)) == _bare(rewriter.code(std))
     return False
 

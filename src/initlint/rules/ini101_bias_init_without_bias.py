@@ -69,12 +69,12 @@ statement initlint does not rewrite.
     def _fix(site, risky, rewriter):
         statement = site.statement
         test = f"{rewriter.code(site.owner)}.bias is not None"
-        if isinstance(statement, cst.SimpleStatementSuite):  # ``if isinstance(m, nn.Linear): init(m.bias)``
+        if type(statement) is cst.SimpleStatementSuite:  # ``if isinstance(m, nn.Linear): init(m.bias)``
             return guard_one_line_suite(statement, test, "guard with `is not None`")
-        if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) > 1:  # ``a; init(m.bias)``
+        if type(statement) is cst.SimpleStatementLine and len(statement.body) > 1:  # ``a; init(m.bias)``
             return guard_shared_line(statement, site.call, test, "guard with `is not None`")
-        alone = isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 \
-            and isinstance(statement.body[0], (cst.Expr, cst.Assign, cst.AugAssign))
+        alone = type(statement) is cst.SimpleStatementLine and len(statement.body) == 1 \
+            and type(statement.body[0]) in (cst.Expr, cst.Assign, cst.AugAssign)
         if not alone:
             return None
         if not site.loop and len(site.reach) == len(risky) and all(l.bias == "false" for l in risky):
@@ -117,5 +117,5 @@ def _default_of(layer):
 def _module_helper(site) -> bool:
     """An mmcv/mmengine/fvcore helper handed a module (``kaiming_init(m)``): it tests the module's bias
     for None itself, so a bias-free layer is no crash."""
-    name = dotted(site.call.func) if isinstance(site.call, cst.Call) else None
+    name = dotted(site.call.func) if type(site.call) is cst.Call else None
     return name is not None and name.rsplit(".", 1)[-1] in vocab.MODULE_INIT_HELPERS

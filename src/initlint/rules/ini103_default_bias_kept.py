@@ -57,7 +57,7 @@ when the layer may be bias-free.
         for site in facts.sites:
             if site.param != "weight" or site.func not in _WEIGHT_INITS or not site.reach:
                 continue
-            if not isinstance(site.statement, cst.SimpleStatementLine):
+            if type(site.statement) is not cst.SimpleStatementLine:
                 continue
             bare = [layer for layer in site.reach if layer.bias == "true" and not layer.scope.may_init_elsewhere
                     and not layer.maybe_init

@@ -74,7 +74,7 @@ loading with `strict=True`) and code that writes `m.bias.data` without a guard c
                               equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
                                                     whitespace_after=cst.SimpleWhitespace("")))
             if last is not None:
-                trailing = last.comma if isinstance(last.comma, cst.Comma) else None
+                trailing = last.comma if type(last.comma) is cst.Comma else None
                 args[-1] = last.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
                 if trailing is not None:
                     new_arg = new_arg.with_changes(comma=trailing)

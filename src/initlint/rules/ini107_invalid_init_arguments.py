@@ -209,7 +209,7 @@ things.
             computed_with = param in NUMERIC_PARAMETERS and not (name in _KAIMING and param == "a")
             if computed_with and (string(value) is not None or text == "None"):
                 problems.append(Problem("TypeError", f"{param}={text} is not a number"))
-            elif param == "groups" and isinstance(value, cst.Float):
+            elif param == "groups" and type(value) is cst.Float:
                 problems.append(Problem("TypeError", f"groups={text} is not a whole number"))
             elif param == "generator" and (numeric or string(value) is not None):
                 problems.append(Problem("TypeError", f"generator={text} is not a torch.Generator"))
@@ -256,7 +256,7 @@ things.
         named, quote = None, quote_of(call)
         if number(value) == 1:
             named = "linear"
-        elif isinstance(value, cst.Call) and len(value.args) == 1 and value.args[0].keyword is None \
+        elif type(value) is cst.Call and len(value.args) == 1 and value.args[0].keyword is None \
                 and torch_name(imports.resolve(value.func)) == _CALCULATE_GAIN:
             named, quote = string(value.args[0].value), quote_of(value)
         if given("nonlinearity") is not None or named not in GAIN_NONLINEARITIES or named == "leaky_relu":
@@ -271,7 +271,7 @@ things.
         (``slope_fix``: the edit that moves a slope which is really a nonlinearity name)."""
         text = string(expr) if expr is not None else default
         if text is None:
-            not_a_name = isinstance(expr, cst.Name) and expr.value == "None" or number(expr) is not None
+            not_a_name = type(expr) is cst.Name and expr.value == "None" or number(expr) is not None
             return [Problem("ValueError", "its nonlinearity is not a name")] if not_a_name else []
         if text not in GAIN_NONLINEARITIES:
             spelled = spelled_as(text, GAIN_NONLINEARITIES)
@@ -328,7 +328,7 @@ def _shape_problems(name, site, facts) -> list:
 
 
 def _on_self(expr) -> bool:
-    return isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name)
+    return type(expr) is cst.Attribute and type(expr.value) is cst.Name
 
 
 def _declared_problems(name, call, function, facts) -> list:
@@ -344,7 +344,7 @@ def _declared_problems(name, call, function, facts) -> list:
 
 
 def _respelled(expr, text) -> Optional[dict]:
-    if text is None or not isinstance(expr, cst.SimpleString):
+    if text is None or type(expr) is not cst.SimpleString:
         return None
     return {expr: cst.SimpleString(f"{expr.prefix}{expr.quote}{text}{expr.quote}")}
 

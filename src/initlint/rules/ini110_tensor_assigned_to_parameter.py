@@ -61,10 +61,10 @@ bias of a layer that may be built with `bias=False` (it has no bias to take the 
     def check(self, facts, options, rewriter):
         for site in facts.sites:
             node = site.call
-            if site.via != "other" or not isinstance(node, cst.Assign) or len(node.targets) != 1:
+            if site.via != "other" or type(node) is not cst.Assign or len(node.targets) != 1:
                 continue
             target = node.targets[0].target
-            if not (isinstance(target, cst.Attribute) and target.attr.value in ("weight", "bias")):
+            if not (type(target) is cst.Attribute and target.attr.value in ("weight", "bias")):
                 continue  # ``.weight.data = ...`` and slices are fine
             if any(layer.wrapped for layer in site.reach):
                 continue  # ``weight_norm(nn.Linear(...))``: its weight is recomputed, not a registered Parameter
@@ -93,7 +93,7 @@ bias of a layer that may be built with `bias=False` (it has no bias to take the 
 def _torch_layer_base(site, facts):
     """``self.weight = ...`` in a method of a subclass of a torch Linear/Conv class: the base's name."""
     owner = site.owner
-    if not isinstance(owner, cst.Name) or site.function is None:
+    if type(owner) is not cst.Name or site.function is None:
         return None
     params = site.function.params.params
     if not params or params[0].name.value != owner.value:

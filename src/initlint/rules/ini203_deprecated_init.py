@@ -45,14 +45,14 @@ in the file (the import would then need merging by hand).
     def check(self, facts, options, rewriter):
         bare_fixes = {}  # local name -> the one fix renaming it everywhere (shared by its findings)
         for site in facts.sites:
-            if not site.deprecated or not isinstance(site.call, cst.Call):
+            if not site.deprecated or type(site.call) is not cst.Call:
                 continue
             func = site.call.func
             fix = None
-            if isinstance(func, cst.Attribute):
+            if type(func) is cst.Attribute:
                 fix = Fix(f"rename to {site.func}",
                           replace={func: func.with_changes(attr=cst.Name(site.func))})
-            elif isinstance(func, cst.Name):
+            elif type(func) is cst.Name:
                 if func.value not in bare_fixes:
                     bare_fixes[func.value] = _rename_imported(facts, func.value, site.func)
                 fix = bare_fixes[func.value]

@@ -102,7 +102,7 @@ def _function_lines(module: cst.Module, positions) -> set:
     """The lines of the module-level functions (with what is nested in them)."""
     lines: set = set()
     for statement in module.body:
-        if isinstance(statement, cst.FunctionDef):
+        if type(statement) is cst.FunctionDef:
             place = positions[statement]
             lines.update(range(place.start.line, place.end.line + 1))
     return lines

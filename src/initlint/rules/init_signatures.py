@@ -105,6 +105,6 @@ def binding_problems(call: cst.Call, signature: Signature) -> list[BindingProble
 
 def helper_signature(call) -> Optional[Signature]:
     """The signature of the mmcv/mmengine/fvcore module helper ``call`` calls, if it calls one."""
-    func = call.func if isinstance(call, cst.Call) else None
-    name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", None)
+    func = call.func if type(call) is cst.Call else None
+    name = func.attr.value if type(func) is cst.Attribute else getattr(func, "value", None)
     return HELPER_SIGNATURES.get(name) if isinstance(name, str) else None

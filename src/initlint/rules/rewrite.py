@@ -66,7 +66,7 @@ class Rewriter:
 
     def guard(self, statement: cst.CSTNode, test: str, description: str) -> Optional[Fix]:
         """Wrap a simple statement in ``if <test>:``."""
-        if not isinstance(statement, cst.SimpleStatementLine):
+        if type(statement) is not cst.SimpleStatementLine:
             return None
         inner = statement.with_changes(leading_lines=())
         wrapped = cst.If(test=cst.parse_expression(test), body=cst.IndentedBlock(body=[inner]),
@@ -80,7 +80,7 @@ class Rewriter:
 def guard_one_line_suite(suite: cst.SimpleStatementSuite, test: str, description: str) -> Optional[Fix]:
     """Wrap the only statement of a one-line suite (``if c: stmt``) in ``if <test>:``, as an indented
     block; the line's trailing comment stays with the statement."""
-    if not isinstance(suite, cst.SimpleStatementSuite) or len(suite.body) != 1:
+    if type(suite) is not cst.SimpleStatementSuite or len(suite.body) != 1:
         return None
     line = cst.SimpleStatementLine(body=[suite.body[0].with_changes(semicolon=cst.MaybeSentinel.DEFAULT)],
                                    trailing_whitespace=suite.trailing_whitespace)
@@ -92,7 +92,7 @@ def guard_shared_line(statement: cst.SimpleStatementLine, node: cst.CSTNode, tes
                       description: str) -> Optional[Fix]:
     """Wrap the small statement holding ``node`` on a line of several (``a; b``) in ``if <test>:``: the
     statements before and after it keep their order on lines of their own."""
-    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) < 2:
+    if type(statement) is not cst.SimpleStatementLine or len(statement.body) < 2:
         return None
     index = next((i for i, small in enumerate(statement.body) if any(n is node for n in _nodes(small))), None)
     if index is None:
@@ -127,7 +127,7 @@ def quote_of(call: cst.Call) -> str:
     """The quote character the call's own string arguments use (``"`` when it has none), for strings a
     fix adds to it."""
     for arg in call.args:
-        if isinstance(arg.value, cst.SimpleString):
+        if type(arg.value) is cst.SimpleString:
             return arg.value.quote[0]
     return '"'
 
@@ -136,7 +136,7 @@ def keep_arguments(old: cst.Call, new: cst.Call) -> cst.Call:
     """``new`` with the arguments it shares with ``old`` taken from ``old``, whitespace and comments
     included (``self.fc2.weight,  # the hidden layer``), and ``old``'s layout around them, so that a
     rewrite changes only what it must."""
-    if not isinstance(old, cst.Call):
+    if type(old) is not cst.Call:
         return new
     code = cst.Module([]).code_for_node
     olds = {(arg.keyword.value if arg.keyword else None, code(arg.value)): arg for arg in old.args}
@@ -146,15 +146,15 @@ def keep_arguments(old: cst.Call, new: cst.Call) -> cst.Call:
         last = index == len(new.args) - 1
         if kept is None:
             args.append(arg)
-        elif not last and not isinstance(kept.comma, cst.Comma):
+        elif not last and type(kept.comma) is not cst.Comma:
             args.append(kept.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))))
-        elif last and isinstance(kept.comma, cst.Comma) and not _multiline(old):
+        elif last and type(kept.comma) is cst.Comma and not _multiline(old):
             args.append(kept.with_changes(comma=cst.MaybeSentinel.DEFAULT))
         else:
             args.append(kept)
-    if _multiline(old) and args and not isinstance(args[-1].comma, cst.Comma):
+    if _multiline(old) and args and type(args[-1].comma) is not cst.Comma:
         last_old = old.args[-1] if old.args else None
-        if last_old is not None and isinstance(last_old.comma, cst.Comma):
+        if last_old is not None and type(last_old.comma) is cst.Comma:
             args[-1] = args[-1].with_changes(comma=last_old.comma)
     return new.with_changes(args=args, lpar=old.lpar, rpar=old.rpar,
                             whitespace_after_func=old.whitespace_after_func,
