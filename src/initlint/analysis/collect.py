@@ -28,6 +28,7 @@ from .paths import PathLookup
 from .patterns import Context
 from .project import Project
 from .reach import Reach
+from .repeats import settle_copies
 from .sites import SiteScanner
 from .syntax import block_statements
 
@@ -59,6 +60,12 @@ class Analyzer(LayerCollector, PathLookup, ModuleIndex, Dependencies, Reach, Sit
         self.builder_depth: dict[int, int] = {}  # id(local list part) -> branch depth where it was bound
         self.builder_loops: dict[int, int] = {}  # id(local list part) -> loop depth where it was bound
         self.looped_builders: set[int] = set()   # id(local list part) grown inside a loop
+        self.loop_stack: list = []               # the loops (and comprehensions) around what is collected
+        # id(layer) or id(instance part) built inside exactly one loop -> (the loop, the function holding
+        # it, the constructing call, its part): how many copies it stands for is settled in repeats.py
+        self.built_in_loop: dict[int, tuple] = {}
+        self.chained_parts: set[int] = set()     # id(part): elements a forward loop runs one after another
+        self.module_constants: dict = {}         # name -> what the module binds it to once (repeats.py)
         self.init_call_index: dict[int, dict] = {}
         self.sites: list[InitSite] = []
         self.init_calls: list[tuple[cst.Call, str]] = []  # every torch.nn.init call, canonical name
@@ -128,6 +135,7 @@ class Analyzer(LayerCollector, PathLookup, ModuleIndex, Dependencies, Reach, Sit
         self._scan_block(self.module.body, module_ctx, skip_defs=True)
         self._init_cfg_sites()
         block_entries, block_instances = resolve_followers(self)
+        settle_copies(self)
         self._mark_unresolved_inits()
         early = self._early_init_calls()
         # A finding in a pulled-in definition is reported here only at the call of this file that runs

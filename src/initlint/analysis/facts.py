@@ -53,6 +53,9 @@ class Layer:
     paths: list[str] = field(default_factory=list)   # "self.fc", "self.mlp[0]", "model[2]"
     path_statements: dict = field(default_factory=dict)  # path -> the statement that first gave it
     repeated: bool = False           # built in a loop or comprehension: stands for several layers
+    # Built in a loop the file gives the length of, its copies feeding each other in turn (nothing but
+    # activations and pass-through modules between them): how many. None where that is not known.
+    copies: Optional[int] = None
     maybe_init: bool = False         # code initlint cannot follow may initialise it
     comprehension: bool = False      # the element of a comprehension (every element is such a layer)
     values_loaded: bool = False      # weights are loaded into it after construction (load_state_dict)
@@ -80,6 +83,9 @@ class Part:
     element_names: list[Optional[str]] = field(default_factory=list)
     instance_of: Optional[str] = None  # "other": an instance of this file's class of that name
     repeated: bool = False  # a comprehension: one element stands for many
+    # "other": an instance built in a loop of known length whose copies run one after another (a forward
+    # loop ``for blk in self.blocks: x = blk(x)``, or a Sequential): how many. None where not known.
+    copies: Optional[int] = None
     conditional: bool = False  # built with appends under an ``if``: the order of elements is uncertain
     parent: Optional[tuple] = None  # (enclosing Sequential part, index) for nested Sequentials
     keys: Optional[frozenset] = None  # "other": a dict literal with these keys (for ``**kwargs``)

@@ -164,6 +164,9 @@ class _FunctionFlow:
         self.parents: dict[int, cst.CSTNode] = {}
         self.statement_place: dict[int, tuple] = {}   # id(stmt) -> (block, index, enclosing stmt)
         self.loop_parts: dict[str, list[Part]] = {}
+        # id(For) -> (the name it carries, the elements it runs in turn) for ``for blk in self.blocks:
+        # x = blk(x)``: each element's output is the next one's input, the last one's is ``x`` after the loop
+        self.chains: dict[int, tuple] = {}
 
     def run(self) -> None:
         calls = [node for node in walk(self.function.body, into_defs=False) if type(node) is cst.Call]
@@ -175,10 +178,11 @@ class _FunctionFlow:
             parts = self._parts_called(call.func)
             if not parts:
                 continue
-            follower = self.consumer(call, 0)
-            for part in parts:
+            chained = self._chained_followers(call)
+            follower = self.consumer(call, 0) if chained is None else None
+            for index, part in enumerate(parts):
                 key = id(part.layer) if part.kind == "layer" else id(part)
-                self.consumers.setdefault(key, []).append(follower)
+                self.consumers.setdefault(key, []).append(follower if chained is None else chained[index])
 
     def input_follower(self) -> Follower:
         """What ``forward``'s input meets first (every use until it is bound again, merged)."""
@@ -203,8 +207,10 @@ class _FunctionFlow:
 
     def _bind_loop(self, statement: cst.For) -> None:
         iterable, target = statement.iter, statement.target
+        reverse = False
         if type(iterable) is cst.Call and type(iterable.func) is cst.Name \
                 and iterable.func.value in ("enumerate", "reversed") and iterable.args:
+            reverse = iterable.func.value == "reversed"
             iterable = iterable.args[0].value
             if iterable is not None and type(target) is cst.Tuple and statement.iter.func.value == "enumerate":
                 target = target.elements[-1].value
@@ -215,6 +221,64 @@ class _FunctionFlow:
         elements = [el for part in found or [] if part.kind in ("seq", "list") for el in part.elements]
         if elements:
             self.loop_parts[target.value] = elements
+            carried = _carried_name(statement, target.value)
+            if carried is not None and len(found) == 1 and not found[0].conditional \
+                    and found[0].uncertain_from is None and not reverse:
+                self.chains[id(statement)] = (carried, elements)
+
+    def _chain_of(self, call: cst.Call):
+        """The chaining loop whose body calls ``call`` (the loop's element on its carried value), or None."""
+        if type(call.func) is not cst.Name or call.func.value not in self.loop_parts:
+            return None
+        node = self.parents.get(id(call))
+        while node is not None and type(node) is not cst.For:
+            node = self.parents.get(id(node))
+        return None if node is None else (self.chains.get(id(node)), node)
+
+    def _chained_followers(self, call: cst.Call) -> Optional[list]:
+        """Per element of a chaining loop, what its output meets: the next element, or after the last
+        one what the carried value meets after the loop. One element standing for its copies (built by a
+        comprehension or a loop) may be wrapped in activations (``x = F.relu(layer(x))``); its copies follow
+        each other, which repeats.py counts."""
+        found = self._chain_of(call)
+        if found is None or found[0] is None:
+            return None
+        (name, elements), loop = found
+        after_loop = self._after_loop(loop, name)
+        if len(elements) == 1:
+            follower = self.consumer(call, 0)
+            ends = follower
+            while ends.kind == "act" and ends.then is not None and ends is not after_loop:
+                ends = ends.then
+            if ends is after_loop:
+                self.analyzer.chained_parts.add(id(elements[0]))
+            return [follower]
+        if self.parents.get(id(call)) is not self._carried_assignment(loop):
+            return None  # wrapped: one follower for every element, as before
+        return [self._chain_follower(elements, index, after_loop) for index in range(len(elements))]
+
+    def _chain_follower(self, elements: list, index: int, after_loop: Follower, depth: int = 0) -> Follower:
+        """What the output of ``elements[index]`` (-1: the loop's input) meets."""
+        if index + 1 >= len(elements) or depth > _MAX_DEPTH:
+            return after_loop
+        following = elements[index + 1]
+        if following.kind == "pass":
+            return _through(self._chain_follower(elements, index + 1, after_loop, depth + 1), [following.op])
+        return _Resolver(self.consumers).entry(
+            following, lambda: self._chain_follower(elements, index + 1, after_loop, depth + 1), depth)
+
+    def _after_loop(self, loop: cst.For, name: str) -> Follower:
+        """What the carried value meets after the loop (computed once per loop)."""
+        key = ("after", id(loop))
+        cached = self.chains.get(key)
+        if cached is None:
+            cached = self._next_use(name, loop, 1)
+            self.chains[key] = cached
+        return cached
+
+    @staticmethod
+    def _carried_assignment(loop: cst.For):
+        return small_statements(block_statements(loop.body)[0])[0]
 
     def _parts_called(self, func) -> list[Part]:
         if type(func) is cst.Name and func.value in self.loop_parts:
@@ -293,6 +357,9 @@ class _FunctionFlow:
                     return _merge(uses)
             if enclosing is None:
                 return _merge(uses)
+            chain = self.chains.get(id(enclosing))
+            if chain is not None and chain[0] == name and not uses:
+                return self._after_loop(enclosing, name)
             if type(enclosing) in (cst.For, cst.While):
                 return UNKNOWN
             place = self.statement_place.get(id(enclosing))
@@ -302,6 +369,10 @@ class _FunctionFlow:
         """Add the consumers of ``name`` in this statement to ``uses``; True when it rebinds the name
         (or is a compound statement using it: the uses stop being readable there)."""
         smalls = small_statements(statement)
+        chain = self.chains.get(id(statement))
+        if chain is not None and chain[0] == name:  # the value goes into the loop's first element
+            uses.append(self._chain_follower(chain[1], -1, self._after_loop(statement, name)))
+            return True
         if not smalls:
             if any(type(n) is cst.Name and n.value == name for n in walk(statement)):
                 uses.append(UNKNOWN)
@@ -336,3 +407,26 @@ class _FunctionFlow:
     def _is_attribute_name(self, node) -> bool:
         parent = self.parents.get(id(node))
         return type(parent) is cst.Attribute and parent.attr is node
+
+
+def _carried_name(loop: cst.For, target: str) -> Optional[str]:
+    """``x`` in ``for blk in blocks: x = blk(x)`` (or ``x = F.relu(blk(x, mask))``): the loop's one
+    statement rebinds ``x`` to what the element makes of it, ``x`` read once, as the element's input,
+    and the element called once. Anything else (a residual ``x = x + blk(x)``, a second statement
+    that reads ``x``, an ``else``) is not a chain."""
+    body = block_statements(loop.body)
+    if loop.orelse is not None or len(body) != 1:
+        return None
+    smalls = small_statements(body[0])
+    if len(smalls) != 1 or type(smalls[0]) is not cst.Assign or len(smalls[0].targets) != 1 \
+            or type(smalls[0].targets[0].target) is not cst.Name:
+        return None
+    carried = smalls[0].targets[0].target.value
+    value = smalls[0].value
+    calls = [node for node in walk(value) if type(node) is cst.Call and type(node.func) is cst.Name
+             and node.func.value == target]
+    if len(calls) != 1 or not calls[0].args or calls[0].args[0].keyword is not None or calls[0].args[0].star \
+            or type(calls[0].args[0].value) is not cst.Name or calls[0].args[0].value.value != carried:
+        return None
+    reads = [node for node in walk(value) if type(node) is cst.Name and node.value in (carried, target)]
+    return carried if len(reads) == 2 else None

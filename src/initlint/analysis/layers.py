@@ -83,8 +83,12 @@ class LayerCollector:
                 branching = not looping and type(statement) is not cst.With
                 self.loop_depth += looping
                 self.branch_depth += branching
+                if looping:
+                    self.loop_stack.append(statement)
                 for block in blocks_of(statement):
                     self._collect_parts(block, scope, function, self_name, locals_)
+                if looping:
+                    self.loop_stack.pop()
                 self.loop_depth -= looping
                 self.branch_depth -= branching
                 continue
@@ -97,14 +101,14 @@ class LayerCollector:
         if id(function) in self.collected:
             return
         self.collected.add(id(function))
-        saved = self.collecting, self.loop_depth, self.branch_depth
+        saved = self.collecting, self.loop_depth, self.branch_depth, self.loop_stack
         self.namespaces[id(function)] = Scope(function.name.value, function, is_class=False,
                                               ordered=True, is_method=is_method)
-        self.collecting, self.loop_depth, self.branch_depth = function, 0, 0
+        self.collecting, self.loop_depth, self.branch_depth, self.loop_stack = function, 0, 0, []
         self._collect_parts(block_statements(function.body), scope, function,
                             self._self_name(function) if is_method else None, {},
                             top_level_init=is_method and function.name.value == "__init__")
-        self.collecting, self.loop_depth, self.branch_depth = saved
+        self.collecting, self.loop_depth, self.branch_depth, self.loop_stack = saved
 
     def _built_by(self, call: cst.Call, scope: Scope) -> Optional[Part]:
         """What a builder function of this file returns (``make_mlp([obs, 256, 1])``), its layers
@@ -319,7 +323,9 @@ class LayerCollector:
             return part
         if type(expr) in (cst.ListComp, cst.GeneratorExp):
             self.loop_depth += 1
+            self.loop_stack.append(expr)
             element = self._describe(expr.elt, statement, scope, locals_, wrapped)
+            self.loop_stack.pop()
             self.loop_depth -= 1
             if element.kind == "layer" and not expr.for_in.inner_for_in and not expr.for_in.ifs:
                 element.layer.comprehension = True
@@ -351,6 +357,8 @@ class LayerCollector:
                 self._describe_loose(arg.value, statement, scope, locals_)
             part = Part("layer", layer=layer)
             self.layer_parts[id(layer)] = part
+            if len(self.loop_stack) == 1:
+                self.built_in_loop[id(layer)] = (self.loop_stack[0], self.collecting, expr, part)
             return part
         if short in vocab.ACTIVATION_MODULES:
             act, default_slope = vocab.ACTIVATION_MODULES[short]
@@ -397,9 +405,12 @@ class LayerCollector:
             self._describe_loose(expr.func.value, statement, scope, locals_)
         elif type(expr.func) is cst.Call:  # ``nn.Sequential(...)(x)``
             self._describe(expr.func, statement, scope, locals_, wrapped)
-        return Part("other", instance_of=self.class_scopes[local_class].name if local_class in self.class_scopes
+        part = Part("other", instance_of=self.class_scopes[local_class].name if local_class in self.class_scopes
                     else None,
                     keys=literal_dict_keys(expr))
+        if part.instance_of and len(self.loop_stack) == 1:
+            self.built_in_loop[id(part)] = (self.loop_stack[0], self.collecting, expr, part)
+        return part
 
     def _slice_of_built_list(self, built: Part, expr: cst.Subscript) -> Optional[Part]:
         """``layers[:-1]``, ``layers[1:]`` of a list built here: the elements it keeps. A list built in a

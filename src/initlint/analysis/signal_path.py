@@ -5,6 +5,9 @@ layers a rule judges (a layer it does not judge ends the path, as it ends a stac
 an instance of one of this file's classes at what its ``forward`` input meets first, and leaves it
 where that ``forward`` returns, to what follows the instance in the class holding it. A norm layer
 ends a path (it rescales the signal), and so does a residual add (the identity branch keeps the scale).
+A layer standing for copies that feed each other (``Layer.copies``) weighs as many layers; an instance
+standing for such copies (``Part.copies``) is entered again where its ``forward`` returns, once per copy.
+A context is the tuple of (instance part, which copy) pairs the path is inside.
 """
 from __future__ import annotations
 
@@ -45,12 +48,15 @@ class SignalPaths:
         self.done = True
         prefixes: dict = {}
         for layer in self.facts.layers:
-            if self.weight(layer) > 0:
+            if self._weight(layer) > 0:
                 self._forward((layer, ()), (0.0, ()), prefixes, 0)
+
+    def _weight(self, layer: Layer) -> float:
+        return self.weight(layer) * (layer.copies or 1)
 
     def _forward(self, node, prefix, prefixes, steps) -> None:
         """Walk on from ``node`` with what the path so far holds, recording the best total per layer."""
-        key = (id(node[0]), tuple(id(part) for part in node[1]))
+        key = _key(node)
         known = prefixes.get(key)
         if known is not None and known[0] >= prefix[0]:
             return
@@ -59,19 +65,19 @@ class SignalPaths:
         after = self._suffix(node, set())
         path = prefix[1] + after[1]
         total = prefix[0] + after[0]
-        count = sum(_count(member) for member in path)
+        count = sum(layer_count(member) for member in path)
         recorded = self.best.get(id(layer))
         if recorded is None or (total, count) > recorded[:2]:
             self.best[id(layer)] = (total, count, path[-1], path)
         if steps > _MAX_STEPS:
             return
-        passed = (prefix[0] + self.weight(layer), prefix[1] + (layer,))
+        passed = (prefix[0] + self._weight(layer), prefix[1] + (layer,))
         for successor in self._successors(node):
             self._forward(successor, passed, prefixes, steps + 1)
 
     def _suffix(self, node, active: set) -> tuple:
         """(sum, layers) of the best path starting at ``node`` (its own weight and layer included)."""
-        key = (id(node[0]), tuple(id(part) for part in node[1]))
+        key = _key(node)
         cached = self.suffixes.get(key)
         if cached is not None:
             return cached
@@ -84,7 +90,7 @@ class SignalPaths:
             if (found[0], len(found[1])) > (best[0], len(best[1])):
                 best = found
         active.discard(key)
-        result = (self.weight(node[0]) + best[0], (node[0],) + best[1])
+        result = (self._weight(node[0]) + best[0], (node[0],) + best[1])
         self.suffixes[key] = result
         return result
 
@@ -93,7 +99,7 @@ class SignalPaths:
         projection, a layer with a fitting init) ends the path, as in a stack."""
         layer, context = node
         found = self._after(layer.follower, context, layer.scope.name if layer.scope is not None else None, set())
-        return [successor for successor in found if self.weight(successor[0]) > 0]
+        return [successor for successor in found if self._weight(successor[0]) > 0]
 
     def _after(self, follower: Optional[Follower], context: tuple, owner: Optional[str], seen: set) -> list:
         """The layers (with their instance context) a value meeting ``follower`` goes into next."""
@@ -108,11 +114,14 @@ class SignalPaths:
             if len(context) < _MAX_NESTING:
                 for block in follower.blocks:
                     entry = self.facts.block_entries.get(block.instance_of)
-                    found.extend(self._after(entry, context + (block,), block.instance_of, seen))
+                    found.extend(self._after(entry, context + ((block, 1),), block.instance_of, seen))
             return found
         if follower.kind == "output":  # leaves the class: to what follows the instance holding it
             if context:
-                instance = context[-1]
+                instance, copy = context[-1]
+                if copy < (instance.copies or 1):  # into the next copy
+                    entry = self.facts.block_entries.get(instance.instance_of)
+                    return self._after(entry, context[:-1] + ((instance, copy + 1),), instance.instance_of, seen)
                 for part, holder, after in self.instances.get(instance.instance_of, ()):
                     if part is instance:
                         return self._after(after, context[:-1], holder, seen)
@@ -125,6 +134,12 @@ class SignalPaths:
         return []  # a norm rescales the signal; a residual add keeps the identity's scale; the end
 
 
-def _count(layer: Layer) -> int:
-    """How many layers a judged layer stands for (one built in a loop: at least two)."""
-    return 2 if layer.repeated else 1
+def _key(node) -> tuple:
+    return id(node[0]), tuple((id(part), copy) for part, copy in node[1])
+
+
+def layer_count(layer: Layer) -> int:
+    """How many layers a judged layer stands for: its copies where the file gives the loop's length,
+    else two for one built in a loop (its factor is counted once: the loop may run once)."""
+    return layer.copies or (2 if layer.repeated else 1)
+

@@ -233,14 +233,15 @@ class Effect:
         second_moment = 1.0
         for layer in path:
             fans = signal_fans(layer)
-            if fans is None or layer.repeated:
+            if fans is None or (layer.repeated and not layer.copies):
                 return None
             bias = 0.0
             if layer.bias == "true" and not facts.sites_for(layer, "bias"):
                 bias = activation_keep(layer.follower) / (3 * fans[1])
             elif layer.bias != "false" and layer.bias != "true":
                 return None
-            second_moment = self._factor(layer) * second_moment + bias
+            for _ in range(layer.copies or 1):
+                second_moment = self._factor(layer) * second_moment + bias
         return second_moment ** -0.5 if second_moment > 0 else None
 
     def reported(self, change: float) -> bool:

@@ -2,6 +2,7 @@ from ..analysis.facts import Layer
 import libcst as cst
 
 from ..analysis.patterns import blocks_of
+from ..analysis.signal_path import layer_count
 from .base import Effect, Rule, activation_keep, bias_note, describe_change, layer_label, relu_like, signal_factor
 from ..findings import Fix, RawFinding
 
@@ -131,7 +132,7 @@ for the layers of a `ModuleList`/`Sequential` built by a comprehension, a loop o
         what = f"{len(stack)} layers ({names}) keep" if len(stack) > 1 else f"{names} keeps"
         if len(stack) == 1 and stack[0].repeated:
             what = f"{names} keep"  # "the Linear layers of self.hidden", "self.up[0] and its copies"
-        where = "" if count == sum(2 if layer.repeated else 1 for layer in stack) else \
+        where = "" if count == sum(layer_count(layer) for layer in stack) else \
             " along the model's path"
         return f"{what} PyTorch's default init before {' / '.join(acts)}:{where} " \
                f"{describe_change(change, count, last, stack[0].scope)}{note} (He init keeps its scale); use He (kaiming) init"
