@@ -240,6 +240,135 @@ def test_a_list_of_literal_length_keeps_its_indices():
     assert text[("INI003", 34)].startswith("4 layers (self.net[0], self.net[2], self.net[5], self.net[7]) keep")
 
 
+def test_a_loop_of_literal_length_counts_its_copies():
+    """``for i in range(3): conv_layers += [nn.Conv2d(8, 8, 3), nn.ReLU()]``: three convs and two Linear
+    layers in a row (torch: 100x without biases, 23x with them); d2l's ``range(num_convs)``, filled from
+    a loop over a tuple, stays counted as two layers with one layer's factor."""
+    text = messages(read("effect", "star_names.py"), EVERY_CHANGE)
+    assert "the signal shrinks about 88x over 5 such layers by self.net[-3], though the default biases keep " \
+           "the activations themselves within about 22x" in text[("INI003", 35)]
+    assert "the signal shrinks about 15x over 4 such layers by net[-4] (He" in text[("INI003", 7)]
+
+
+# --- layers and blocks built in loops of a length the file gives ---
+
+def test_loops_of_known_length_compound():
+    source = read("effect", "loops.py")
+    assert found(source) == [("INI003", 29, 22), ("INI003", 48, 24), ("INI003", 56, 19), ("INI003", 77, 38)]
+    # Lowered: the parallel heads and the loop of unknown length are counted as before (two layers,
+    # one layer's factor); the residual, norm and BatchNorm look-alikes stay silent.
+    assert found(source, EVERY_CHANGE) == [("INI003", 29, 22), ("INI003", 48, 24), ("INI003", 56, 19),
+                                           ("INI003", 77, 38), ("INI003", 148, 37), ("INI003", 162, 24)]
+
+
+def test_loop_messages_give_the_copies():
+    text = messages(read("effect", "loops.py"), EVERY_CHANGE)
+    # cfg["A"] has 8 convs, cfg["D"] 13: the builder makes both, the fewer is what the code supports
+    assert text[("INI003", 29)].startswith("conv2d and its copies keep PyTorch's default init before relu: "
+                                           "the signal shrinks about 1296x over 8 such layers")
+    assert "the signal shrinks about 216x over 6 such layers by self.net[0] and its copies, though the default " \
+           "biases keep the activations themselves within about 35x" in text[("INI003", 48)]
+    assert text[("INI003", 56)].startswith("self.fc keeps PyTorch's default init before relu: along the model's "
+                                           "path the signal shrinks about 1296x over 8 such layers by self.fc")
+    assert "the signal shrinks about 529x over 7 such layers" in text[("INI003", 77)]
+    assert "the signal shrinks about 2.4x over 2 such layers" in text[("INI003", 148)]
+    assert "the signal shrinks about 2.4x over 2 such layers" in text[("INI003", 162)]
+
+
+def test_loop_copies_match_torch():
+    """Six Linear(256, 256)+ReLU copies: 216x without biases, about 35x with PyTorch's default ones."""
+    torch.manual_seed(0)
+    layers = [nn.Linear(256, 256) for _ in range(6)]
+    x = torch.randn(4096, 256)
+    with_biases = _relu_stack_rms_shrink(layers, x)
+    for layer in layers:
+        nn.init.zeros_(layer.bias)
+    without = _relu_stack_rms_shrink(layers, x)
+    assert 0.8 < without / 216 < 1.25
+    assert 0.8 < with_biases / 35 < 1.25
+
+
+def test_the_copies_are_the_fewest_any_call_in_the_file_asks_for():
+    source = read("effect", "loops.py")
+    fewer = source + "\nsmall = LoopMLP(depth=2)\ndeep = LoopMLP()\n"
+    assert "the signal shrinks about 6.0x over 2 such layers" in messages(fewer, EVERY_CHANGE)[("INI003", 48)]
+    assert ("INI003", 48, 24) not in found(fewer)
+    for unknown in ("\nnet = LoopMLP(depth=args.depth)\n", "\nMODELS = {'mlp': LoopMLP}\n",
+                    "\nnet = LoopMLP(**config)\n"):
+        text = messages(source + unknown, EVERY_CHANGE)[("INI003", 48)]
+        assert "the signal shrinks about 2.4x over 2 such layers" in text, unknown
+    module_constant = source.replace("def __init__(self, depth=6):", "def __init__(self, depth=DEPTH):") \
+        .replace("import torch\n", "import torch\nDEPTH = 7\n", 1)
+    assert "the signal shrinks about 529x over 7 such layers" in messages(module_constant)[("INI003", 49)]
+    subclassed = source + "\nclass Wider(LoopMLP):\n    def __init__(self):\n        super().__init__(depth=1)\n"
+    assert "2.4x over 2 such layers" in messages(subclassed, EVERY_CHANGE)[("INI003", 48)]
+
+
+def test_loop_bodies_that_cannot_be_followed_keep_the_old_count():
+    source = read("effect", "loops.py")
+    for body in ("            layers += [nn.Linear(256, 256), nn.ReLU()]\n            if len(layers) > 4:\n"
+                 "                break\n",
+                 "            if wide:\n                layers += [nn.Linear(256, 256), nn.ReLU()]\n",
+                 "            layers += [nn.Linear(256, 256), nn.LayerNorm(256), nn.ReLU()]\n"):
+        changed = source.replace("            layers += [nn.Linear(256, 256), nn.ReLU()]\n", body) \
+            .replace("def __init__(self, depth=6):", "def __init__(self, depth=6, wide=True):")
+        text = messages(changed, EVERY_CHANGE).get(("INI003", 48), "")
+        assert "216x" not in text, body
+
+
+def test_builders_condition_on_the_loop_value():
+    """``v == "M"`` / ``v in ("M", "C")`` / ``isinstance(v, int)`` decide which values build a conv."""
+    source = read("effect", "loops.py")
+    for test in ('v in ("M", "C")', 'not isinstance(v, int)', '"M" == v'):
+        changed = source.replace('        if v == "M":\n            layers += [nn.MaxPool2d(kernel_size=2, stride=2)]\n'
+                                 '        else:\n            conv2d',
+                                 f'        if {test}:\n            layers += [nn.MaxPool2d(kernel_size=2, stride=2)]\n'
+                                 '        else:\n            conv2d', 1)
+        assert "1296x over 8 such layers" in messages(changed)[("INI003", 29)], test
+    unknown = source.replace('        if v == "M":\n            layers += [nn.MaxPool2d', '        if v == POOL:\n'
+                             '            layers += [nn.MaxPool2d', 1)
+    assert ("INI003", 29) not in messages(unknown)
+
+
+def test_blocks_chained_by_a_forward_loop_need_the_loop_to_carry_one_value():
+    source = read("effect", "loops.py")
+    # ``x = blk(x, mask)``: still a chain; ``y = blk(x)`` or a second use of x is not
+    chained = source.replace("            x = blk(x)\n        return self.head(x)",
+                             "            x = blk(x, None)\n        return self.head(x)", 1)
+    assert "1296x over 8 such layers" in messages(chained)[("INI003", 56)]
+    for body in ("            y = blk(x)\n        x = y\n", "            x = blk(x)\n            feats.append(x)\n",
+                 "            x = blk(x) * x\n"):
+        changed = source.replace("            x = blk(x)\n        return self.head(x)", body + "        return self.head(x)", 1)
+        assert ("INI003", 56) not in messages(changed), body
+
+
+def test_xavier_in_a_loop_counts_its_copies():
+    source = '''import torch.nn as nn
+
+
+class Deep(nn.Module):
+    def __init__(self, depth=16):
+        super().__init__()
+        layers = []
+        for _ in range(depth):
+            layers += [nn.Linear(512, 512), nn.ReLU()]
+        self.net = nn.Sequential(*layers, nn.Linear(512, 10))
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+'''
+    assert [(f.code, f.line) for f in lint(source).findings] == [("INI002", 13)]
+    assert "the signal shrinks about 256x over 16 such layers" in lint(source).findings[0].message
+    assert not lint(source.replace("depth=16", "depth=8")).findings  # 16x
+
+
+def test_pretrained_weights_over_a_loop_built_model_stay_silent():
+    source = read("effect", "loops_pretrained.py")
+    assert found(source, EVERY_CHANGE) == []
+    assert "114283x over 13 such layers" in messages(
+        source.replace("    model.load_state_dict(torch.load(path))\n", ""))[("INI003", 24)]
+
+
 # --- init methods that never run ---
 
 def test_init_methods_that_never_run_are_not_judged():

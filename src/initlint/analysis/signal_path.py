@@ -129,8 +129,13 @@ class SignalPaths:
             if owner is None or owner in seen:
                 return []
             seen = seen | {owner}
-            return [found for _, holder, after in self.instances.get(owner, ())
-                    for found in self._after(after, (), holder, seen)]
+            found = []
+            for part, holder, after in self.instances.get(owner, ()):
+                if (part.copies or 1) > 1:  # a path from inside the first copy goes on into the second
+                    found.extend(self._after(self.facts.block_entries.get(owner), ((part, 2),), owner, seen))
+                else:
+                    found.extend(self._after(after, (), holder, seen))
+            return found
         return []  # a norm rescales the signal; a residual add keeps the identity's scale; the end
 
 
