@@ -26,10 +26,12 @@ builder-made parts: each default-init layer before ReLU multiplies the signal's 
 (by (1 + slope^2)/6 before a leaky ReLU; a strided `ConvTranspose` by in/(3 out stride^2), from its
 literal sizes), a norm or a residual add ends the path. It reports when the RMS shrinks by at least
 `min-signal-change` (default 100x: six such layers) over at least `relu-stack-depth` (default 2) such
-layers; layers built in a loop or comprehension count as two. The message gives the factor, and where
-PyTorch's default biases keep the activations well above the shrunken signal (their variance,
-1/(3 fan_in), is a floor the signal cannot push them under), by how much the activations themselves
-shrink.
+layers; layers built in a loop or comprehension count as many as the loop runs where the file gives
+its length (`range(6)`, a literal or module-level list such as a VGG `cfg["A"]`, a default argument)
+and their copies follow each other (a `Sequential`, a forward loop `for blk in self.blocks: x = blk(x)`),
+else as two (with one layer's factor). The message gives the factor, and where PyTorch's default
+biases keep the activations well above the shrunken signal (their variance, 1/(3 fan_in), is a floor
+the signal cannot push them under), by how much the activations themselves shrink.
 Stays silent when anything initlint cannot follow may initialise the layers: an `apply` or init method
 it cannot find, an init helper that this file never applies, a base class other than `nn.Module`, a
 custom layer subclass, a class of another module the layers are handed to, a builder function this
