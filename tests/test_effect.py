@@ -254,11 +254,13 @@ def test_a_loop_of_literal_length_counts_its_copies():
 
 def test_loops_of_known_length_compound():
     source = read("effect", "loops.py")
-    assert found(source) == [("INI003", 29, 22), ("INI003", 48, 24), ("INI003", 56, 19), ("INI003", 77, 38)]
+    assert found(source) == [("INI003", 29, 22), ("INI003", 48, 24), ("INI003", 56, 19), ("INI003", 77, 38),
+                             ("INI003", 169, 19), ("INI003", 191, 19)]
     # Lowered: the parallel heads and the loop of unknown length are counted as before (two layers,
     # one layer's factor); the residual, norm and BatchNorm look-alikes stay silent.
     assert found(source, EVERY_CHANGE) == [("INI003", 29, 22), ("INI003", 48, 24), ("INI003", 56, 19),
-                                           ("INI003", 77, 38), ("INI003", 148, 37), ("INI003", 162, 24)]
+                                           ("INI003", 77, 38), ("INI003", 148, 37), ("INI003", 162, 24),
+                                           ("INI003", 169, 19), ("INI003", 191, 19)]
 
 
 def test_loop_messages_give_the_copies():
@@ -340,6 +342,22 @@ def test_blocks_chained_by_a_forward_loop_need_the_loop_to_carry_one_value():
                  "            x = blk(x) * x\n"):
         changed = source.replace("            x = blk(x)\n        return self.head(x)", body + "        return self.head(x)", 1)
         assert ("INI003", 56) not in messages(changed), body
+
+
+def test_appended_and_spliced_block_lists():
+    """``self.blocks.append(Block())`` in a loop, and ``nn.Sequential(*[Block() for _ in range(depth)], ...)``:
+    the first copy keeps its index (``self.blocks[0]``), later modules are named from the end."""
+    source = read("effect", "loops.py")
+    text = messages(source)
+    assert "along the model's path the signal shrinks about 1296x over 8 such layers by self.fc" in text[("INI003", 169)]
+    assert "along the model's path the signal shrinks about 1296x over 8 such layers by self.fc" in text[("INI003", 191)]
+    # An init the holder makes through a path initlint cannot follow may reach into its blocks: silent.
+    reached = source.replace("        self.blocks = nn.Sequential(*[SplicedBlock(width) for _ in range(depth)], "
+                             "nn.Linear(width, 10))\n",
+                             "        self.blocks = nn.Sequential(*[SplicedBlock(width) for _ in range(depth)], "
+                             "nn.Linear(width, 10))\n        nn.init.kaiming_normal_(self.blocks[0].fc.weight)\n")
+    assert ("INI003", 191) not in messages(reached, EVERY_CHANGE)
+    assert ("INI003", 169) in messages(reached)
 
 
 def test_xavier_in_a_loop_counts_its_copies():

@@ -223,7 +223,7 @@ class Agent(nn.Module):
     found = messages(source)
     assert [(code, line) for code, line, _ in found] == [("INI002", 12), ("INI003", 35)]
     assert found[0][2] == ("xavier_uniform_ on the Conv2d layers of self.features followed by relu: "
-                           "the signal shrinks about 1.4x over 2 such layers by the Conv2d layers of "
+                           "the signal shrinks about 2.0x over 2 such layers by the Conv2d layers of "
                            "self.features; use He (kaiming) init")
     assert found[1][2].startswith("2 layers (self.q[0], self.q[2]) keep PyTorch's default init")
 

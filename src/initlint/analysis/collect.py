@@ -65,6 +65,7 @@ class Analyzer(LayerCollector, PathLookup, ModuleIndex, Dependencies, Reach, Sit
         # it, the constructing call, its part): how many copies it stands for is settled in repeats.py
         self.built_in_loop: dict[int, tuple] = {}
         self.chained_parts: set[int] = set()     # id(part): elements a forward loop runs one after another
+        self.spliced_copies: set[int] = set()    # id(part): a comprehension's element spliced into a Sequential
         self.module_constants: dict = {}         # name -> what the module binds it to once (repeats.py)
         self.init_call_index: dict[int, dict] = {}
         self.sites: list[InitSite] = []

@@ -45,10 +45,19 @@ class Conclusions:
             if part is not None and not self._called(function):
                 for layer in self._layers_of_part(part):
                     layer.maybe_init = True
-        for scope in self.scopes:  # layers a class holds from builders elsewhere share its fate
-            if scope.is_class and scope.may_init_elsewhere:
-                for layer in scope.layers:
-                    layer.maybe_init = True
+        # Layers a class holds from builders elsewhere share its fate, and so do the layers of the blocks it
+        # holds (an init initlint cannot follow, ``self.blocks[0].fc.weight``, may reach into them).
+        todo = [scope for scope in self.scopes if scope.is_class and scope.may_init_elsewhere]
+        seen = {id(scope) for scope in todo}
+        while todo:
+            scope = todo.pop()
+            for layer in scope.layers:
+                layer.maybe_init = True
+            for name in scope.uses_classes:
+                held = self.class_scopes.get(name)
+                if held is not None and id(held) not in seen:
+                    seen.add(id(held))
+                    todo.append(held)
 
 
     def _early_init_calls(self):

@@ -294,6 +294,10 @@ class LayerCollector:
             count = len(part.elements)
             names = part.element_names + [None] * (count - len(part.element_names))
             for i, (element, name) in enumerate(zip(part.elements, names)):
+                if id(element) in self.spliced_copies:  # ``*[Block() for ...]``: the first copy's index is known
+                    self._register(f"{path}[{i}]", element, scope, statement)
+                    self._register(f"{path}[*]", element, scope, statement)
+                    continue
                 if part.repeated or part.conditional:  # no index is certain
                     self._register(f"{path}[*]", element, scope, statement)
                     continue
@@ -492,6 +496,16 @@ class LayerCollector:
                     part.elements.extend(inner.elements)
                     part.element_names.extend(inner.element_names)
                     part.conditional = part.conditional or inner.conditional
+                elif inner.kind == "list" and inner.repeated and len(inner.elements) == 1 and not inner.conditional:
+                    # ``*[Block(d) for _ in range(depth)]``: copies of one module in a row; those after it
+                    # are counted from the end
+                    part.chunks.extend([None] * (len(part.elements) - len(part.chunks) + 1))
+                    part.elements.append(inner.elements[0])
+                    part.element_names.append(None)
+                    self.chained_parts.add(id(inner.elements[0]))
+                    self.spliced_copies.add(id(inner.elements[0]))
+                    if part.uncertain_from is None:
+                        part.uncertain_from = len(part.elements)
                 else:  # ``*backbone[4:-1]``: how many modules it adds is unknown
                     if part.uncertain_from is None:
                         part.uncertain_from = len(part.elements)
