@@ -218,11 +218,7 @@ class _FunctionFlow:
             return
         path = self.analyzer._path(iterable, self.self_name, self.scope)
         found = self.analyzer.lookup(path, self.scope, self.function) if path else None
-        elements = [el for part in found or [] if part.kind in ("seq", "list") for el in part.elements]
-        if not elements and found and len(found) == 1 and found[0].kind == "list" and path.startswith("self"):
-            # ``self.blocks = nn.ModuleList()`` grown by one ``self.blocks.append(Block())`` (in a loop)
-            appended = self.analyzer.lookup(f"{path}[*]", self.scope, self.function) or []
-            elements = appended if len(appended) == 1 else []
+        elements = self.analyzer.loop_elements(path, found, self.scope, self.function) if path else []
         if elements:
             self.loop_parts[target.value] = elements
             carried = _carried_name(statement, target.value)

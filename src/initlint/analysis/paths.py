@@ -60,6 +60,18 @@ class PathLookup:
                 return self._inside(given, path[len(head):])
         return None
 
+    def loop_elements(self, path: str, found: Optional[list[Part]], scope: Scope, function=None,
+                      at: Optional[int] = None) -> list[Part]:
+        """The modules a loop over ``path`` (holding ``found``) goes through: the elements of the lists and
+        Sequentials there; for ``self.blocks = nn.ModuleList()`` (or ``[]``) grown by one
+        ``self.blocks.append(...)``, what that append adds."""
+        elements = [el for part in found or [] if part.kind in ("seq", "list") for el in part.elements]
+        if not elements and found and len(found) == 1 and found[0].kind == "list" and path.startswith("self"):
+            appended = self.lookup(f"{path}[*]", scope, function, at) or []
+            if len(appended) == 1:
+                return appended
+        return elements
+
     def _inside(self, parts: list[Part], rest: str) -> Optional[list[Part]]:
         """``rest`` (``.fc``, ``.features[0]``) inside each part that is an instance of a class here."""
         if not rest:

@@ -156,7 +156,7 @@ class Reach:
         path = self._path(iterable, ctx.self_name, ctx.scope)
         found = self.lookup(path, ctx.scope, ctx.function, self.at) if path else None
         if found:
-            elements = [el for part in found if part.kind in ("seq", "list") for el in part.elements]
+            elements = self.loop_elements(path, found, ctx.scope, ctx.function, self.at)
             if elements:
                 return ("parts", elements)
         return None
