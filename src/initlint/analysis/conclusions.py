@@ -45,19 +45,33 @@ class Conclusions:
             if part is not None and not self._called(function):
                 for layer in self._layers_of_part(part):
                     layer.maybe_init = True
-        # Layers a class holds from builders elsewhere share its fate, and so do the layers of the blocks it
-        # holds (an init initlint cannot follow, ``self.blocks[0].fc.weight``, may reach into them).
+        # Layers a class holds from builders elsewhere share its fate, and so do the layers of the blocks
+        # it runs in a row (a forward loop, a spliced comprehension): an init initlint cannot follow,
+        # ``self.blocks[0].fc.weight``, may reach into them, and their copies compound along the path.
         todo = [scope for scope in self.scopes if scope.is_class and scope.may_init_elsewhere]
         seen = {id(scope) for scope in todo}
         while todo:
             scope = todo.pop()
             for layer in scope.layers:
                 layer.maybe_init = True
-            for name in scope.uses_classes:
-                held = self.class_scopes.get(name)
-                if held is not None and id(held) not in seen:
+            for held in self._chained_blocks(scope):
+                if id(held) not in seen:
                     seen.add(id(held))
                     todo.append(held)
+
+    def _chained_blocks(self, scope) -> list:
+        """The class scopes of the block instances ``scope`` holds that run one after another."""
+        found, todo, seen = [], [part for parts in scope.parts.values() for part in parts], set()
+        while todo:
+            part = todo.pop()
+            if id(part) in seen:
+                continue
+            seen.add(id(part))
+            todo.extend(part.elements)
+            if part.instance_of and (id(part) in self.chained_parts or (part.copies or 1) > 1) \
+                    and part.instance_of in self.class_scopes:
+                found.append(self.class_scopes[part.instance_of])
+        return found
 
 
     def _early_init_calls(self):
