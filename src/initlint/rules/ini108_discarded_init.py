@@ -2,7 +2,27 @@ from ..analysis import vocab
 from ..analysis.names import torch_name
 from ..analysis.noop import discarded_inits
 from ..findings import Fix, RawFinding
-from .base import Rule
+from .base import Rule, line_of
+
+# What each wrapper computes the parameter ``{p}`` from, and what to initialise instead on ``{o}``.
+_WRAPPED = {
+    "weight_norm": ("recomputes `{p}` from `{p}_g` and `{p}_v` before every forward",
+                    "`{o}.{p}_v` (and `{p}_g`, which sets its norm)"),
+    "parametrizations.weight_norm": ("computes `{p}` from `parametrizations.{p}.original0` and `original1` "
+                                     "each time it is read, so this init writes into a temporary",
+                                     "`{o}.parametrizations.{p}.original1` (and `original0`, which sets its norm)"),
+    "parametrizations.spectral_norm": ("computes `{p}` from `parametrizations.{p}.original` each time it is "
+                                       "read, so this init writes into a temporary",
+                                       "`{o}.parametrizations.{p}.original`"),
+}
+
+
+def _wrapped_message(found) -> str:
+    owner, _, param = found.subject.rpartition(".")
+    computed, instead = _WRAPPED[found.detail]
+    return (f"`{owner}` is wrapped by `{found.detail}` at line {line_of(found.origin)}, which "
+            f"{computed.format(p=param)}: this init of `{found.subject}` is discarded; initialise the layer "
+            f"before wrapping it, or {instead.format(o=owner, p=param)}")
 
 
 class DiscardedInit(Rule):
@@ -72,6 +92,9 @@ meant is unknown) and for a returned tensor (copy it in with `w.copy_(f(w))` onc
                 what = f"`{found.subject}.{found.detail}`" if found.subject else f"`{found.detail}`"
                 message = f"{what} is never called (no parentheses): it does nothing"
                 fix = Fix("call `zero_()`", replace=found.edits) if found.edits else None
+            elif found.form == "wrapped":
+                message = _wrapped_message(found)
+                fix = None
             else:
                 message = (f"`{found.detail}` returns a new tensor and never writes into `{found.subject}`: "
                            f"called as a statement, its result is thrown away and `{found.subject}` keeps "
