@@ -4,25 +4,26 @@ from ..analysis.noop import discarded_inits
 from ..findings import Fix, RawFinding
 from .base import Rule, line_of
 
-# What each wrapper computes the parameter ``{p}`` from, and what to initialise instead on ``{o}``.
+# What each wrapper computes the parameter ``{p}`` from, what becomes of an init of it, and what to
+# initialise instead on the module ``{o}`` (torch 2.13).
 _WRAPPED = {
     "weight_norm": ("recomputes `{p}` from `{p}_g` and `{p}_v` before every forward",
-                    "`{o}.{p}_v` (and `{p}_g`, which sets its norm)"),
+                    "is discarded", "`{o}.{p}_v` (and `{p}_g`, which sets its norm)"),
     "parametrizations.weight_norm": ("computes `{p}` from `parametrizations.{p}.original0` and `original1` "
-                                     "each time it is read, so this init writes into a temporary",
+                                     "each time it is read", "writes into a temporary and is discarded",
                                      "`{o}.parametrizations.{p}.original1` (and `original0`, which sets its norm)"),
-    "parametrizations.spectral_norm": ("computes `{p}` from `parametrizations.{p}.original` each time it is "
-                                       "read, so this init writes into a temporary",
+    "parametrizations.spectral_norm": ("computes `{p}` from `parametrizations.{p}.original` each time it is read",
+                                       "writes into a temporary and is discarded",
                                        "`{o}.parametrizations.{p}.original`"),
 }
 
 
 def _wrapped_message(found) -> str:
     owner, _, param = found.subject.rpartition(".")
-    computed, instead = _WRAPPED[found.detail]
+    computed, lost, instead = _WRAPPED[found.detail]
     return (f"`{owner}` is wrapped by `{found.detail}` at line {line_of(found.origin)}, which "
-            f"{computed.format(p=param)}: this init of `{found.subject}` is discarded; initialise the layer "
-            f"before wrapping it, or {instead.format(o=owner, p=param)}")
+            f"{computed.format(p=param)}: this init of `{found.subject}` {lost}; initialise the layer before "
+            f"wrapping it, or {instead.format(o=owner, p=param)}")
 
 
 class DiscardedInit(Rule):
