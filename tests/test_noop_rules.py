@@ -205,7 +205,7 @@ def test_discarded_init_look_alikes_do_change_the_weights():
 WRAPPED_DISCARDED = {22: ("TemporalBlock", {}, "conv1", "weight"), 23: ("TemporalBlock", {}, "conv2", "weight"),
                      33: ("Parametrized", {}, "fc1", "weight"), 34: ("Parametrized", {}, "fc1", "weight"),
                      36: ("Parametrized", {}, "fc2", "weight"), 45: ("WrappedInPlace", {}, "fc", "weight"),
-                     49: ("WrappedInPlace", {}, "gate", "bias"), 82: (None, {}, "layer", "weight")}
+                     49: ("WrappedInPlace", {}, "gate", "bias"), 85: (None, {}, "layer", "weight")}
 WRAPPED_EFFECTIVE = {24: ("TemporalBlock", {}, "downsample", "weight"),     # not wrapped
                      25: ("TemporalBlock", {}, "conv1", "bias"),             # weight_norm wraps the weight only
                      37: ("Parametrized", {}, "fc1", "bias"),
@@ -215,14 +215,15 @@ WRAPPED_EFFECTIVE = {24: ("TemporalBlock", {}, "downsample", "weight"),     # no
                      64: ("InitBeforeWrap", {}, "fc3", "weight"),            # this file's own weight_norm
                      66: ("InitBeforeWrap", {}, "fc4", "weight"),            # nn.utils.spectral_norm: see below
                      69: ("InitBeforeWrap", {}, "fc5", "weight"),            # rebound to a plain layer
-                     77: ("InitTheOriginals", {}, "fc1", "weight"),          # weight_v
-                     78: ("InitTheOriginals", {}, "fc2", "weight")}          # parametrizations.weight.original1
+                     72: ("InitBeforeWrap", {}, "fc6", "weight"),            # after remove_weight_norm
+                     80: ("InitTheOriginals", {}, "fc1", "weight"),          # weight_v
+                     81: ("InitTheOriginals", {}, "fc2", "weight")}          # parametrizations.weight.original1
 
 
 def test_inits_of_a_wrapped_parameter_are_reported():
     source = read("wrapped_init.py")
     findings = lint(source, ("INI108",)).findings
-    assert [(f.line, f.column) for f in findings] == [(line, 1 if line == 82 else 13 if line == 36 else 9)
+    assert [(f.line, f.column) for f in findings] == [(line, 1 if line == 85 else 13 if line == 36 else 9)
                                                       for line in sorted(WRAPPED_DISCARDED)]
     assert all(f.fix is None for f in findings)
     said = messages(source, "INI108")
@@ -238,7 +239,7 @@ def test_inits_of_a_wrapped_parameter_are_reported():
     assert said[45].startswith("`fc` is wrapped by `weight_norm` at line 44,")
     assert "this init of `self.gate.bias` writes into a temporary" in said[49]
     assert said[49].endswith("or `self.gate.parametrizations.bias.original1` (and `original0`, which sets its norm)")
-    assert said[82].startswith("`layer` is wrapped by `weight_norm` at line 81,")
+    assert said[85].startswith("`layer` is wrapped by `weight_norm` at line 84,")
 
 
 def _effective_parameter(source, line, cls, kwargs, path, param, drop):

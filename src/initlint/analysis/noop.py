@@ -1087,7 +1087,7 @@ class WrappedLayers:
         if cls is None or cls is not self._class_of(init_scope) or init_scope.decorators \
                 or init_scope.params.params[0].name.value != self_name or not path.startswith(self_name + "."):
             return False
-        if any(_assigns(node, path) for node in walk(init_scope.body)):
+        if _may_unwrap(init_scope.body, path):
             return False
         called = f"{self_name}.{init_scope.name.value}"
         for node in walk(wrap_scope.body, into_defs=False):
@@ -1105,7 +1105,7 @@ class WrappedLayers:
         if statement is wrap.statement:
             smalls = list(statement.body)
             first, last = smalls.index(wrap.small), smalls.index(small)
-            return first < last and not any(_assigns(node, path) for node in smalls[first + 1:last])
+            return first < last and not any(_may_unwrap(node, path) for node in smalls[first + 1:last])
         block = self.parents.get(id(wrap.statement))
         if type(block) not in (cst.IndentedBlock, cst.Module):
             return False
@@ -1116,7 +1116,7 @@ class WrappedLayers:
                 siblings = list(block.body)
                 first = next(i for i, s in enumerate(siblings) if s is wrap.statement)
                 last = next(i for i, s in enumerate(siblings) if s is node)
-                return first < last and not any(_assigns(s, path) for s in siblings[first + 1:last + 1])
+                return first < last and not any(_may_unwrap(s, path) for s in siblings[first + 1:last + 1])
             if type(parent) in (cst.FunctionDef, cst.ClassDef, cst.Lambda):
                 return False
             node = parent
@@ -1135,14 +1135,21 @@ class WrappedLayers:
         return cls if type(cls) is cst.ClassDef else None
 
 
-def _assigns(node, path: str) -> bool:
-    """Whether ``node`` (a statement) binds ``path`` or a prefix of it anywhere in it."""
+def _may_unwrap(node, path: str) -> bool:
+    """Whether ``node`` (a statement) binds ``path`` or a prefix of it anywhere in it, or undoes a wrap
+    (``remove_weight_norm(conv)``, ``parametrize.remove_parametrizations(...)``: any ``remove_*`` call)."""
     bound = {path}
     while "." in path:
         path = path.rpartition(".")[0]
         bound.add(path)
     for inner in walk(node):
         kind = type(inner)
+        if kind is cst.Call:
+            func = inner.func
+            name = func.attr.value if type(func) is cst.Attribute else func.value if type(func) is cst.Name else ""
+            if name.startswith("remove_"):
+                return True
+            continue
         if kind is cst.Assign:
             targets = [t.target for t in inner.targets]
         elif kind in (cst.AugAssign, cst.AnnAssign, cst.For, cst.CompFor, cst.NamedExpr):
