@@ -330,6 +330,11 @@ def test_a_wrapper_handed_on_or_in_another_scope_is_not_followed():
     after = source.replace("        self.init_weights()\n        self.a = weight_norm(self.a)\n",
                            "        self.a = weight_norm(self.a)\n        self.init_weights()\n")
     assert found(after, ("INI108",)) == [("INI108", 19, 9)]
+    # Statements on one line run in order.
+    one_line = ("import torch.nn as nn\nfrom torch.nn.utils import weight_norm\n"
+                "a = nn.Linear(2, 2); a.weight.data.zero_(); a = weight_norm(a)\n"
+                "b = weight_norm(nn.Linear(2, 2)); b.weight.data.zero_()\n")
+    assert found(one_line, ("INI108",)) == [("INI108", 4, 35)]
 
 
 def test_tensor_assigned_to_parameter():

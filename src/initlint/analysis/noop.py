@@ -1104,7 +1104,8 @@ class WrappedLayers:
         earlier statement of a block that holds the init (directly or inside a compound statement)."""
         if statement is wrap.statement:
             smalls = list(statement.body)
-            first, last = smalls.index(wrap.small), smalls.index(small)
+            first = next(i for i, s in enumerate(smalls) if s is wrap.small)
+            last = next(i for i, s in enumerate(smalls) if s is small)
             return first < last and not any(_may_unwrap(node, path) for node in smalls[first + 1:last])
         block = self.parents.get(id(wrap.statement))
         if type(block) not in (cst.IndentedBlock, cst.Module):
