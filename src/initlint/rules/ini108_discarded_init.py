@@ -54,7 +54,8 @@ Flags an init statement that leaves the parameter as it was:
   wrap (locuslab/TCN's `init_weights()`). Reported only where the wrap certainly ran first: an earlier
   statement of a block that holds the init, with the layer's name not rebound in between. A wrap under a
   condition (`if use_wn:`), in a loop, inside an expression or handed to a container is not followed,
-  and `torch.nn.utils.spectral_norm` is not reported (see below).
+  nor is an init through `apply` or a `modules()` loop, and `torch.nn.utils.spectral_norm` is not
+  reported (see below).
 
 ## Why is this bad?
 The parameter keeps the init it had (PyTorch's default) while the code reads as if it had another:
@@ -106,7 +107,8 @@ initialising `weight_v` instead keeps the norm in `weight_g`, so neither is an e
   self is returned").
 - PyTorch, `torch.nn.utils.weight_norm`, `torch.nn.utils.parametrizations.weight_norm`,
   `torch.nn.utils.parametrizations.spectral_norm`, `torch.nn.utils.parametrize.register_parametrization`.
-- locuslab/TCN, `TCN/tcn.py` (`TemporalBlock.init_weights`).
+- locuslab/TCN, `TCN/tcn.py` (`TemporalBlock.init_weights`); jik876/hifi-gan issue 145, "init_weights
+  has no effect after weight_norm" (the same mistake through `apply`).
 """
 
     def check(self, facts, options, rewriter):
