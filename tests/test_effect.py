@@ -360,6 +360,40 @@ def test_appended_and_spliced_block_lists():
     assert ("INI003", 169) in messages(reached)
 
 
+def test_two_forward_loops_binding_one_name_keep_their_own_elements():
+    """xcodec2's ``for layer in self.prior_net: ...`` then ``for layer in self.layers: ...`` (an
+    IndexError before): each loop's calls follow its own list."""
+    source = '''import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Block(nn.Module):
+    def __init__(self, width):
+        super().__init__()
+        self.fc = nn.Linear(width, width)
+
+    def forward(self, x):
+        return F.relu(self.fc(x))
+
+
+class TwoLoops(nn.Module):
+    def __init__(self, width=256):
+        super().__init__()
+        self.prior = nn.ModuleList([Block(width), Block(width), Block(width)])
+        self.layers = nn.ModuleList([Block(width) for _ in range(5)])
+
+    def forward(self, x):
+        for layer in self.prior:
+            x = layer(x)
+        for layer in self.layers:
+            x = layer(x)
+        return x
+'''
+    assert messages(source)[("INI003", 8)].startswith(
+        "self.fc keeps PyTorch's default init before relu: along the model's path the signal shrinks about "
+        "1296x over 8 such layers")
+
+
 def test_xavier_in_a_loop_counts_its_copies():
     source = '''import torch.nn as nn
 

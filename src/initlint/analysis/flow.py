@@ -179,10 +179,12 @@ class _FunctionFlow:
             if not parts:
                 continue
             chained = self._chained_followers(call)
-            follower = self.consumer(call, 0) if chained is None else None
-            for index, part in enumerate(parts):
+            if chained is None:
+                follower = self.consumer(call, 0)
+                chained = [(part, follower) for part in parts]
+            for part, follower in chained:
                 key = id(part.layer) if part.kind == "layer" else id(part)
-                self.consumers.setdefault(key, []).append(follower if chained is None else chained[index])
+                self.consumers.setdefault(key, []).append(follower)
 
     def input_follower(self) -> Follower:
         """What ``forward``'s input meets first (every use until it is bound again, merged)."""
@@ -236,7 +238,8 @@ class _FunctionFlow:
         return None if node is None else (self.chains.get(id(node)), node)
 
     def _chained_followers(self, call: cst.Call) -> Optional[list]:
-        """Per element of a chaining loop, what its output meets: the next element, or after the last
+        """(element, follower) for each element of the chaining loop whose body calls ``call`` (not another
+        loop binding the same name), its follower what its output meets: the next element, or after the last
         one what the carried value meets after the loop. One element standing for its copies (built by a
         comprehension or a loop) may be wrapped in activations (``x = F.relu(layer(x))``); its copies follow
         each other, which repeats.py counts."""
@@ -252,10 +255,11 @@ class _FunctionFlow:
                 ends = ends.then
             if ends is after_loop:
                 self.analyzer.chained_parts.add(id(elements[0]))
-            return [follower]
+            return [(elements[0], follower)]
         if self.parents.get(id(call)) is not self._carried_assignment(loop):
             return None  # wrapped: one follower for every element, as before
-        return [self._chain_follower(elements, index, after_loop) for index in range(len(elements))]
+        return [(element, self._chain_follower(elements, index, after_loop))
+                for index, element in enumerate(elements)]
 
     def _chain_follower(self, elements: list, index: int, after_loop: Follower, depth: int = 0) -> Follower:
         """What the output of ``elements[index]`` (-1: the loop's input) meets."""
