@@ -67,6 +67,7 @@ class Analyzer(LayerCollector, PathLookup, ModuleIndex, Dependencies, Reach, Sit
         self.chained_parts: set[int] = set()     # id(part): elements a forward loop runs one after another
         self.spliced_copies: set[int] = set()    # id(part): a comprehension's element spliced into a Sequential
         self.module_constants: dict = {}         # name -> what the module binds it to once (repeats.py)
+        self.param_values: dict = {}             # (id(function), parameter) -> the values its callers give
         self.init_call_index: dict[int, dict] = {}
         self.sites: list[InitSite] = []
         self.init_calls: list[tuple[cst.Call, str]] = []  # every torch.nn.init call, canonical name

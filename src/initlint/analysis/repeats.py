@@ -11,6 +11,7 @@ evaluated, a ``break``), nothing is set: such a layer counts as two layers with 
 from __future__ import annotations
 
 from itertools import product
+import math
 from typing import Optional
 
 import libcst as cst
@@ -23,6 +24,7 @@ from .syntax import block_statements, dotted, number, small_statements, string, 
 _OPAQUE = object()   # a value the file does not state
 _MAX_DEPTH = 4       # parameters followed through this many callers
 _MAX_CANDIDATES = 16  # values a name may have across the file's calls
+_MAX_RUNS = 1024     # a loop said to run more often than this is not run through
 
 
 def settle_copies(analyzer) -> None:
@@ -191,10 +193,17 @@ def _iterations(analyzer, expr, function) -> Optional[list]:
         bounds = [_values(analyzer, arg.value, function, 0) for arg in expr.args]
         if any(found is None or any(type(v) is not int for v in found) for found in bounds):
             return None
-        runs = [list(range(*combination)) for combination in product(*bounds)][:_MAX_CANDIDATES]
+        runs = []
+        for combination in list(product(*bounds))[:_MAX_CANDIDATES]:
+            if len(combination) == 3 and combination[2] == 0:
+                return None  # range() would raise
+            values = range(*combination)
+            if len(values) > _MAX_RUNS:
+                return None
+            runs.append(list(values))
         return runs or None
     found = _values(analyzer, expr, function, 0)
-    if found is None or not all(isinstance(value, (list, tuple)) for value in found):
+    if found is None or not all(isinstance(value, (list, tuple)) and len(value) <= _MAX_RUNS for value in found):
         return None
     return [list(value) for value in found]
 
@@ -235,6 +244,8 @@ def _literal(expr):
     elements that are not literals are _OPAQUE), else _OPAQUE."""
     value = number(expr)
     if value is not None:
+        if not math.isfinite(value):
+            return _OPAQUE
         return int(value) if value == int(value) and type(expr) is not cst.Float else value
     text = string(expr)
     if text is not None:
@@ -301,6 +312,14 @@ def _param_values(analyzer, function, name: str, depth: int) -> Optional[list]:
     """What every call in the file passes for the parameter (its default where a call leaves it out),
     or the default where nothing in the file calls the function; None where a caller cannot be read or
     the function is reachable another way (passed around, subclassed, from another file)."""
+    key = (id(function), name)
+    if key not in analyzer.param_values:
+        analyzer.param_values[key] = None  # while resolving: a call cycle gives nothing
+        analyzer.param_values[key] = _read_param_values(analyzer, function, name, depth)
+    return analyzer.param_values[key]
+
+
+def _read_param_values(analyzer, function, name: str, depth: int) -> Optional[list]:
     owner = next(((scope, is_method) for candidate, scope, is_method in analyzer.functions
                   if candidate is function), None)
     if owner is None or owner[0].origin is not None or function.params.star_kwarg is not None:
