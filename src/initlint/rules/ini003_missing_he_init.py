@@ -2,7 +2,8 @@ from ..analysis.facts import Layer
 import libcst as cst
 
 from ..analysis.patterns import blocks_of
-from .base import Effect, Rule, activation_keep, bias_note, describe_change, layer_label, relu_like, signal_factor
+from .base import Effect, Rule, activation_keep, bias_note, describe_change, layer_label, relu_like, signal_factor, \
+    with_copies
 from ..findings import Fix, RawFinding
 
 
@@ -103,7 +104,7 @@ for the layers of a `ModuleList`/`Sequential` built by a comprehension, a loop o
                     break
         fed = {id(layer) for layer in feeds.values()}
         fixed: set = set()  # layers an earlier stack's fix initialises (branches joining into one layer)
-        effect = Effect(facts, options, {id(layer): (layer, _default_factor(layer)) for layer in bare})
+        effect = Effect(facts, options, {id(layer): (layer, _default_factor(layer)) for layer in with_copies(bare)})
         for first in bare:
             if id(first) in fed:
                 continue
