@@ -139,7 +139,7 @@ change is in that file.
     @staticmethod
     def _per_layer(site, reach, count: int) -> str:
         """Where every reached layer has the same literal sizes, the shrink per layer and the fans."""
-        fans = {signal_fans(layer) for layer in reach}
+        fans = {signal_fans(layer) for layer in with_copies(reach)}
         if len(fans) != 1 or None in fans:
             return ""
         taps, fan_in, fan_out = fans.pop()

@@ -165,8 +165,8 @@ different activations, or the helper is applied to no model initlint can see, Py
 
 def _per_layer(reach, count: int) -> str:
     """Where every reached layer sums the same literal number of inputs, the growth per layer."""
-    fans = {signal_fans(layer) for layer in reach}
-    factors = {signal_factor(layer, lambda fan_in, fan_out: 1.0, None) for layer in reach}
+    fans = {signal_fans(layer) for layer in with_copies(reach)}
+    factors = {signal_factor(layer, lambda fan_in, fan_out: 1.0, None) for layer in with_copies(reach)}
     if len(fans) != 1 or None in fans or len(factors) != 1:
         return ""
     per_layer = f"{factors.pop() ** 0.5:.0f}x per layer: " if count > 1 else ""
