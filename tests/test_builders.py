@@ -276,3 +276,18 @@ def test_an_init_by_the_path_of_a_later_call_reaches_the_builders_layer():
     source = read("builder_called_twice.py").replace(
         "net.apply(init_weights)\n", "net.apply(init_weights)\nnn.init.zeros_(net.b2[0].weight)\n")
     assert [(code, line) for code, line, _ in findings(source)] == [("INI001", 31)]
+
+
+def test_keywords_and_defaults_size_each_call():
+    source = read("builder_called_twice.py").replace(
+        "def conv_block(cin, cout):\n    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU())",
+        "def conv_block(cin, cout, k=3):\n    return nn.Sequential(nn.Conv2d(cin, cout, k, padding=1), nn.ReLU())",
+    ).replace("conv_block(3, 32)", "conv_block(cout=32, cin=3)")
+    assert "k=3" in source and "cin=3" in source
+    assert findings(source, EVERY_CHANGE) == [(
+        "INI002", 26, "xavier_uniform_ on self.b1[0] and its copies followed by relu: the signal shrinks about "
+        "4.8x over 2 such layers by self.b2[0]; use He (kaiming) init")]
+    # A kernel size the first call does not give literally: its conv is judged width-free (x1/2), 2.0x in all.
+    unsized = source.replace("conv_block(cout=32, cin=3)", "conv_block(cout=32, cin=3, k=size)")
+    assert findings(unsized, EVERY_CHANGE)[0][2].split(": ")[1] == \
+        "the signal shrinks about 2.0x over 2 such layers by self.b2[0]; use He (kaiming) init"

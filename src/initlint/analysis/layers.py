@@ -617,13 +617,15 @@ def _call_frame(function: cst.FunctionDef, call: cst.Call, is_method: bool) -> d
         return {}
     params = function.params
     positional = list(params.posonly_params) + list(params.params)
-    if is_method:
+    if is_method and not any(dotted(d.decorator) == "staticmethod" for d in function.decorators):
         positional = positional[1:]
-    given = {param.name.value: param.default for param in positional + list(params.kwonly_params)
+    named = positional + list(params.kwonly_params)
+    given = {param.name.value: param.default for param in named
              if param.default is not None and type(param.default) is not cst.Name}  # a name: not the caller's
     for index, arg in enumerate(call.args):
         if arg.keyword is not None:
-            given[arg.keyword.value] = arg.value
+            if any(param.name.value == arg.keyword.value for param in named):  # not one for ``**kwargs``
+                given[arg.keyword.value] = arg.value
         elif index < len(positional):
             given[positional[index].name.value] = arg.value
     rebound = _rebound_names(function)
@@ -636,9 +638,7 @@ def _rebound_names(function: cst.FunctionDef) -> set:
     names = set()
     for node in walk(function.body):
         kind = type(node)
-        if kind is cst.AssignTarget:
-            target = node.target
-        elif kind in (cst.AugAssign, cst.AnnAssign, cst.For, cst.CompFor, cst.NamedExpr):
+        if kind in (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.For, cst.CompFor, cst.NamedExpr):
             target = node.target
         elif kind is cst.AsName:
             target = node.name
