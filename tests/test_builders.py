@@ -291,3 +291,16 @@ def test_keywords_and_defaults_size_each_call():
     unsized = source.replace("conv_block(cout=32, cin=3)", "conv_block(cout=32, cin=3, k=size)")
     assert findings(unsized, EVERY_CHANGE)[0][2].split(": ")[1] == \
         "the signal shrinks about 2.0x over 2 such layers by self.b2[0]; use He (kaiming) init"
+
+
+def test_nin_with_default_init_is_a_stack_of_twelve():
+    """Without the init, every conv keeps PyTorch's default: 6^6 = 46656x over the 12 layers (torch: the
+    output's input-carrying part 3e-5 from unit-scale input, activations 0.15). The shared layers used to
+    feed one another in a cycle, so no stack had a first layer and nothing was reported."""
+    source = read("builder_nin.py")
+    source = source[:source.index("def init_weights")] + "net = Net()\n"
+    assert findings(source) == [(
+        "INI003", 11, "3 layers (self.n1[0] and its copies, self.n1[2] and its copies, self.n1[4] and its copies) "
+        "keep PyTorch's default init before relu: along the model's path the signal shrinks about 46656x over 12 "
+        "such layers by self.n4[4], though the default biases keep the activations themselves within about 7.2x "
+        "(He init keeps its scale); use He (kaiming) init")]
