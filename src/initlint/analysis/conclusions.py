@@ -68,7 +68,7 @@ class Conclusions:
                 continue
             seen.add(id(part))
             todo.extend(part.elements)
-            if part.instance_of and (id(part) in self.chained_parts or (part.copies or 1) > 1) \
+            if part.instance_of and (id(part) in self.chained_parts or (part.loop_copies or 1) > 1) \
                     and part.instance_of in self.class_scopes:
                 found.append(self.class_scopes[part.instance_of])
         return found

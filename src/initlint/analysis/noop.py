@@ -823,7 +823,7 @@ def _exclusive(function, first, second) -> bool:
 def _part_types(analyzer, types: ModelTypes, part) -> Optional[list]:
     """(type, the Layer where it is one) for every module a part holds; None when one is unknown."""
     if part.kind == "layer":
-        layer = part.layer
+        layer = part.layer.original or part.layer
         return [(("local", layer.class_name) if layer.custom_class else ("torch", layer.class_name), layer)]
     if part.kind == "norm":
         return [(("torch", part.norm), None)]

@@ -28,9 +28,9 @@ _MAX_RUNS = 1024     # a loop said to run more often than this is not run throug
 
 
 def settle_copies(analyzer) -> None:
-    """Set ``copies`` on the layers and block instances built in a loop whose length the file gives."""
+    """Set ``loop_copies`` on the layers and block instances built in a loop whose length the file gives."""
     for loop, function, call, part in analyzer.built_in_loop.values():
-        if part.kind == "layer" and not part.layer.repeated:
+        if part.kind == "layer" and not part.layer.looped:
             continue
         in_series = id(part) in analyzer.chained_parts or (
             type(loop) is cst.For and part.parent is not None and part.parent[0].kind == "seq" and not part.also)
@@ -38,10 +38,11 @@ def settle_copies(analyzer) -> None:
             continue
         copies = _copies(analyzer, loop, function, call)
         if copies:
-            if part.kind == "layer":
-                part.layer.copies = copies
+            if part.kind == "layer":  # a builder's later calls: at least as many (the fewest any call makes)
+                for layer in (part.layer, *part.layer.copies):
+                    layer.loop_copies = copies
             else:
-                part.copies = copies
+                part.loop_copies = copies
 
 
 def _copies(analyzer, loop, function, call) -> Optional[int]:
