@@ -12,7 +12,7 @@ from .fans import fan, is_hf_conv1d
 from .fingerprints import Fingerprint, fingerprint
 from .follow import Follower, tensors_in
 from .measure import LayerSignal, duplicate_rows, measure_signals
-from .model_init import unwrap
+from .model_init import unwrap, zero_gain_names
 
 # Runtime-only findings (no static equivalent).
 SIGNAL_COLLAPSE = "INI300"
@@ -138,7 +138,9 @@ def _stack_confirmed(run: list) -> bool:
     change by (std * sqrt(fan_in) / the previous activation's gain)^2 (1/2 for
     LeCun after a ReLU, 1/6 for PyTorch's default; He gives 1).  The run is
     confirmed when the measured change over it is nearer the prediction than 1 on a
-    log scale (below the square root of the predicted product).  Max-pooling that
+    log scale (below the square root of the predicted product).  A zero-padded
+    conv's change is taken over the share of its kernel taps that read the input
+    (a 3x3 conv on a 2x2 map: 4/9), which the init has nothing to do with.  Max-pooling that
     makes up for the lost scale, calibration (LSUV), or a weight the layer
     standardises before use (NF-nets) keep the signal, and then nothing is
     reported: the measurement wins."""
@@ -146,7 +148,8 @@ def _stack_confirmed(run: list) -> bool:
     for (_, before, _, _, previous), (_, _, guessed, layer, signal) in zip(run, run[1:]):
         if not previous.pre_moment or not guessed.std or not before.gain:
             return False
-        measured *= _weight_moment(layer, signal) / previous.pre_moment
+        # Zero padding shrinks a conv's output on small maps whatever its init: not the weights' doing.
+        measured *= _weight_moment(layer, signal) / (previous.pre_moment * signal.in_bounds)
         predicted *= (guessed.std * math.sqrt(fan(layer.weight, layer)) / before.gain) ** 2
     return predicted < 1.0 and measured < math.sqrt(predicted)
 
@@ -251,10 +254,11 @@ def audit(model: nn.Module, example_inputs: Any, *, print_table: bool = True,
         ratio, twins = None, 0
         if is_hidden(follower):
             ratio = _signal(signal) / reference if reference > 0 else 0.0
-            if collapse is None and ratio < collapse_below:
+            if collapse is None and ratio < collapse_below and not _silent_by_design(layer, signal):
                 collapse = Finding(SIGNAL_COLLAPSE, name, _collapse_message(ratio, hidden[0][0], collapse_below))
                 findings.append(collapse)
-            elif collapse is None and signal.input_share < _INPUT_SHARE_LOST * reference_share:
+            elif (collapse is None and signal.input_share < _INPUT_SHARE_LOST * reference_share
+                  and not _silent_by_design(layer, signal)):
                 collapse = Finding(SIGNAL_COLLAPSE, name, (
                     f"the output no longer depends on the input: only {signal.input_share:.2g} of its second "
                     f"moment varies across the batch (against {reference_share:.2g} at the first hidden layer, "
@@ -287,6 +291,15 @@ def audit(model: nn.Module, example_inputs: Any, *, print_table: bool = True,
     if plot is not None:
         plot_second_moments(report, plot)
     return report
+
+
+def _silent_by_design(layer: nn.Module, signal: LayerSignal) -> bool:
+    """A layer whose input is the same for every example (a squeeze-excite branch
+    after a zero-initialised norm scale, or after any exactly-zero signal) cannot
+    make its output depend on the input: the cause is upstream, where a real fault
+    is reported (INI001, INI302).  A layer whose own gain is zero (NF-nets'
+    residual-branch end) outputs zero on purpose, as init_model_ keeps it."""
+    return signal.constant_input or (signal.pre_moment == 0.0 and bool(zero_gain_names(layer)))
 
 
 def _signal(signal: LayerSignal) -> float:

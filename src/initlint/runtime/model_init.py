@@ -434,7 +434,7 @@ def init_model_(model: nn.Module, example_inputs: Any = None, *, policy: Optiona
             for param in weight.params[:-1]:  # weight_norm's g: set from v
                 done[id(param)] = dataclasses.replace(entry, name=names[id(param)][0], seed=None)
             tied = len(names[key]) > 1
-            zero_gains = _zero_gains(module)
+            zero_gains = zero_gain_names(module)
             _record_gains(module, zero_gains, names, done, overwrite, calibrate, label)
             if calibrate and zero_gains and not overwrite:
                 done[key] = dataclasses.replace(entry, reason=f"{entry.reason}; not calibrated: its zero "
@@ -504,7 +504,7 @@ def _record_gains(layer: nn.Module, zero_gains: list, names: dict, done: dict, o
                                                f"{skipped} (overwrite=True sets it to 1)")
 
 
-def _zero_gains(layer: nn.Module) -> list:
+def zero_gain_names(layer: nn.Module) -> list:
     """Names of the layer's own parameters, besides weight and bias, that are all zero:
     a zero-initialised gain such as the one NF-nets' ScaledStdConv2d puts at a
     residual-branch end (the branch starts as the identity, like a zero norm scale)."""
