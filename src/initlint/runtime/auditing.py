@@ -254,11 +254,16 @@ def audit(model: nn.Module, example_inputs: Any, *, print_table: bool = True,
         ratio, twins = None, 0
         if is_hidden(follower):
             ratio = _signal(signal) / reference if reference > 0 else 0.0
-            if collapse is None and ratio < collapse_below and not _silent_by_design(layer, signal):
+            lost = _INPUT_SHARE_LOST * reference_share
+            if collapse is not None or _zero_by_design(layer, follower, signal):
+                pass
+            elif ratio < collapse_below:
                 collapse = Finding(SIGNAL_COLLAPSE, name, _collapse_message(ratio, hidden[0][0], collapse_below))
                 findings.append(collapse)
-            elif (collapse is None and signal.input_share < _INPUT_SHARE_LOST * reference_share
-                  and not _silent_by_design(layer, signal)):
+            # Lost here, not already in the input (a learned class token plus a LayerScale of 1e-5
+            # on what depends on the input: CaiT's class-attention blocks, by design).
+            elif signal.input_share < lost and not (signal.received_share is not None
+                                                    and signal.received_share < lost):
                 collapse = Finding(SIGNAL_COLLAPSE, name, (
                     f"the output no longer depends on the input: only {signal.input_share:.2g} of its second "
                     f"moment varies across the batch (against {reference_share:.2g} at the first hidden layer, "
@@ -293,13 +298,15 @@ def audit(model: nn.Module, example_inputs: Any, *, print_table: bool = True,
     return report
 
 
-def _silent_by_design(layer: nn.Module, signal: LayerSignal) -> bool:
-    """A layer whose input is the same for every example (a squeeze-excite branch
-    after a zero-initialised norm scale, or after any exactly-zero signal) cannot
-    make its output depend on the input: the cause is upstream, where a real fault
-    is reported (INI001, INI302).  A layer whose own gain is zero (NF-nets'
-    residual-branch end) outputs zero on purpose, as init_model_ keeps it."""
-    return signal.constant_input or (signal.pre_moment == 0.0 and bool(zero_gain_names(layer)))
+def _zero_by_design(layer: nn.Module, follower: Follower, signal: LayerSignal) -> bool:
+    """Is the layer's signal exactly zero on purpose, as init_model_ keeps it?  Its own
+    gain is zero (NF-nets' residual-branch end), the norm after it zeroes it (a zero
+    gamma: timm's zero_init_last, torchvision's zero_init_residual), or its input is
+    zero for every example (a squeeze-excite after such a layer), where the cause is
+    upstream and a real fault is reported there (INI001, INI302)."""
+    if signal.pre_moment == 0.0:
+        return signal.received_share == 0.0 or bool(zero_gain_names(layer))
+    return follower.kind == "norm" and signal.post_moment == 0.0
 
 
 def _signal(signal: LayerSignal) -> float:

@@ -42,8 +42,8 @@ class LayerSignal:
     dead_units: Optional[float] = None          # ReLU family: units never > 0 on the batch
     saturated_fraction: Optional[float] = None  # tanh/sigmoid/hardtanh: outputs in the flat region
     in_bounds: float = 1.0                # conv with zero padding: share of kernel taps on the input, not padding
-    constant_input: bool = False          # the layer's input is the same for every example (checked when its
-                                          # output is: then the cause is upstream, not this layer)
+    received_share: Optional[float] = None  # the same share of the layer's input (measured only when the
+                                            # output's is small: a loss already in the input is upstream's)
 
 
 def second_moment(tensor: torch.Tensor) -> float:
@@ -176,12 +176,13 @@ class _SignalMode(FollowMode):
             spread = batch_variance(output.detach()) if output.shape[0] > 1 else 0.0
             conv = self.conv_layers.get(name)
             in_bounds = 1.0 if conv is None else zero_padding_share(conv, layer_input, output)
-            constant_input = False
+            received = None
             if (spread <= _NEARLY_CONSTANT * moment and isinstance(layer_input, torch.Tensor)
                     and layer_input.dim() and layer_input.shape[0] > 1):
-                constant_input = batch_variance(layer_input.detach()) == 0.0
+                received_moment = second_moment(layer_input)
+                received = batch_variance(layer_input.detach()) / received_moment if received_moment > 0 else 0.0
             return LayerSignal(moment, spread / moment if moment > 0 else 0.0, in_bounds=in_bounds,
-                               constant_input=constant_input)
+                               received_share=received)
 
         self.signals[name] = self._paused(measure)
 
