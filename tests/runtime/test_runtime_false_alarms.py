@@ -169,3 +169,66 @@ def test_layer_whose_own_input_share_vanishes_is_still_a_collapse():
     report = audit(nn.Sequential(*layers, nn.Linear(64, 10)), torch.randn(16, 64), print_table=False)
     collapse = [f for f in report.findings if f.code == "INI300"]
     assert len(collapse) == 1 and math.isfinite(report.layers[0].pre_moment)
+
+
+class DarkBlock(nn.Module):
+    """timm's darknet53/cspdarknet53 block with zero_init_last: the norm after conv2 has
+    a zero gamma, so conv2's signal (norm, then LeakyReLU) is exactly zero on purpose."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(channels, channels // 2, 1, bias=False), nn.BatchNorm2d(channels // 2)
+        self.conv2, self.bn2 = nn.Conv2d(channels // 2, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels)
+        nn.init.zeros_(self.bn2.weight)
+
+    def forward(self, x):
+        out = F.leaky_relu(self.bn1(self.conv1(x)), 0.1)
+        return x + F.leaky_relu(self.bn2(self.conv2(out)), 0.1)
+
+
+def test_zero_gamma_after_a_hidden_layer_is_not_a_collapse():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.LeakyReLU(0.1),
+                          DarkBlock(16), DarkBlock(16), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
+    report = audit(model, images(16), print_table=False)
+    assert report.findings == []
+    conv2 = next(layer for layer in report.layers if layer.name == "3.conv2")
+    assert conv2.post_moment == 0.0 and conv2.ratio == 0.0
+
+
+class ClassAttentionBlock(nn.Module):
+    """CaiT's class-attention stage in short: a learned class token (the same for every
+    example) attends to the patches; what it takes from them is scaled by a LayerScale
+    of 1e-5, so the class token's MLP input barely depends on the input, by design."""
+
+    def __init__(self, dim=32, patch=16, layer_scale=1e-5):
+        super().__init__()
+        self.embed = nn.Linear(patch, dim)
+        self.cls_token = nn.Parameter(torch.randn(1, 1, dim) * 0.02)
+        self.attn = nn.MultiheadAttention(dim, 4, batch_first=True)
+        self.gamma1 = nn.Parameter(torch.full((dim,), layer_scale))
+        self.norm = nn.LayerNorm(dim)
+        self.fc1, self.fc2 = nn.Linear(dim, 4 * dim), nn.Linear(4 * dim, dim)
+        self.gamma2 = nn.Parameter(torch.full((dim,), layer_scale))
+        self.head = nn.Linear(dim, 10)
+
+    def forward(self, patches):
+        tokens = F.gelu(self.embed(patches))  # the first hidden layer: the reference
+        cls = self.cls_token.expand(patches.shape[0], -1, -1)
+        both = torch.cat([cls, tokens], dim=1)
+        cls = cls + self.gamma1 * self.attn(cls, both, both, need_weights=False)[0]
+        cls = cls + self.gamma2 * self.fc2(F.gelu(self.fc1(self.norm(cls))))
+        return self.head(cls[:, 0])
+
+
+def test_class_token_behind_a_tiny_layer_scale_is_not_a_collapse():
+    torch.manual_seed(0)
+    model = ClassAttentionBlock()
+    report = audit(model, torch.randn(8, 9, 16, generator=torch.Generator().manual_seed(0)), print_table=False)
+    assert report.findings == []
+    fc1 = next(layer for layer in report.layers if layer.name == "fc1")
+    assert fc1.input_share < 1e-6  # measured as lost, but not lost by fc1
+    # The same block with a LayerScale of 1 depends on the input: nothing to explain away.
+    torch.manual_seed(0)
+    plain = audit(ClassAttentionBlock(layer_scale=1.0), torch.randn(8, 9, 16), print_table=False)
+    assert next(layer for layer in plain.layers if layer.name == "fc1").input_share > 1e-3
