@@ -249,6 +249,22 @@ def test_multihead_attention_with_other_key_dims():
     assert float(model.attn.k_proj_weight.std()) == pytest.approx(48 ** -0.5, rel=0.1)
 
 
+def test_multihead_attention_out_proj_is_calibrated_on_the_attention_output():
+    # out_proj never runs as a module (the attention module applies its weight), so it
+    # was left as initialised; it is calibrated on the attention module's output now.
+    model = AttentionBlock()
+    inputs = torch.randn(8, 12, 32, generator=torch.Generator().manual_seed(0))
+    record = init_model_(model, inputs, calibrate=True)
+    out_proj = record["attn.out_proj.weight"]
+    assert out_proj.calibration is not None and out_proj.calibration != pytest.approx(1.0, abs=0.05)
+    assert out_proj.reason.endswith(f"LSUV x{out_proj.calibration:.3g}")
+    assert record["attn.in_proj_weight"].calibration is None  # parameters of the attention module, not layers
+    with torch.no_grad():
+        attended, weights = model.attn(inputs, inputs, inputs)
+    assert float((attended - model.attn.out_proj.bias).pow(2).mean()) == pytest.approx(1.0, abs=0.02)
+    assert weights is not None  # the module's second output is handed on untouched
+
+
 def test_multihead_attention_projections_are_audited():
     model = AttentionBlock()
     inputs = torch.randn(4, 8, 32, generator=torch.Generator().manual_seed(0))

@@ -16,7 +16,7 @@ from torch.nn.utils import parametrize
 
 from .fans import fan
 from .fingerprints import fingerprint
-from .follow import Follower, eval_mode, find_followers, is_layer, run_inputs
+from .follow import Follower, attention_out_projections, eval_mode, find_followers, is_layer, run_inputs
 from .helpers import fill_
 from .measure import batch_statistics, second_moment
 from .policy import Decision, InitPolicy
@@ -295,7 +295,15 @@ def _calibration_pass(model: nn.Module, example_inputs: Any, weights: dict, tota
         totals[name] *= factor
         return weight_part * factor if bias is None else weight_part * factor + bias
 
-    handles = [modules[name].register_forward_hook(functools.partial(hook, name=name)) for name in weights]
+    def attention_hook(attention: nn.Module, args: Any, output: Any, name: str) -> Optional[tuple]:
+        # MultiheadAttention applies out_proj's weight itself: its output is out_proj's.
+        scaled = hook(modules[name], args, output[0], name)
+        return None if scaled is None else (scaled, *output[1:])
+
+    attention_of = {projection: attention for attention, projection in attention_out_projections(model).items()}
+    handles = [modules[attention_of[name]].register_forward_hook(functools.partial(attention_hook, name=name))
+               if name in attention_of else modules[name].register_forward_hook(functools.partial(hook, name=name))
+               for name in weights]
     try:
         with batch_statistics(model):
             run_inputs(model, example_inputs)
