@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from initlint.runtime import audit, init_model_
+from initlint.runtime import audit, init_model_, xavier_init_
 
 
 def _vgg_like(div=8):
@@ -83,6 +83,22 @@ def test_saturated_tanh_mlp_is_reported_at_every_saturated_layer():
     assert first.startswith("tanh is saturated for 7") and "% of this layer's outputs (|tanh| > 0.99" in first
     assert 'xavier_init_(layer, "tanh")' in first
     assert all(layer.saturated_fraction > 0.6 for layer in report.layers[:50])
+
+
+def test_each_saturated_layer_is_its_own_cause():
+    # One finding per saturated layer is one per cause: tanh/sigmoid/hardtanh bound what the
+    # next layer gets, so a layer saturates only through its own weights or bias.  Fixing
+    # the first layer leaves the others reported; a first layer alone too large is reported alone.
+    model = _tanh_mlp(depth=5)
+    xavier_init_(model[0], "tanh")
+    report = audit(model, _vectors(), print_table=False)
+    assert [(finding.code, finding.layer) for finding in report.findings] == [
+        ("INI304", layer) for layer in ("2", "4", "6", "8")]
+    model = _tanh_mlp(depth=5)
+    for index in (2, 4, 6, 8):
+        xavier_init_(model[index], "tanh")
+    report = audit(model, _vectors(), print_table=False)
+    assert [(finding.code, finding.layer) for finding in report.findings] == [("INI304", "0")]
 
 
 def test_tanh_mlp_after_init_model_is_not_saturated():
