@@ -91,7 +91,7 @@ def _taps_inside(size: int, outputs: int, kernel: int, stride: int, dilation: in
     inside = 0
     for tap in range(kernel):
         offset = tap * dilation - before  # input position = output * stride + offset
-        first = max(0, -(offset // stride) if offset < 0 else 0)
+        first = -(offset // stride) if offset < 0 else 0  # ceil(-offset / stride)
         last = min(outputs - 1, (size - 1 - offset) // stride)
         inside += max(0, last - first + 1)
     return inside
