@@ -45,8 +45,9 @@ def test_json_output_shape():
     assert first["filename"] == SHOWN
     assert first["fix"] == {"applicability": "safe", "message": "scaled random init: use kaiming_normal_"}
     assert first["url"].endswith("docs/rules/INI001.md")
+    assert first["related"] == []  # filled for a helper's finding that other files apply (test_helper_findings)
     assert set(first) == {"cell", "code", "end_location", "filename", "fix", "location", "message", "noqa_row",
-                          "severity", "url"}
+                          "related", "severity", "url"}
 
 
 def test_github_annotations_are_escaped(tmp_path):

@@ -107,6 +107,35 @@ def test_stdin_notebook_by_suffix(run, project):
     assert "12 |         nn.init.zeros_(self.fc1.weight)" in out  # the cell's line, read from stdin
 
 
+def test_stdin_named_ipynb_is_a_notebook_even_with_notebooks_off_as_a_named_file_is(run, project):
+    """--no-notebooks / notebooks = false, like exclude, filter what folders hold; a notebook named on the
+    command line is checked, and so is stdin named .ipynb (as Ruff lints a stdin .ipynb as a notebook
+    whatever its include/exclude settings, unless --force-exclude)."""
+    notebook = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                           "source": MLP_SOURCE.decode().splitlines(keepends=True)}],
+                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    data = json.dumps(notebook, indent=1).encode()
+    (project / "nb.ipynb").write_bytes(data)
+    expected = ["nb.ipynb:cell 1:12:9: INI001", "nb.ipynb:cell 1:14:9: INI002"]
+
+    def codes(out):
+        return [" ".join(line.split(" ")[:3]) for line in out.splitlines()]
+    status, out, _ = run("--no-cache", "--no-notebooks", "nb.ipynb")
+    assert (status, codes(out)) == (1, expected)
+    status, out, _ = run("--no-notebooks", "--stdin-filename", "nb.ipynb", stdin=data)
+    assert (status, codes(out)) == (1, expected)
+    (project / "pyproject.toml").write_text("[tool.initlint]\nmin-signal-change = 1\nnotebooks = false\n")
+    status, out, _ = run("--stdin-filename", "nb.ipynb", stdin=data)
+    assert (status, codes(out)) == (1, expected)
+    status, out, err = run("--fix", "--stdin-filename", "nb.ipynb", stdin=data)  # the fixed notebook's JSON
+    cell = "".join(json.loads(out)["cells"][0]["source"])
+    assert "nn.init.zeros_(self.fc1.weight)" not in cell and "kaiming" in cell, err
+    # The look-alike: the folder's notebook is skipped, its .py files are not.
+    (project / "m.py").write_bytes(MLP_SOURCE)
+    status, out, _ = run("--no-cache", ".")
+    assert [line.split(":")[0] for line in out.splitlines()] == ["m.py", "m.py"]
+
+
 @pytest.mark.parametrize("args, message", [
     (["-", "m.py"], "'-' (stdin) cannot be checked together with other paths"),
     (["--stdin-filename", "a.py", "b.py"], "--stdin-filename reads stdin: give no other path"),

@@ -71,6 +71,29 @@ def test_sarif_names_the_calls_as_related_locations():
                        "INI002": [("pkg/train.py", 11, "init_params applied to Mlp here")]}
 
 
+def test_json_names_the_calls_as_related_locations(tmp_path):
+    def related(*args, cwd=HELPERS):
+        rows = json.loads(run_cli(*args, "--output-format", "json", "pkg", cwd=cwd).stdout)
+        return {(row["code"], row["filename"]): row["related"] for row in rows}
+    expected = {
+        ("INI001", "pkg/utils.py"): [
+            {"filename": "pkg/train.py", "location": {"column": 1, "row": 9},
+             "message": "zero_init applied to ConvNet here"},
+            {"filename": "pkg/finetune.py", "location": {"column": 1, "row": 7},
+             "message": "zero_init applied to Mlp here"}],
+        ("INI002", "pkg/utils.py"): [
+            {"filename": "pkg/train.py", "location": {"column": 1, "row": 11},
+             "message": "init_params applied to Mlp here"}],
+    }
+    assert related("--no-cache") == expected
+    cache = str(tmp_path / "cache")
+    assert related("--cache-dir", cache) == related("--cache-dir", cache, "-j", "2") == expected
+    # The helper's file left out (pre-commit passes the changed files): the finding is at the call, alone.
+    rows = json.loads(run_cli("--no-cache", "--output-format", "json", "pkg/train.py", cwd=HELPERS).stdout)
+    assert [(row["code"], row["filename"], row["location"]["row"], row["related"]) for row in rows] == [
+        ("INI001", "pkg/train.py", 9, []), ("INI002", "pkg/train.py", 11, [])]
+
+
 def test_a_cached_run_gives_the_same_findings(tmp_path):
     cache = str(tmp_path / "cache")
     first = run_cli("--cache-dir", cache, "--output-format", "concise", "pkg", cwd=HELPERS)

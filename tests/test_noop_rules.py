@@ -461,3 +461,36 @@ def test_a_parameter_built_from_a_shape_is_not_taken_for_1d():
     nn.init.kaiming_uniform_(mask_scores)  # 2-D: runs (LoRA's movement-pruning MaskedLinear)
     with pytest.raises(ValueError):  # the gate's rank comes from an argument: not judged (a miss, not a lie)
         load("declared_shapes.py").Masked(4, 3, 5)
+
+
+# Modules added after the container is built (d2l's ``net = nn.Sequential(); net.add_module(...)``)
+@pytest.mark.parametrize("model_lines, reported", [
+    ("net = nn.Sequential()\nnet.add_module('fc1', nn.Linear(20, 256))\nnet.add_module('fc2', nn.Linear(256, 10))",
+     False),
+    ("net = nn.ModuleList()\nnet.append(nn.Linear(4, 10))\nnet.append(nn.Linear(10, 1))", False),
+    ("net = nn.ModuleList()\nnet.extend([nn.ReLU(), nn.Linear(10, 1)])", False),
+    ("net = nn.Sequential()\nnet.fc = nn.Linear(4, 10)", False),
+    ("net = nn.Sequential(nn.ReLU())\nnet[0] = nn.Linear(4, 10)", False),
+    ("net = nn.Sequential()\nnet.add_module('act', nn.ReLU())\nnet.add_module('drop', nn.Dropout())", True),
+    ("net = nn.Sequential()\nfor i in range(3):\n    net.add_module(f'fc{i}', nn.Linear(4, 4))", False),
+    ("net = nn.Sequential()\nnet.add_module('x', make_layer())", False),         # unknown: may hold a Linear
+])
+def test_apply_sees_modules_added_to_a_name(model_lines, reported):
+    body = ("import torch.nn as nn\nfrom lib import make_layer\n\n"
+            "def f(m):\n    if type(m) == nn.Linear:\n        nn.init.xavier_uniform_(m.weight)\n\n")
+    module_level = body + model_lines + "\nnet.apply(f)\n"
+    line = module_level.splitlines().index("net.apply(f)") + 1
+    assert found(module_level, ("INI109",)) == ([("INI109", line, 1)] if reported else [])
+    in_function = body + "def get_net():\n" + "".join(f"    {text}\n" for text in model_lines.splitlines()) \
+        + "    net.apply(f)\n    return net\n"
+    line = in_function.splitlines().index("    net.apply(f)") + 1
+    assert found(in_function, ("INI109",)) == ([("INI109", line, 5)] if reported else [])
+
+
+def test_layers_added_with_add_module_are_the_model_in_order():
+    source = ("import torch\nimport torch.nn as nn\n\n\ndef ones(m):\n    if type(m) == nn.Linear:\n"
+              "        torch.nn.init.constant_(m.weight, 1)\n\n\nnet = nn.Sequential()\n"
+              "net.add_module('Linear_1', nn.Linear(2, 5, bias=False))\n"
+              "net.add_module('Linear_2', nn.Linear(5, 5, bias=False))\nnet.apply(ones)\n")
+    assert found(source) == [("INI001", 7, 9)]
+    assert "(net.Linear_1, net.Linear_2)" in messages(source, "INI001")[7]

@@ -454,7 +454,7 @@ def test_layout_and_split_round_trip():
     assert layout.source == (f"pass  # initlint-magic:{nonce}:0\nimport torch\n"
                              f"pass  # initlint-cell:{nonce}:1\n"
                              f"pass  # initlint-cell:{nonce}:2\nx = 1\n")
-    assert nb.line_map(layout, layout.source)[1:] == [(1, 1), (1, 2), (1, 2), (4, 1), (5, 1)]
+    assert nb.line_map(layout, layout.source)[1:] == [(1, 1, 0), (1, 2, 0), (1, 2, 0), (4, 1, 0), (5, 1, 0)]
     assert nb.split_cells(layout, layout.source) == {}
     changed = layout.source.replace("x = 1\n", "x = 2\ny = 3\n").replace("import torch\n", "import torch\nz\n")
     assert nb.split_cells(layout, changed) == {0: "%matplotlib inline\nimport torch\nz", 4: "x = 2\ny = 3\n"}

@@ -233,6 +233,15 @@ def test_huge_file(tmp_path):
     assert codes == ["INI001"] * count
 
 
+def test_what_python_rejects_after_parsing_is_ini900_and_valid_nonlocal_is_not():
+    # Python refuses to compile this file, though it parses (an AST builds, LibCST accepts it)
+    rejected = lint_source(b"import torch\nnonlocal x\n", "bad.py")
+    assert [(f.code, f.line, f.column, f.message) for f in rejected.findings] == [
+        ("INI900", 2, 1, "could not parse: nonlocal declaration not allowed at module level")]
+    accepted = lint_source(b"import torch\ndef f():\n    x = 1\n    def g():\n        nonlocal x\n", "ok.py")
+    assert accepted.findings == [] and accepted.error is None
+
+
 # Python's own limits (200 nested brackets, 100 indentation levels) are checked before LibCST parses,
 # whose native parser would overflow the C stack on 3000 nested parentheses. LibCST's parser is
 # superlinear in a flat chain of binary operators (20,000 "+ 1" take minutes), so that case stays small.

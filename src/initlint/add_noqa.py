@@ -137,7 +137,7 @@ def _add_noqa_notebook(path: str, source: bytes, findings: list) -> tuple[int, l
         return 0, [], []
     layout = build_layout(notebook, source)
     rows = line_map(layout, layout.source)
-    module_line = {place: number for number, place in enumerate(rows) if number}  # (cell, line) -> line
+    module_line = {place[:2]: number for number, place in enumerate(rows) if number}  # (cell, line) -> line
     codes_by_line = _codes_by_line([f for f in findings if (f.cell, f.line) in module_line],
                                    line=lambda finding: module_line[(finding.cell, finding.line)])
     if not codes_by_line:

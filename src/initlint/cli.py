@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--extend-ignore", type=_codes, default=[], help="codes to add to the ignores")
     parser.add_argument("--exclude", action="append", help="glob of paths to skip (replaces the defaults)")
     parser.add_argument("--extend-exclude", action="append", default=[], help="glob of paths to skip as well")
-    parser.add_argument("--no-notebooks", action="store_true", help="skip .ipynb files in folders")
+    parser.add_argument("--no-notebooks", action="store_true", help="skip .ipynb files in folders (a named notebook, or stdin "
+                        "named .ipynb, is still checked)")
     parser.add_argument("--output-format", choices=FORMATS, default="text")
     parser.add_argument("--config", help="a pyproject.toml (or initlint TOML) file to read settings from")
     parser.add_argument("--statistics", action="store_true",

@@ -1,10 +1,10 @@
 """Lint one file's source: parse once, analyse once, run the selected rules."""
 from __future__ import annotations
 
-import ast
 import io
 import os
 import re
+import symtable
 import tokenize
 from dataclasses import dataclass, field
 from typing import Optional
@@ -76,14 +76,15 @@ def python_syntax_problem(source: bytes) -> Optional[tuple[int, int, str]]:
     """Where and why Python's own parser rejects the file, or None.
 
     Checked before LibCST: Python words errors best, and its limits (200 nested brackets, 100 indent
-    levels) stop inputs that would overflow the C stack in LibCST's native parser. Building an AST runs
-    nothing.
+    levels) stop inputs that would overflow the C stack in LibCST's native parser. A symbol table runs
+    nothing, and costs about 60% of ``ast.parse`` (no AST objects); it also reports what Python rejects
+    after parsing (``nonlocal`` at module level).
     """
     undecodable = None if b"\0" in source else _first_undecodable_byte(source)  # NUL: binary, said below
     if undecodable is not None:
         return undecodable
     try:
-        ast.parse(source)
+        symtable.symtable(source, "<file>", "exec")
     except SyntaxError as error:
         return max(1, error.lineno or 1), max(1, error.offset or 1), error.msg
     except (ValueError, RecursionError, MemoryError) as error:  # NUL bytes, extreme nesting

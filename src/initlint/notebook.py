@@ -27,6 +27,17 @@ IPython syntax
     ``%%capture``: their body is Python run in the notebook's namespace, so only the magic line is
     masked and the body is linted (and fixed) like any other cell.
 
+Cells indented as a whole
+    IPython (9.0.2 and later) runs a cell after removing the indentation all its non-blank lines share
+    (``textwrap.dedent``: the same spaces and tabs, character for character; blank lines do not count),
+    so a block pasted from inside a function runs. initlint analyses the cell as IPython runs it, and
+    reports positions in the cell as written: a column is shifted back by the removed indentation. A fix
+    is re-indented the same way: every non-blank line of the fixed cell gets the indentation back, blank
+    lines are left as they are, so the lines a fix does not touch come back byte for byte. Older IPython
+    (7.x, 8.x) removed the *first* line's indentation from the lines that start with it; the two agree
+    whenever every non-blank line starts with the first one's indentation. A cell that parses only
+    under the older rule (a line less indented than the first) is INI900, as IPython 9 reports it.
+
 Cells that do not parse
     Jupyter compiles each cell on its own, and so does initlint: a code cell that is not valid Python
     (a course's template cell, ``criterion = # choose a loss``) gets an INI900 finding at its own line
@@ -52,6 +63,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, field, replace
 from json.decoder import scanstring
@@ -87,6 +99,11 @@ class CodeCell:
     text: str                         # the cell's source joined
     masked: str = ""                  # what the module holds for it (ends with a newline unless empty)
     magics: dict = field(default_factory=dict)   # placeholder id -> the original line (without newline)
+    margin: str = field(init=False)   # the indentation IPython removes from every non-blank line
+    runs: str = field(init=False)     # the text IPython runs: ``text`` without ``margin``
+
+    def __post_init__(self) -> None:
+        self.margin, self.runs = dedent_cell(self.text)
 
 
 @dataclass
@@ -200,9 +217,29 @@ def _indent(line: str) -> str:
     return line[:len(line) - len(line.lstrip(" \t"))]
 
 
+def dedent_cell(text: str) -> tuple:
+    """(the indentation every non-blank line shares, the text without it), as IPython's leading_indent.
+
+    A line counts as blank when it holds only whitespace (``str.isspace``, as Python 3.14's dedent);
+    blank lines are left as they are (Python ignores them outside strings), so each line keeps its
+    number and ``reindent_cell`` restores the text exactly."""
+    lines = split_lines(text)
+    margin = os.path.commonprefix([_indent(line) for line in lines if line.strip()])
+    if not margin:
+        return "", text
+    return margin, "".join(line[len(margin):] if line.strip() else line for line in lines)
+
+
+def reindent_cell(text: str, margin: str) -> str:
+    """``text`` (a cell as analysed and fixed) with ``margin`` put back on every non-blank line."""
+    if not margin:
+        return text
+    return "".join(margin + line if line.strip() else line for line in split_lines(text))
+
+
 def mask_cell(cell: CodeCell, nonce: str, next_id: int) -> Optional[int]:
     """Fill ``cell.masked``/``cell.magics``; returns the next placeholder id, or None to leave the cell out."""
-    lines = split_lines(cell.text)
+    lines = split_lines(cell.runs)
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     python_magic_line = None
     if first is not None and lines[first].lstrip().startswith("%%"):
@@ -260,7 +297,7 @@ def build_layout(notebook: dict, source: bytes) -> Layout:
         problem = python_syntax_problem(code_cell.masked.encode("utf-8"))
         if problem is not None:
             line, column, message = problem
-            layout.broken.append((code_cell.number, line, column, message))
+            layout.broken.append((code_cell.number, line, column + _shift(code_cell, line), message))
             continue
         layout.cells.append(code_cell)
     parts = []
@@ -273,19 +310,30 @@ def build_layout(notebook: dict, source: bytes) -> Layout:
 
 
 # ---------------------------------------------------------------------- positions
+def _shift(cell: CodeCell, line: int) -> int:
+    """How many characters IPython's dedent removed from the start of the cell's ``line`` (1-based)."""
+    if not cell.margin:
+        return 0
+    lines = split_lines(cell.text)
+    return len(cell.margin) if 0 < line <= len(lines) and lines[line - 1].strip() else 0
+
+
 def line_map(layout: Layout, text: str) -> list:
-    """For each line of ``text`` (1-based; index 0 unused): (cell number, line in the cell)."""
-    rows = [(0, 0)]
+    """For each line of ``text`` (1-based; index 0 unused): (cell number, line in the cell, how many
+    columns the cell's line is shifted right of ``text``'s by the indentation IPython removes)."""
+    rows = [(0, 0, 0)]
     marker = layout.marker_pattern
     position, line_in_cell = 0, 0
     for line in split_lines(text):
         match = marker.fullmatch(line)
         if match and int(match.group(1)) == position + 1 and position + 1 < len(layout.cells):
-            rows.append((layout.cells[position].number, max(1, line_in_cell)))
+            rows.append((layout.cells[position].number, max(1, line_in_cell), 0))
             position, line_in_cell = position + 1, 0
             continue
         line_in_cell += 1
-        rows.append((layout.cells[position].number if layout.cells else 1, line_in_cell))
+        cell = layout.cells[position] if layout.cells else None
+        shift = len(cell.margin) if cell is not None and line.strip() else 0
+        rows.append((cell.number if cell is not None else 1, line_in_cell, shift))
     return rows
 
 
@@ -296,12 +344,13 @@ def to_cell(finding: Finding, rows: list) -> Finding:
     start = rows[min(max(finding.line, 1), len(rows) - 1)]
     end = rows[min(max(finding.end_line, 1), len(rows) - 1)]
     end_line = end[1] if end[0] == start[0] else start[1]
-    end_column = finding.end_column if end[0] == start[0] else finding.column
+    column = finding.column + start[2]
+    end_column = finding.end_column + end[2] if end[0] == start[0] else column
     message = finding.message
     if finding.code == PARSE_ERROR_CODE:  # LibCST names the position in the joined module: name the cell's
         message = _PARSER_POSITION.sub(lambda m: _cell_position(m, rows, start[0]), message)
-    return replace(finding, fix=None, cell=start[0], line=start[1], end_line=end_line, end_column=end_column,
-                   message=message)
+    return replace(finding, fix=None, cell=start[0], line=start[1], column=column, end_line=end_line,
+                   end_column=end_column, message=message)
 
 
 _PARSER_POSITION = re.compile(r"\b(at |line )(\d+):(\d+)")
@@ -311,7 +360,7 @@ def _cell_position(match, rows: list, cell: int) -> str:
     line = int(match.group(2))
     if not 0 < line < len(rows) or rows[line][0] != cell:
         return match.group(0)
-    return f"{match.group(1)}{rows[line][1]}:{match.group(3)}"
+    return f"{match.group(1)}{rows[line][1]}:{int(match.group(3)) + rows[line][2]}"
 
 
 # ---------------------------------------------------------------------- back to cells
@@ -344,8 +393,9 @@ def split_cells(layout: Layout, text: str) -> dict:
     result = {}
     for cell, lines in zip(layout.cells, chunks):
         new_text = "".join(lines)
-        if not cell.text.endswith("\n") and new_text.endswith("\n"):
+        if not cell.runs.endswith("\n") and new_text.endswith("\n"):
             new_text = new_text[:-1]
+        new_text = reindent_cell(new_text, cell.margin)
         if new_text != cell.text:
             result[cell.index] = new_text
     return result

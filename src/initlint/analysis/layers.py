@@ -209,6 +209,13 @@ class LayerCollector:
                     else:
                         self._extend_builder(builder, parts, source=source)
                     return
+                if type(owner) is cst.Name and owner.value in locals_ and locals_[owner.value].kind == "seq" \
+                        and func.attr.value != "insert":
+                    # ``net = nn.Sequential(); net.add_module("fc1", ...)``: the model is what is added, in order
+                    self._extend_sequential(owner.value, locals_[owner.value], parts, source, statement,
+                                            string(argument(call, 0, "name"))
+                                            if func.attr.value in ("add_module", "register_module") else None)
+                    return
                 path = self._path(owner, self_name, scope)
                 if path:
                     if func.attr.value in ("add_module", "register_module"):
@@ -240,6 +247,25 @@ class LayerCollector:
             builder.conditional = True
         if self.loop_depth > self.builder_loops.get(id(builder), 0):
             self.looped_builders.add(id(builder))
+
+    def _extend_sequential(self, name: str, sequential: Part, parts: list, source: Optional[Part], statement,
+                           module_name: Optional[str]) -> None:
+        start = len(sequential.elements)
+        self._extend_builder(sequential, parts, source=source)
+        sequential.element_names.extend([None] * (start - len(sequential.element_names)))
+        sequential.element_names.extend([module_name] * len(parts))
+        home = self._namespace()
+        for index in range(start, len(sequential.elements)):
+            element = sequential.elements[index]
+            if element.parent is None:
+                element.parent = (sequential, index)
+            else:
+                element.also.append((sequential, index))
+            if sequential.uncertain_from is None:
+                self._register(f"{name}[{index}]", element, home, statement, nested=False)
+        if module_name:
+            for part in parts:
+                self._register(f"{name}.{module_name}", part, home, statement, nested=False)
 
     def _insert_into_builder(self, builder: Part, parts: list, index) -> None:
         """``layers.insert(0, x)``: the elements after it move (SSD's extras); an unknown index leaves

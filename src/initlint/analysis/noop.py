@@ -372,19 +372,38 @@ class ModelTypes:
                              else mode(node.value, function, depth + 1))
             elif type(node) in (cst.For, cst.CompFor, cst.With, cst.NamedExpr) and name in _bound_by(node):
                 return None
-            elif mode == self.contents and type(node) is cst.Call and type(node.func) is cst.Attribute \
-                    and type(node.func.value) is cst.Name and node.func.value.value == name \
-                    and node.func.attr.value in ADDING_METHODS:
-                values = [arg.value for arg in node.args if arg.keyword is None]
-                if node.func.attr.value == "insert":
-                    values = values[1:]
-                if node.func.attr.value == "extend":
-                    found.extend(self.contents(value, function, depth + 1) for value in values)
-                else:
-                    found.extend(self.registered(value, function, depth + 1) for value in values)
+            else:
+                adds, added = self.added_to(node, name, function, depth)
+                if adds:
+                    found.append(added)
         if not found:
             return None
         return _union(found)
+
+    def added_to(self, node, name: str, function, depth: int = 0):
+        """``(True, types)`` when ``node`` adds modules to the module or container bound to ``name``
+        (``name.append(x)``, ``name.add_module("fc", x)``, ``name.extend(xs)``, ``name.fc = x``,
+        ``name[0] = x``; ``types`` None when unknown), else ``(False, None)``."""
+        if type(node) is cst.Call and type(node.func) is cst.Attribute and type(node.func.value) is cst.Name \
+                and node.func.value.value == name and node.func.attr.value in ADDING_METHODS:
+            method = node.func.attr.value
+            values = [arg.value for arg in node.args if arg.keyword is None]
+            if method in ("insert", "add_module", "register_module"):
+                values = values[1:]
+            if method in ("extend", "update") or any(arg.star for arg in node.args):
+                return True, _union([self.contents(value, function, depth + 1) for value in values])
+            return True, _union([self.registered(value, function, depth + 1) for value in values])
+        if type(node) is cst.Assign and any(type(t.target) in (cst.Attribute, cst.Subscript)
+                                            and _root_name(t.target) == name for t in node.targets):
+            return True, self.registered(node.value, function, depth + 1)
+        return False, None
+
+
+def _root_name(expr) -> Optional[str]:
+    """``net`` for ``net.fc``, ``net[0]``, ``net.fc.weight``."""
+    while type(expr) in (cst.Attribute, cst.Subscript):
+        expr = expr.value
+    return expr.value if type(expr) is cst.Name else None
 
 
 def _union(parts) -> Optional[set]:
@@ -708,6 +727,10 @@ def _module_binding(name: str, call, types: ModelTypes) -> Optional[set]:
         if type(node) is cst.Assign and any(type(t.target) is cst.Name and t.target.value == name
                                             for t in node.targets):
             found.append(types.registered(node.value, None))
+            continue
+        adds, added = types.added_to(node, name, None)
+        if adds:
+            found.append(added)
         elif type(node) in (cst.For, cst.With, cst.AugAssign, cst.AnnAssign, cst.NamedExpr, cst.Import,
                             cst.ImportFrom) and name in {n.value for n in walk(node) if type(n) is cst.Name}:
             if type(node) not in (cst.For, cst.With) or name in _bound_by(node):

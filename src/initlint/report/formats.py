@@ -53,6 +53,12 @@ def full(findings, sources, unsafe_fixes=False) -> str:
     return "\n".join(blocks)
 
 
+def _related(finding) -> list:
+    """(path, line, column, message) for each call in another file that runs the finding's helper."""
+    return [(path, line, column, f"{helper} applied to {model} here")
+            for path, line, column, model, helper in finding.related]
+
+
 def as_json(findings, sources, unsafe_fixes=False) -> str:
     rows = []
     for f in findings:
@@ -66,6 +72,8 @@ def as_json(findings, sources, unsafe_fixes=False) -> str:
             "location": {"column": f.column, "row": f.line},
             "message": f.message,
             "noqa_row": f.line,
+            "related": [{"filename": path, "location": {"column": column, "row": line}, "message": text}
+                        for path, line, column, text in _related(f)],
             "severity": f.severity,
             "url": _url(f.code),
         })
@@ -124,10 +132,10 @@ def sarif(findings, sources, unsafe_fixes=False) -> str:
             result["properties"]["fix"] = {"applicability": f.applicability, "message": f.fix_description}
         if f.related:  # a helper's finding: where other files apply it
             result["relatedLocations"] = [{
-                "id": number, "message": {"text": f"{helper} applied to {model} here"},
+                "id": number, "message": {"text": text},
                 "physicalLocation": {"artifactLocation": {"uri": path.replace("\\", "/")},
                                      "region": {"startLine": line, "startColumn": column}}}
-                for number, (path, line, column, model, helper) in enumerate(f.related)]
+                for number, (path, line, column, text) in enumerate(_related(f))]
         results.append(result)
     log = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
