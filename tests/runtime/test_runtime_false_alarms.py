@@ -232,3 +232,52 @@ def test_class_token_behind_a_tiny_layer_scale_is_not_a_collapse():
     torch.manual_seed(0)
     plain = audit(ClassAttentionBlock(layer_scale=1.0), torch.randn(8, 9, 16), print_table=False)
     assert next(layer for layer in plain.layers if layer.name == "fc1").input_share > 1e-3
+
+
+class SqueezedBranch(nn.Module):
+    """dm_nfnet_f1's last stage in short: a branch whose output is small but alive (about
+    1e-3 of the stem's) feeds a squeeze-excite; the spatial mean of that zero-mean map is
+    smaller still by geometry (about 1 / positions), which no init decides."""
+
+    def __init__(self, pool, branch_std=0.03):
+        super().__init__()
+        self.stem, self.norm = nn.Conv2d(3, 32, 3, padding=1), nn.BatchNorm2d(32)
+        self.branch = nn.Conv2d(32, 64, 1, bias=False)
+        nn.init.normal_(self.branch.weight, 0.0, branch_std / math.sqrt(32))
+        self.pool = pool
+        self.fc1, self.fc2 = nn.Conv2d(64, 16, 1), nn.Conv2d(16, 64, 1)
+        for fc in (self.fc1, self.fc2):
+            nn.init.kaiming_normal_(fc.weight, nonlinearity="linear")
+            nn.init.zeros_(fc.bias)
+        self.head = nn.Linear(64, 10)
+
+    def forward(self, x):
+        trunk = torch.tanh(self.norm(self.stem(x)))  # zero-mean, as an NF branch is
+        out = self.branch(trunk)
+        gate = torch.sigmoid(self.fc2(F.relu(self.fc1(self.pool(out)))))
+        return self.head((out * gate).mean((2, 3)))
+
+
+@pytest.mark.parametrize("pool", ["mean", "adaptive"])
+def test_squeeze_of_a_small_zero_mean_map_is_not_a_collapse(pool):
+    torch.manual_seed(0)
+    squeeze = (lambda x: x.mean((2, 3), keepdim=True)) if pool == "mean" else nn.AdaptiveAvgPool2d(1)
+    model = SqueezedBranch(squeeze if pool == "adaptive" else _Mean())
+    report = audit(model, images(16), print_table=False)
+    fc1 = next(layer for layer in report.layers if layer.name == "fc1")
+    assert fc1.ratio < 1e-4  # measured as below the threshold ...
+    assert report.findings == []  # ... but by the average, not by an init
+    branch = next(layer for layer in report.layers if layer.name == "branch")
+    assert 1e-4 < branch.ratio < 1e-2
+
+
+def test_collapse_before_a_squeeze_is_still_reported():
+    torch.manual_seed(0)
+    model = SqueezedBranch(_Mean(), branch_std=0.001)  # the branch itself falls below 1e-4 of the stem
+    report = audit(model, images(16), print_table=False)
+    assert [(f.code, f.layer) for f in report.findings] == [("INI300", "branch")]
+
+
+class _Mean(nn.Module):
+    def forward(self, x):
+        return x.mean((2, 3), keepdim=True)

@@ -257,7 +257,7 @@ def audit(model: nn.Module, example_inputs: Any, *, print_table: bool = True,
             lost = _INPUT_SHARE_LOST * reference_share
             if collapse is not None or _zero_by_design(layer, follower, signal):
                 pass
-            elif ratio < collapse_below:
+            elif ratio < collapse_below * min(signal.averaged, 1.0):  # a global average's shrinking is no init's
                 collapse = Finding(SIGNAL_COLLAPSE, name, _collapse_message(ratio, hidden[0][0], collapse_below))
                 findings.append(collapse)
             # Lost here, not already in the input (a learned class token plus a LayerScale of 1e-5

@@ -257,6 +257,7 @@ def tensors_in(value: Any) -> Iterable[torch.Tensor]:
 class _Tag:
     layer: str
     pending: Optional[Follower] = None  # a norm/add already seen, waiting for its "then"
+    averaged: float = 1.0  # second-moment factor of global averages passed through (see on_pass)
 
 
 class FollowMode(TorchFunctionMode):
@@ -305,6 +306,10 @@ class FollowMode(TorchFunctionMode):
     def on_layer_output(self, name: str, output: Any, layer_input: Any = None) -> None:
         """Called once per layer with its first output, before anything consumes it."""
 
+    def on_pass(self, func: Callable, before: torch.Tensor, result: Any, tag: _Tag) -> _Tag:
+        """A pass-through op ``func`` made ``result`` from the tagged ``before``: the tag to carry on."""
+        return tag
+
     def on_activation(self, name: str, step: Follower, before: torch.Tensor, call: Callable) -> Any:
         """The activation ``step`` is applied to layer ``name``'s signal ``before``;
         ``call()`` applies it and returns the result."""
@@ -340,8 +345,8 @@ class FollowMode(TorchFunctionMode):
             result = self.on_activation(activated[1].layer, step, activated[0], lambda: func(*args, **kwargs))
         else:
             result = func(*args, **kwargs)
-        for _, tag in tagged:
-            carry = tag if step is _PASS else self.resolve(tag, step)
+        for tensor, tag in tagged:
+            carry = self.on_pass(func, tensor, result, tag) if step is _PASS else self.resolve(tag, step)
             if carry is not None:
                 self.tag(result, carry)
         if step.kind == "layer" and len(args) > 1 and id(args[1]) in self.layer_of_weight:

@@ -7,6 +7,7 @@ Statistics of a layer's output are taken in its forward hook, before anything
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ class LayerSignal:
     in_bounds: float = 1.0                # conv with zero padding: share of kernel taps on the input, not padding
     received_share: Optional[float] = None  # the same share of the layer's input (measured only when the
                                             # output's is small: a loss already in the input is upstream's)
+    averaged: float = 1.0                 # second-moment factor of the global averages (squeeze-excite,
+                                          # pooled heads) between the model's input and this layer's
 
 
 def second_moment(tensor: torch.Tensor) -> float:
@@ -182,9 +185,33 @@ class _SignalMode(FollowMode):
                 received_moment = second_moment(layer_input)
                 received = batch_variance(layer_input.detach()) / received_moment if received_moment > 0 else 0.0
             return LayerSignal(moment, spread / moment if moment > 0 else 0.0, in_bounds=in_bounds,
-                               received_share=received)
+                               received_share=received, averaged=self._averaged_before(layer_input))
 
         self.signals[name] = self._paused(measure)
+
+    def _averaged_before(self, layer_input: Any) -> float:
+        """The global averages on the way to ``layer_input``: those since the layer that
+        produced it, times that layer's own."""
+        tag = self.tag_of(layer_input) if isinstance(layer_input, torch.Tensor) else None
+        if tag is None:
+            return 1.0
+        producer = self.signals.get(tag.layer)
+        return tag.averaged * (producer.averaged if producer is not None else 1.0)
+
+    def on_pass(self, func: Callable, before: torch.Tensor, result: Any, tag: Any) -> Any:
+        # A global average of a zero-mean map is small by geometry (its size depends on how
+        # correlated the positions are), not because of any init: a squeeze-excite's squeeze.
+        name = getattr(func, "__name__", "")
+        if not isinstance(result, torch.Tensor) or not (
+                name == "mean" or (name.startswith("adaptive_avg_pool") and result.dim() > 2
+                                   and result[0, 0].numel() == 1)):
+            return tag
+
+        def factor() -> float:
+            inside, outside = second_moment(before), second_moment(result)
+            return outside / inside if inside > 0 else 1.0
+
+        return dataclasses.replace(tag, averaged=tag.averaged * self._paused(factor))
 
     def on_activation(self, name: str, step: Follower, before: torch.Tensor, call: Callable) -> Any:
         signal = self.signals.get(name)
