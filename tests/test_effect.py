@@ -83,6 +83,18 @@ def test_strided_conv_transpose_factor_matches_torch():
     layers = [nn.ConvTranspose2d(512, 512, 4, 2, 1, bias=False) for _ in range(3)]
     measured = _relu_stack_rms_shrink(layers, torch.randn(4, 512, 4, 4))
     assert 0.8 < measured / 118 < 1.3  # zero padding at the borders shrinks it a little more
+    # He init as PyTorch computes it (fan_in = out_channels x k^2) gives back sqrt(6) per layer, not the scale
+    assert "(He init gives back only about 2.4x per layer here: PyTorch takes a ConvTranspose's fan_in from " \
+           "its out_channels); use He (kaiming) init" in text
+    for layer in layers:
+        nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+    after_fix = _relu_stack_rms_shrink(layers, torch.randn(4, 512, 4, 4))
+    assert 0.8 < (measured / after_fix) / 2.45 ** 3 < 1.25 and after_fix > 4
+
+
+def test_he_init_keeps_the_scale_is_said_only_where_it_does():
+    text = messages(read("effect", "depth.py"))[("INI003", 10)]
+    assert text.endswith("(He init keeps its scale); use He (kaiming) init")
 
 
 def test_default_init_factor_matches_torch():

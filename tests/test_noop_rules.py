@@ -200,6 +200,143 @@ def test_discarded_init_look_alikes_do_change_the_weights():
 
 # ------------------------------------------------------------------------------------------- INI110
 
+# An init of a parameter that a wrapper computes (tests/fixtures/noop/wrapped_init.py): line ->
+# (class built, kwargs, the layer's attribute path, the parameter).
+WRAPPED_DISCARDED = {22: ("TemporalBlock", {}, "conv1", "weight"), 23: ("TemporalBlock", {}, "conv2", "weight"),
+                     33: ("Parametrized", {}, "fc1", "weight"), 34: ("Parametrized", {}, "fc1", "weight"),
+                     36: ("Parametrized", {}, "fc2", "weight"), 45: ("WrappedInPlace", {}, "fc", "weight"),
+                     49: ("WrappedInPlace", {}, "gate", "bias"), 85: (None, {}, "layer", "weight")}
+WRAPPED_EFFECTIVE = {24: ("TemporalBlock", {}, "downsample", "weight"),     # not wrapped
+                     25: ("TemporalBlock", {}, "conv1", "bias"),             # weight_norm wraps the weight only
+                     37: ("Parametrized", {}, "fc1", "bias"),
+                     50: ("WrappedInPlace", {}, "gate", "weight"),            # name="bias" wraps the bias only
+                     57: ("InitBeforeWrap", {}, "fc1", "weight"),            # before the wrap: g and v come from it
+                     62: ("InitBeforeWrap", {"use_wn": False}, "fc2", "weight"),  # wrapped only when use_wn is set
+                     64: ("InitBeforeWrap", {}, "fc3", "weight"),            # this file's own weight_norm
+                     66: ("InitBeforeWrap", {}, "fc4", "weight"),            # nn.utils.spectral_norm: see below
+                     69: ("InitBeforeWrap", {}, "fc5", "weight"),            # rebound to a plain layer
+                     72: ("InitBeforeWrap", {}, "fc6", "weight"),            # after remove_weight_norm
+                     80: ("InitTheOriginals", {}, "fc1", "weight"),          # weight_v
+                     81: ("InitTheOriginals", {}, "fc2", "weight")}          # parametrizations.weight.original1
+
+
+def test_inits_of_a_wrapped_parameter_are_reported():
+    source = read("wrapped_init.py")
+    findings = lint(source, ("INI108",)).findings
+    assert [(f.line, f.column) for f in findings] == [(line, 1 if line == 85 else 13 if line == 36 else 9)
+                                                      for line in sorted(WRAPPED_DISCARDED)]
+    assert all(f.fix is None for f in findings)
+    said = messages(source, "INI108")
+    assert said[22] == ("`self.conv1` is wrapped by `weight_norm` at line 16, which recomputes `weight` from "
+                        "`weight_g` and `weight_v` before every forward: this init of `self.conv1.weight` is "
+                        "discarded; initialise the layer before wrapping it, or `self.conv1.weight_v` (and "
+                        "`weight_g`, which sets its norm)")
+    assert said[34].startswith("`self.fc1` is wrapped by `parametrizations.weight_norm` at line 31, which computes "
+                               "`weight` from `parametrizations.weight.original0` and `original1` each time it is "
+                               "read: this init of `self.fc1.weight` writes into a temporary and is discarded")
+    assert said[36].startswith("`self.fc2` is wrapped by `parametrizations.spectral_norm` at line 32")
+    assert said[36].endswith("or `self.fc2.parametrizations.weight.original`")
+    assert said[45].startswith("`fc` is wrapped by `weight_norm` at line 44,")
+    assert "this init of `self.gate.bias` writes into a temporary" in said[49]
+    assert said[49].endswith("or `self.gate.parametrizations.bias.original1` (and `original0`, which sets its norm)")
+    assert said[85].startswith("`layer` is wrapped by `weight_norm` at line 84,")
+
+
+def _effective_parameter(source, line, cls, kwargs, path, param, drop):
+    """The layer's parameter as a forward sees it (every Linear/Conv1d of it run once), built from the
+    fixture with the statement at ``line`` replaced by ``pass`` when ``drop``."""
+    lines = source.splitlines()
+    if drop:
+        text = lines[line - 1]
+        lines[line - 1] = text[:len(text) - len(text.lstrip())] + "pass"
+    namespace = {"__name__": "wrapped_init"}
+    torch.manual_seed(0)
+    exec(compile("\n".join(lines) + "\n", "wrapped_init.py", "exec"), namespace)
+    owner = namespace[cls](**kwargs) if cls else namespace
+    for name in path.split("."):
+        owner = owner[name] if isinstance(owner, dict) else getattr(owner, name)
+    for module in owner.modules():
+        if isinstance(module, nn.Linear):
+            module(torch.randn(2, module.in_features))
+        elif isinstance(module, nn.Conv1d):
+            module(torch.randn(2, module.in_channels, 10))
+    value = owner
+    for name in param.split("."):
+        value = getattr(value, name)
+    return value.detach().clone()
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+def test_each_reported_init_of_a_wrapped_parameter_does_nothing_and_the_look_alikes_do_something():
+    """Under torch 2.13: removing a reported statement leaves what the forward uses as it was; removing a
+    look-alike changes it."""
+    source = read("wrapped_init.py")
+    for line, (cls, kwargs, path, param) in WRAPPED_DISCARDED.items():
+        kept = _effective_parameter(source, line, cls, kwargs, path, param, drop=False)
+        dropped = _effective_parameter(source, line, cls, kwargs, path, param, drop=True)
+        assert torch.equal(kept, dropped), line_text(source, line)
+    for line, (cls, kwargs, path, param) in WRAPPED_EFFECTIVE.items():
+        kept = _effective_parameter(source, line, cls, kwargs, path, param, drop=False)
+        dropped = _effective_parameter(source, line, cls, kwargs, path, param, drop=True)
+        assert not torch.equal(kept, dropped), line_text(source, line)
+    # Silent on purpose where the wrap is conditional, although with use_wn set that init is discarded.
+    kept = _effective_parameter(source, 62, "InitBeforeWrap", {}, "fc2", "weight", drop=False)
+    assert torch.equal(kept, _effective_parameter(source, 62, "InitBeforeWrap", {}, "fc2", "weight", drop=True))
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+def test_the_hook_spectral_norm_weight_is_its_weight_orig_until_the_first_forward():
+    """Why nn.utils.spectral_norm is not a wrapper INI108 knows: an init of ``weight`` in the constructor
+    initialises ``weight_orig`` (same storage), exactly as an init of ``weight_orig`` would."""
+    x = torch.randn(2, 8)
+    torch.manual_seed(0)
+    through_weight = nn.utils.spectral_norm(nn.Linear(8, 8))
+    assert through_weight.weight.data_ptr() == through_weight.weight_orig.data_ptr()
+    torch.manual_seed(1)
+    nn.init.normal_(through_weight.weight, 0, 0.01)
+    through_weight(x)
+    torch.manual_seed(0)
+    through_orig = nn.utils.spectral_norm(nn.Linear(8, 8))
+    torch.manual_seed(1)
+    nn.init.normal_(through_orig.weight_orig, 0, 0.01)
+    through_orig(x)
+    assert torch.equal(through_weight.weight_orig, through_orig.weight_orig)
+    assert torch.allclose(through_weight.weight, through_orig.weight)
+
+
+def test_a_wrapper_handed_on_or_in_another_scope_is_not_followed():
+    """Wraps initlint cannot place before the init stay silent: a wrap after the init, in a method that
+    is not called from the constructor after it, inside a loop, an expression or a call."""
+    source = ("import torch.nn as nn\nfrom torch.nn.utils import weight_norm\n\n"
+              "class A(nn.Module):\n"
+              "    def __init__(self, wn=True):\n"
+              "        super().__init__()\n"
+              "        self.a = nn.Linear(8, 8)\n"
+              "        self.init_weights()\n"
+              "        self.a = weight_norm(self.a)\n"
+              "        self.b = weight_norm(nn.Linear(8, 8)) if wn else nn.Linear(8, 8)\n"
+              "        self.c = nn.Sequential(weight_norm(nn.Linear(8, 8)))\n"
+              "        for layer in [nn.Linear(8, 8)]:\n"
+              "            self.d = weight_norm(layer)\n"
+              "        self.b.weight.data.normal_(0, 0.01)\n"
+              "        self.c[0].weight.data.normal_(0, 0.01)\n"
+              "        self.d.weight.data.normal_(0, 0.01)\n\n"
+              "    def init_weights(self):\n"
+              "        self.a.weight.data.normal_(0, 0.01)\n\n"
+              "    def reset(self):\n"
+              "        self.a.weight.data.normal_(0, 0.01)\n")
+    assert found(source, ("INI108",)) == []
+    # The same method called after the wrap is reported.
+    after = source.replace("        self.init_weights()\n        self.a = weight_norm(self.a)\n",
+                           "        self.a = weight_norm(self.a)\n        self.init_weights()\n")
+    assert found(after, ("INI108",)) == [("INI108", 19, 9)]
+    # Statements on one line run in order.
+    one_line = ("import torch.nn as nn\nfrom torch.nn.utils import weight_norm\n"
+                "a = nn.Linear(2, 2); a.weight.data.zero_(); a = weight_norm(a)\n"
+                "b = weight_norm(nn.Linear(2, 2)); b.weight.data.zero_()\n")
+    assert found(one_line, ("INI108",)) == [("INI108", 4, 35)]
+
+
 def test_tensor_assigned_to_parameter():
     source = read("tensor_to_parameter.py")
     assert found(source, ("INI110",)) == [("INI110", 10, 9), ("INI110", 11, 9), ("INI110", 14, 17),

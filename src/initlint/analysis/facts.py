@@ -57,6 +57,21 @@ class Layer:
     comprehension: bool = False      # the element of a comprehension (every element is such a layer)
     values_loaded: bool = False      # weights are loaded into it after construction (load_state_dict)
     follower: Follower = UNKNOWN
+    # A builder called more than once (``conv_block(3, 32)``, ``conv_block(32, 32)``) makes one Layer per
+    # construction for the rules, and for the model's signal path a copy per later call: the original
+    # stands for the first call. ``path_follower``: what follows the first call's layer (``follower``
+    # merges every call's). ``bindings``: per builder call around the construction, innermost first, the
+    # builder's parameters (never rebound in it) and the expressions the call gives them.
+    original: Optional["Layer"] = None
+    copies: list["Layer"] = field(default_factory=list)
+    path_follower: Optional[Follower] = None
+    bindings: tuple = ()
+
+    @property
+    def looped(self) -> bool:
+        """Built in a loop or comprehension: stands for several layers along a path (``repeated`` also
+        marks a builder's layers called again, whose later calls have their copies)."""
+        return (self.copies[0] if self.copies else self).repeated
 
     @property
     def name(self) -> str:

@@ -31,13 +31,17 @@ def resolve_followers(analyzer: "Analyzer") -> tuple[dict, list]:
             if is_method and function.name.value == "forward" and scope.origin is None:
                 entries[scope.name] = flow.input_follower()
     resolver = _Resolver(consumers)
-    for layer in analyzer.layers:
+    for layer in analyzer.layers + [copy for layer in analyzer.layers for copy in layer.copies]:
         followers = list(consumers.get(id(layer), []))
         part = analyzer_part_of(analyzer, layer)
         if part is not None and part.parent is not None:
             for place in [part.parent] + part.also:
                 followers.append(resolver.element_follower(*place))
         layer.follower = _merge(followers)
+    for layer in analyzer.layers:
+        if layer.copies:  # a builder called again: rules judge what follows any call's layer
+            layer.path_follower = layer.follower
+            layer.follower = _merge([layer.follower] + [copy.follower for copy in layer.copies])
     return entries, _instances(analyzer, consumers, resolver)
 
 

@@ -1,6 +1,7 @@
 """Scopes, layer classes and what module-building expressions make (parts)."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Optional
 
 import libcst as cst
@@ -9,7 +10,7 @@ from . import vocab
 from .facts import Layer, Part, Scope
 from .names import torch_name
 from .patterns import RETURNS_SELF, blocks_of, literal_dict_keys, outer_calls
-from .syntax import argument, block_statements, boolean, dotted, number, string
+from .syntax import argument, block_statements, boolean, dotted, number, string, walk
 
 
 class LayerCollector:
@@ -118,21 +119,68 @@ class LayerCollector:
         if candidates:
             function, home = candidates[0]
             self._collect_function(function, home, False)
+            is_method = False
         elif scope.is_class and name and name.startswith("self.") and name[5:] in scope.methods \
                 and name[5:] != "__init__":  # ``self._make_layer(block, 64, 2)``
             function = scope.methods[name[5:]]
             self._collect_function(function, scope, True)
+            is_method = True
         else:
             return None
         part = self.returns.get(id(function))
-        if part is not None and id(function) in self.built:  # called again: more layers of the same kind
-            for layer in _built_here(part):
-                layer.repeated = True
+        if part is not None:
+            frame = _call_frame(function, call, is_method)
+            if id(function) in self.built:  # called again: more layers of the same kind, this call's own
+                built = _built_here(part)
+                part = self._copy_for_call(part, frame)
+                for layer in built:
+                    if layer.original is None:
+                        layer.repeated = True
+            else:
+                for layer in _built_here(part):
+                    layer.bindings += (frame,)
         self.built.add(id(function))
         if part is not None and scope.is_class:
             known = {id(layer) for layer in scope.layers}
             scope.layers.extend(layer for layer in self._layers_of_part(part) if id(layer) not in known)
         return part
+
+    def _copy_for_call(self, part: Part, frame: dict) -> Part:
+        """A builder's part as another call returns it: the same modules, with a copy of each layer
+        (the model's path goes through each call's layers in turn) sized by this call's arguments.
+        Instances of classes are shared, as before: their layers belong to the class."""
+        copied: dict[int, tuple] = {}  # id(original part) -> (original, copy)
+
+        def copy(original: Part) -> Part:
+            if id(original) in copied:
+                return copied[id(original)][1]
+            if original.kind == "other":
+                return original
+            new = dataclasses.replace(original, elements=[], element_names=list(original.element_names),
+                                      chunks=list(original.chunks), parent=None, also=[])
+            copied[id(original)] = (original, new)
+            if original.kind == "layer" and original.layer is not None:
+                layer = original.layer
+                root = layer.original or layer
+                new.layer = dataclasses.replace(layer, paths=[], path_statements={}, original=root, copies=[],
+                                                repeated=layer.looped, path_follower=None,
+                                                bindings=layer.bindings[:-1] + (frame,))
+                root.copies.append(new.layer)
+                self.layer_parts[id(new.layer)] = new
+            new.elements = [copy(element) for element in original.elements]
+            if id(original) in self.looped_builders:
+                self.looped_builders.add(id(new))
+            return new
+
+        result = copy(part)
+        for original, new in list(copied.values()):
+            if original.parent is not None and id(original.parent[0]) in copied:
+                new.parent = (copied[id(original.parent[0])][1], original.parent[1])
+            new.also = [(copied[id(seq)][1], index) for seq, index in original.also if id(seq) in copied]
+            for index, element in enumerate(new.elements):
+                if element.kind == "other" and new.kind == "seq":  # a shared instance: one more place
+                    element.also.append((new, index))
+        return result
 
     def _hand_to_constructor(self, call: cst.Call, handed: list, class_name: str, statement) -> None:
         """``VGG(make_features(cfg))`` with ``self.features = features`` in ``VGG.__init__``: the layers
@@ -310,8 +358,11 @@ class LayerCollector:
         if scope.ordered:
             scope.part_seqs.setdefault(path, []).append(self.statement_seq.get(id(statement), -1))
         if part.kind == "layer" and part.layer is not None and not scope.is_method:
-            part.layer.paths.append(path)
-            part.layer.path_statements.setdefault(path, statement)
+            # A builder's copy for a later call: its path names the original too (the layer rules judge).
+            for layer in (part.layer, part.layer.original):
+                if layer is not None:
+                    layer.paths.append(path)
+                    layer.path_statements.setdefault(path, statement)
         elif part.kind in ("seq", "list") and nested:
             count = len(part.elements)
             names = part.element_names + [None] * (count - len(part.element_names))
@@ -557,6 +608,44 @@ class LayerCollector:
         if type(value) is cst.Name:
             return "param"
         return "unknown"
+
+
+def _call_frame(function: cst.FunctionDef, call: cst.Call, is_method: bool) -> dict:
+    """The builder's parameters this call gives a value (or leaves at a default), by name, for the
+    sizes of the layers it builds; none when the call spreads arguments (``*args``)."""
+    if any(arg.star for arg in call.args):
+        return {}
+    params = function.params
+    positional = list(params.posonly_params) + list(params.params)
+    if is_method and not any(dotted(d.decorator) == "staticmethod" for d in function.decorators):
+        positional = positional[1:]
+    named = positional + list(params.kwonly_params)
+    given = {param.name.value: param.default for param in named
+             if param.default is not None and type(param.default) is not cst.Name}  # a name: not the caller's
+    for index, arg in enumerate(call.args):
+        if arg.keyword is not None:
+            if any(param.name.value == arg.keyword.value for param in named):  # not one for ``**kwargs``
+                given[arg.keyword.value] = arg.value
+        elif index < len(positional):
+            given[positional[index].name.value] = arg.value
+    rebound = _rebound_names(function)
+    return {name: value for name, value in given.items() if name not in rebound}
+
+
+def _rebound_names(function: cst.FunctionDef) -> set:
+    """Names the function binds anew somewhere in its body (a parameter reassigned is no longer what
+    the call gave)."""
+    names = set()
+    for node in walk(function.body):
+        kind = type(node)
+        if kind in (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.For, cst.CompFor, cst.NamedExpr):
+            target = node.target
+        elif kind is cst.AsName:
+            target = node.name
+        else:
+            continue
+        names.update(inner.value for inner in walk(target) if type(inner) is cst.Name)
+    return names
 
 
 def _built_here(part: Part) -> list:

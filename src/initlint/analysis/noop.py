@@ -17,8 +17,8 @@ from . import vocab
 from .facts import Part, Scope
 from .vocab import CONTAINERS
 from .names import torch_name
-from .patterns import RETURNS_SELF, same_tensor
-from .syntax import argument, block_statements, dotted, string, walk
+from .patterns import RETURNS_SELF, param_target, same_tensor
+from .syntax import argument, block_statements, dotted, string, walk, walk_with_parents
 
 # torch 2.13: the torch.nn base classes of each class (``isinstance(m, nn.modules.conv._ConvNd)``).
 TORCH_BASES = {
@@ -823,7 +823,7 @@ def _exclusive(function, first, second) -> bool:
 def _part_types(analyzer, types: ModelTypes, part) -> Optional[list]:
     """(type, the Layer where it is one) for every module a part holds; None when one is unknown."""
     if part.kind == "layer":
-        layer = part.layer
+        layer = part.layer.original or part.layer
         return [(("local", layer.class_name) if layer.custom_class else ("torch", layer.class_name), layer)]
     if part.kind == "norm":
         return [(("torch", part.norm), None)]
@@ -886,10 +886,11 @@ def _class_known(types: ModelTypes, name: str) -> bool:
 @dataclass
 class Discarded:
     node: cst.CSTNode       # what to report
-    form: str               # "copy", "uncalled", "returns"
+    form: str               # "copy", "uncalled", "returns", "wrapped"
     subject: str            # the parameter expression, as written
-    detail: str             # the copy call, the attribute, or the function
+    detail: str             # the copy call, the attribute, the function, or the wrapper
     edits: Optional[dict] = None
+    origin: Optional[cst.CSTNode] = None  # "wrapped": the wrapping call
 
 
 # Read-only uses of a tensor parameter inside a function that builds a new tensor from its shape.
@@ -902,14 +903,12 @@ _NEW_FROM_SHAPE = frozenset({"len", "torch.empty_like", "torch.zeros_like", "tor
 
 def parameter_name(module, expr) -> str:
     """``m.weight`` for ``m.weight.data``/``m.weight.detach()``, as written."""
-    from .patterns import param_target
     owner, param = param_target(expr)
     return f"{module.code_for_node(owner)}.{param}"
 
 
 def parameter_expr(expr) -> bool:
     """``m.weight``/``m.bias``, maybe through ``.data`` and ``.detach()``."""
-    from .patterns import param_target
     return param_target(expr) is not None
 
 
@@ -937,6 +936,7 @@ def discarded_inits(module: cst.Module, imports, init_name):
     functions: dict[str, list] = {}
     for function in index.functions:
         functions.setdefault(function.name.value, []).append(function)
+    wrapped = None  # built at the first init statement
     for node in index.statements:
         for small in node.body:
             if type(small) is not cst.Expr:
@@ -958,11 +958,19 @@ def discarded_inits(module: cst.Module, imports, init_name):
             if name is not None:
                 tensor = argument(value, 0, "tensor")
                 method = False
-            elif type(value.func) is cst.Attribute and value.func.attr.value in vocab.TENSOR_INIT_METHODS \
-                    and value.func.attr.value != "copy_":
+            elif type(value.func) is cst.Attribute and value.func.attr.value in vocab.TENSOR_INIT_METHODS:
                 tensor = value.func.value
                 method = True
             if tensor is not None:
+                if wrapped is None:
+                    wrapped = WrappedLayers(module, imports, index)
+                found = wrapped.wrapped_before(tensor, node, small) if wrapped.calls else None
+                if found is not None:
+                    wrap_call, label = found
+                    yield Discarded(value, "wrapped", parameter_name(module, tensor), label, origin=wrap_call)
+                    continue
+                if method and value.func.attr.value == "copy_":
+                    continue
                 copied = copy_of_parameter(tensor, imports)
                 if copied is not None:
                     copy_node, original = copied
@@ -979,6 +987,187 @@ def discarded_inits(module: cst.Module, imports, init_name):
             if found is not None:
                 function, subject = found
                 yield Discarded(value, "returns", parameter_name(module, subject), function.name.value)
+
+
+# --- inits of a parameter that a wrapper computes ------------------------------------------------------
+
+# torch 2.13's wrappers after which a module's parameter (``name=``, "weight" by default) is computed from
+# new parameters, so an init of it is lost (the hook-based weight_norm recomputes it before every forward;
+# the parametrizations compute it at every read). Not here: ``torch.nn.utils.spectral_norm``, whose
+# ``weight`` is ``weight_orig.data`` (same storage) until the first forward, so an init of it in a
+# constructor does initialise ``weight_orig``.
+WEIGHT_WRAPPERS = {
+    "torch.nn.utils.weight_norm": "weight_norm",
+    "torch.nn.utils.weight_norm.weight_norm": "weight_norm",
+    "torch.nn.utils.parametrizations.weight_norm": "parametrizations.weight_norm",
+    "torch.nn.utils.parametrizations.spectral_norm": "parametrizations.spectral_norm",
+}
+
+
+@dataclass
+class _Wrap:
+    call: cst.Call
+    label: str          # a WEIGHT_WRAPPERS value
+    param: str          # the wrapped parameter
+    paths: set          # the names the wrapped module is held in after the call
+    statement: cst.CSTNode
+    small: cst.CSTNode
+
+
+class WrappedLayers:
+    """The calls of a file that wrap a module held in a name or an attribute path (``self.conv1 =
+    weight_norm(nn.Conv1d(...))``, ``conv = weight_norm(conv)``, ``weight_norm(self.conv)``), and whether an
+    init certainly runs after one of them on the module it wrapped."""
+
+    def __init__(self, module: cst.Module, imports, index) -> None:
+        self.calls = []
+        for call in index.calls:
+            func = call.func
+            if type(func) is cst.Name and imports.local_to_qualified.get(func.value) not in WEIGHT_WRAPPERS:
+                continue
+            if type(func) is cst.Attribute and func.attr.value not in ("weight_norm", "spectral_norm"):
+                continue
+            label = WEIGHT_WRAPPERS.get(torch_name(imports.resolve(func)) or "")
+            if label is not None:
+                self.calls.append((call, label))
+        self.wraps: list = []
+        if not self.calls:
+            return
+        self.parents: dict = {}
+        walk_with_parents(module, self.parents)
+        for call, label in self.calls:
+            wrap = self._wrap(call, label)
+            if wrap is not None:
+                self.wraps.append(wrap)
+
+    def _wrap(self, call: cst.Call, label: str) -> Optional[_Wrap]:
+        if any(arg.star for arg in call.args):
+            return None
+        name = argument(call, 1, "name")
+        param = "weight" if name is None else string(name)
+        small = self.parents.get(id(call))
+        if param is None or small is None:
+            return None
+        paths = set()
+        if type(small) is cst.Assign and small.value is call and len(small.targets) == 1:
+            if dotted(small.targets[0].target) is not None:
+                paths.add(dotted(small.targets[0].target))
+        elif not (type(small) is cst.Expr and small.value is call):
+            return None  # handed on, or wrapped in an expression: not followed
+        layer = argument(call, 0, "module")
+        if layer is not None and dotted(layer) is not None:
+            paths.add(dotted(layer))
+        statement = self.parents.get(id(small))
+        if not paths or type(statement) is not cst.SimpleStatementLine:
+            return None
+        return _Wrap(call, label, param, paths, statement, small)
+
+    def wrapped_before(self, tensor, statement, small):
+        """(the wrapping call, its label) when the init of ``tensor`` in ``small`` (of ``statement``) runs
+        on a module that has been wrapped by then, on the parameter it wrapped; None else."""
+        target = param_target(tensor)
+        if target is None or dotted(target[0]) is None:
+            return None
+        path = dotted(target[0])
+        for wrap in self.wraps:
+            if wrap.param == target[1] and path in wrap.paths and self._after(wrap, statement, small, path):
+                return wrap.call, wrap.label
+        return None
+
+    def _after(self, wrap: _Wrap, statement, small, path: str) -> bool:
+        init_scope, wrap_scope = self._scope(statement), self._scope(wrap.statement)
+        if init_scope is wrap_scope:
+            return self._follows(wrap, statement, small, path)
+        # An init in a method that the constructor calls (``self.init_weights()``) after the wrap.
+        if not (type(wrap_scope) is cst.FunctionDef and wrap_scope.name.value == "__init__"
+                and type(init_scope) is cst.FunctionDef and init_scope.params.params and wrap_scope.params.params):
+            return False
+        cls = self._class_of(wrap_scope)
+        self_name = wrap_scope.params.params[0].name.value
+        if cls is None or cls is not self._class_of(init_scope) or init_scope.decorators \
+                or init_scope.params.params[0].name.value != self_name or not path.startswith(self_name + "."):
+            return False
+        if _may_unwrap(init_scope.body, path):
+            return False
+        called = f"{self_name}.{init_scope.name.value}"
+        for node in walk(wrap_scope.body, into_defs=False):
+            if type(node) is cst.Call and dotted(node.func) == called:
+                call_small = self.parents.get(id(node))
+                call_statement = self.parents.get(id(call_small))
+                if type(call_small) is cst.Expr and type(call_statement) is cst.SimpleStatementLine \
+                        and self._follows(wrap, call_statement, call_small, path):
+                    return True
+        return False
+
+    def _follows(self, wrap: _Wrap, statement, small, path: str) -> bool:
+        """Whether ``small`` runs only after the wrap, with ``path`` not rebound in between: the wrap is an
+        earlier statement of a block that holds the init (directly or inside a compound statement)."""
+        if statement is wrap.statement:
+            smalls = list(statement.body)
+            first = next(i for i, s in enumerate(smalls) if s is wrap.small)
+            last = next(i for i, s in enumerate(smalls) if s is small)
+            return first < last and not any(_may_unwrap(node, path) for node in smalls[first + 1:last])
+        block = self.parents.get(id(wrap.statement))
+        if type(block) not in (cst.IndentedBlock, cst.Module):
+            return False
+        node = statement
+        while node is not None:
+            parent = self.parents.get(id(node))
+            if parent is block:
+                siblings = list(block.body)
+                first = next(i for i, s in enumerate(siblings) if s is wrap.statement)
+                last = next(i for i, s in enumerate(siblings) if s is node)
+                return first < last and not any(_may_unwrap(s, path) for s in siblings[first + 1:last + 1])
+            if type(parent) in (cst.FunctionDef, cst.ClassDef, cst.Lambda):
+                return False
+            node = parent
+        return False
+
+    def _scope(self, node):
+        """The function or class whose body holds ``node`` (None at module level)."""
+        node = self.parents.get(id(node))
+        while node is not None and type(node) not in (cst.FunctionDef, cst.ClassDef):
+            node = self.parents.get(id(node))
+        return node
+
+    def _class_of(self, function):
+        block = self.parents.get(id(function))
+        cls = self.parents.get(id(block))
+        return cls if type(cls) is cst.ClassDef else None
+
+
+def _may_unwrap(node, path: str) -> bool:
+    """Whether ``node`` (a statement) binds ``path`` or a prefix of it anywhere in it, or undoes a wrap
+    (``remove_weight_norm(conv)``, ``parametrize.remove_parametrizations(...)``: any ``remove_*`` call)."""
+    bound = {path}
+    while "." in path:
+        path = path.rpartition(".")[0]
+        bound.add(path)
+    for inner in walk(node):
+        kind = type(inner)
+        if kind is cst.Call:
+            func = inner.func
+            name = func.attr.value if type(func) is cst.Attribute else func.value if type(func) is cst.Name else ""
+            if name.startswith("remove_"):
+                return True
+            continue
+        if kind is cst.Assign:
+            targets = [t.target for t in inner.targets]
+        elif kind in (cst.AugAssign, cst.AnnAssign, cst.For, cst.CompFor, cst.NamedExpr):
+            targets = [inner.target]
+        elif kind is cst.AsName:
+            targets = [inner.name]
+        elif kind is cst.Del:
+            targets = [inner.target]
+        else:
+            continue
+        while targets:
+            target = targets.pop()
+            if type(target) in (cst.Tuple, cst.List):
+                targets.extend(element.value for element in target.elements)
+            elif dotted(target) in bound:
+                return True
+    return False
 
 
 def _in_functions(index) -> set:

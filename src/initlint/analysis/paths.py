@@ -88,8 +88,8 @@ class PathLookup:
         return layers
 
     def _layers_of_part(self, part: Part) -> list:
-        if part.kind == "layer":
-            return [part.layer]
+        if part.kind == "layer":  # a builder's copy for a later call: the layer as rules know it
+            return [part.layer.original or part.layer]
         if part.kind in ("seq", "list"):
             return [l for el in part.elements for l in self._layers_of_part(el)]
         if part.kind == "other" and part.instance_of:

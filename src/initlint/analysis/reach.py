@@ -167,7 +167,8 @@ class Reach:
             kind, value = ctx.bindings[owner.value]
             matcher, exact = self._type_filter(owner.value, ctx)
             if kind == "parts":  # ``for layer in self.main: if isinstance(layer, nn.BatchNorm2d): ...``
-                layers = [p.layer for p in value if p.kind == "layer" and (matcher is None or matcher(p.layer))]
+                layers = [p.layer.original or p.layer for p in value
+                          if p.kind == "layer" and (matcher is None or matcher(p.layer))]
                 return layers, all(p.kind == "layer" for p in value), True, True
             if kind in ("standalone", "opaque"):
                 # Applied to no model initlint can see: it may initialise any layer it matches, elsewhere.
@@ -200,7 +201,7 @@ class Reach:
         found = self.lookup(path, ctx.scope, ctx.function, self.at)
         if not found:
             return [], False, False, True
-        layers = [p.layer for p in found if p.kind == "layer"]
+        layers = [p.layer.original or p.layer for p in found if p.kind == "layer"]
         return layers, len(layers) == len(found), False, True
 
     def _type_filter(self, var: str, ctx: Context):

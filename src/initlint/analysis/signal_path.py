@@ -5,6 +5,8 @@ layers a rule judges (a layer it does not judge ends the path, as it ends a stac
 an instance of one of this file's classes at what its ``forward`` input meets first, and leaves it
 where that ``forward`` returns, to what follows the instance in the class holding it. A norm layer
 ends a path (it rescales the signal), and so does a residual add (the identity branch keeps the scale).
+A builder called several times has a copy of its layers per later call, so one call's output feeding the
+next is a path through both; a path never passes a layer twice (a module applied twice, a loop back).
 """
 from __future__ import annotations
 
@@ -44,47 +46,55 @@ class SignalPaths:
     def _walk_all(self) -> None:
         self.done = True
         prefixes: dict = {}
-        for layer in self.facts.layers:
+        for layer in self.facts.layers + [copy for layer in self.facts.layers for copy in layer.copies]:
             if self.weight(layer) > 0:
-                self._forward((layer, ()), (0.0, ()), prefixes, 0)
+                self._forward((layer, ()), (0.0, ()), prefixes, 0, set())
 
-    def _forward(self, node, prefix, prefixes, steps) -> None:
+    def _forward(self, node, prefix, prefixes, steps, on_path: set) -> None:
         """Walk on from ``node`` with what the path so far holds, recording the best total per layer."""
-        key = (id(node[0]), tuple(id(part) for part in node[1]))
+        key = _key(node)
         known = prefixes.get(key)
-        if known is not None and known[0] >= prefix[0]:
+        if key in on_path or (known is not None and known[0] >= prefix[0]):
             return
         prefixes[key] = prefix
         layer = node[0]
         after = self._suffix(node, set())
-        path = prefix[1] + after[1]
-        total = prefix[0] + after[0]
+        ahead, total, seen = after[1], prefix[0] + after[0], set(on_path)
+        for index, later in enumerate(after[2]):
+            if later in seen:  # the best path on from here loops back: it ends before that
+                ahead = ahead[:index]
+                total = prefix[0] + sum(self.weight(member) for member in ahead)
+                break
+            seen.add(later)
+        on_path.add(key)
+        path = prefix[1] + ahead
         count = sum(_count(member) for member in path)
         recorded = self.best.get(id(layer))
         if recorded is None or (total, count) > recorded[:2]:
             self.best[id(layer)] = (total, count, path[-1], path)
-        if steps > _MAX_STEPS:
-            return
-        passed = (prefix[0] + self.weight(layer), prefix[1] + (layer,))
-        for successor in self._successors(node):
-            self._forward(successor, passed, prefixes, steps + 1)
+        if steps <= _MAX_STEPS:
+            passed = (prefix[0] + self.weight(layer), prefix[1] + (layer,))
+            for successor in self._successors(node):
+                self._forward(successor, passed, prefixes, steps + 1, on_path)
+        on_path.discard(key)
 
     def _suffix(self, node, active: set) -> tuple:
-        """(sum, layers) of the best path starting at ``node`` (its own weight and layer included)."""
-        key = (id(node[0]), tuple(id(part) for part in node[1]))
+        """(sum, layers, their nodes' keys) of the best path starting at ``node`` (its own weight and
+        layer included)."""
+        key = _key(node)
         cached = self.suffixes.get(key)
         if cached is not None:
             return cached
         if key in active or len(active) > _MAX_STEPS:
-            return 0.0, ()
+            return 0.0, (), ()
         active.add(key)
-        best = (0.0, ())
+        best = (0.0, (), ())
         for successor in self._successors(node):
             found = self._suffix(successor, active)
             if (found[0], len(found[1])) > (best[0], len(best[1])):
                 best = found
         active.discard(key)
-        result = (self.weight(node[0]) + best[0], (node[0],) + best[1])
+        result = (self.weight(node[0]) + best[0], (node[0],) + best[1], (key,) + best[2])
         self.suffixes[key] = result
         return result
 
@@ -92,7 +102,8 @@ class SignalPaths:
         """The judged layers the node's output goes into next: a layer the rule does not judge (a linear
         projection, a layer with a fitting init) ends the path, as in a stack."""
         layer, context = node
-        found = self._after(layer.follower, context, layer.scope.name if layer.scope is not None else None, set())
+        follower = layer.path_follower or layer.follower  # a builder's layer: what follows its first call
+        found = self._after(follower, context, layer.scope.name if layer.scope is not None else None, set())
         return [successor for successor in found if self.weight(successor[0]) > 0]
 
     def _after(self, follower: Optional[Follower], context: tuple, owner: Optional[str], seen: set) -> list:
@@ -125,6 +136,11 @@ class SignalPaths:
         return []  # a norm rescales the signal; a residual add keeps the identity's scale; the end
 
 
+def _key(node) -> tuple:
+    """A node of the path: a layer in its instances' context."""
+    return id(node[0]), tuple(id(part) for part in node[1])
+
+
 def _count(layer: Layer) -> int:
     """How many layers a judged layer stands for (one built in a loop: at least two)."""
-    return 2 if layer.repeated else 1
+    return 2 if layer.looped else 1

@@ -122,10 +122,10 @@ def literal_fans(layer: Layer) -> Optional[tuple[int, int]]:
     if layer.call is None or layer.custom_class:
         return None
     if layer.kind == "Linear":
-        sizes = [number(argument(layer.call, 0, "in_features")), number(argument(layer.call, 1, "out_features"))]
+        sizes = [number(_size(layer, 0, "in_features")), number(_size(layer, 1, "out_features"))]
         return (int(sizes[0]), int(sizes[1])) if None not in sizes else None
-    channels = [number(argument(layer.call, 0, "in_channels")), number(argument(layer.call, 1, "out_channels"))]
-    kernel = argument(layer.call, 2, "kernel_size")
+    channels = [number(_size(layer, 0, "in_channels")), number(_size(layer, 1, "out_channels"))]
+    kernel = _size(layer, 2, "kernel_size")
     groups = argument(layer.call, 7 if layer.kind.startswith("ConvTranspose") else 6, "groups")
     if None in channels or kernel is None or groups is not None:
         return None
@@ -134,6 +134,20 @@ def literal_fans(layer: Layer) -> Optional[tuple[int, int]]:
         return None
     fan_in, fan_out = int(channels[0]) * receptive, int(channels[1]) * receptive
     return (fan_out, fan_in) if layer.kind.startswith("ConvTranspose") else (fan_in, fan_out)
+
+
+def _size(layer: Layer, position: int, keyword: str):
+    """A size argument of the layer's construction, as the builder calls around it give it
+    (``nn.Conv2d(cin, cout, k)`` in ``nin_block(1, 96, 11, 4, 0)``)."""
+    return _given(layer, argument(layer.call, position, keyword))
+
+
+def _given(layer: Layer, expr):
+    for frame in layer.bindings:  # innermost builder first; a name it does not bind is no parameter
+        if type(expr) is not cst.Name or expr.value not in frame:
+            break
+        expr = frame[expr.value]
+    return expr
 
 
 def _kernel_volume(layer: Layer, expr, default: int) -> Optional[int]:
@@ -146,7 +160,7 @@ def _kernel_volume(layer: Layer, expr, default: int) -> Optional[int]:
         return None
     volume = 1
     for element in expr.elements:
-        size = number(element.value)
+        size = number(_given(layer, element.value))
         if size is None:
             return None
         volume *= int(size)
@@ -162,7 +176,7 @@ def signal_fans(layer: Layer) -> Optional[tuple[float, int, int]]:
         return None
     if not layer.kind.startswith("ConvTranspose"):
         return float(fans[0]), fans[0], fans[1]
-    stride = _kernel_volume(layer, argument(layer.call, 3, "stride"), 1)
+    stride = _kernel_volume(layer, _size(layer, 3, "stride"), 1)
     if not stride:
         return None
     return fans[1] / stride, fans[0], fans[1]
@@ -186,6 +200,12 @@ def signal_factor(layer: Layer, weight_variance: Optional[float], width_free: fl
         return width_free
     taps, fan_in, fan_out = fans
     return taps * weight_variance(fan_in, fan_out) * activation_keep(layer.follower)
+
+
+def with_copies(layers) -> list:
+    """The layers with their copies for a builder's later calls: one init reaches them all, and each has
+    its own sizes and place along the model's path."""
+    return [each for layer in layers for each in (layer, *layer.copies)]
 
 
 def rms_change(variance_factor: float) -> float:
@@ -216,7 +236,7 @@ class Effect:
     def path_through(self, layers) -> tuple[float, int, Optional[Layer], tuple]:
         """As ``along``, with the path's layers in order."""
         best = (1.0, 0, None, ())
-        for layer in layers:
+        for layer in with_copies(layers):
             factor = self._factor(layer)
             if factor == 1.0:
                 continue
@@ -233,10 +253,10 @@ class Effect:
         second_moment = 1.0
         for layer in path:
             fans = signal_fans(layer)
-            if fans is None or layer.repeated:
+            if fans is None or layer.looped:
                 return None
             bias = 0.0
-            if layer.bias == "true" and not facts.sites_for(layer, "bias"):
+            if layer.bias == "true" and not facts.sites_for(layer.original or layer, "bias"):
                 bias = activation_keep(layer.follower) / (3 * fans[1])
             elif layer.bias != "false" and layer.bias != "true":
                 return None

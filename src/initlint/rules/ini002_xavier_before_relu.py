@@ -2,7 +2,7 @@ from ..analysis import vocab
 from ..analysis.names import torch_name
 from ..analysis.syntax import argument, dotted, number, string
 from .base import Effect, Rule, runs, activation_keep, bias_note, describe_change, effective_reach, layer_names, relu_like, \
-    signal_factor, signal_fans
+    signal_factor, signal_fans, with_copies
 from ..findings import RawFinding
 
 _UNIT_GAIN_INITS = {"xavier_uniform_": 1, "xavier_normal_": 1, "orthogonal_": 1}
@@ -119,7 +119,7 @@ change is in that file.
             if not reach:
                 continue
             found.append((site, everything, reach))
-            for layer in reach:
+            for layer in with_copies(reach):
                 factors[id(layer)] = (layer, _unit_gain_factor(site.func, layer))
         effect = Effect(facts, options, factors)
         for site, everything, reach in found:
@@ -139,7 +139,7 @@ change is in that file.
     @staticmethod
     def _per_layer(site, reach, count: int) -> str:
         """Where every reached layer has the same literal sizes, the shrink per layer and the fans."""
-        fans = {signal_fans(layer) for layer in reach}
+        fans = {signal_fans(layer) for layer in with_copies(reach)}
         if len(fans) != 1 or None in fans:
             return ""
         taps, fan_in, fan_out = fans.pop()

@@ -2,7 +2,8 @@ from ..analysis.facts import Layer
 import libcst as cst
 
 from ..analysis.patterns import blocks_of
-from .base import Effect, Rule, activation_keep, bias_note, describe_change, layer_label, relu_like, signal_factor
+from .base import Effect, Rule, activation_keep, bias_note, describe_change, layer_label, relu_like, signal_factor, \
+    signal_fans, with_copies
 from ..findings import Fix, RawFinding
 
 
@@ -23,7 +24,8 @@ How it decides: it compounds the signal's change along the model's data path thr
 across blocks (a block class's `forward` entered where it is called and left where it returns) and
 builder-made parts: each default-init layer before ReLU multiplies the signal's second moment by 1/6
 (by (1 + slope^2)/6 before a leaky ReLU; a strided `ConvTranspose` by in/(3 out stride^2), from its
-literal sizes), a norm or a residual add ends the path. It reports when the RMS shrinks by at least
+literal sizes: PyTorch takes its fan_in from out_channels, so there He init gives back only sqrt(6) per
+layer, and the message says so), a norm or a residual add ends the path. It reports when the RMS shrinks by at least
 `min-signal-change` (default 100x: six such layers) over at least `relu-stack-depth` (default 2) such
 layers; layers built in a loop or comprehension count as two. The message gives the factor, and where
 PyTorch's default biases keep the activations well above the shrunken signal (their variance,
@@ -103,7 +105,7 @@ for the layers of a `ModuleList`/`Sequential` built by a comprehension, a loop o
                     break
         fed = {id(layer) for layer in feeds.values()}
         fixed: set = set()  # layers an earlier stack's fix initialises (branches joining into one layer)
-        effect = Effect(facts, options, {id(layer): (layer, _default_factor(layer)) for layer in bare})
+        effect = Effect(facts, options, {id(layer): (layer, _default_factor(layer)) for layer in with_copies(bare)})
         for first in bare:
             if id(first) in fed:
                 continue
@@ -134,7 +136,8 @@ for the layers of a `ModuleList`/`Sequential` built by a comprehension, a loop o
         where = "" if count == sum(2 if layer.repeated else 1 for layer in stack) else \
             " along the model's path"
         return f"{what} PyTorch's default init before {' / '.join(acts)}:{where} " \
-               f"{describe_change(change, count, last, stack[0].scope)}{note} (He init keeps its scale); use He (kaiming) init"
+               f"{describe_change(change, count, last, stack[0].scope)}{note} ({_what_he_does(stack)}); " \
+               f"use He (kaiming) init"
 
     @staticmethod
     def _fix(stack: list, rewriter, fixed: set):
@@ -226,6 +229,19 @@ def _statement_places(module) -> dict:
             if type(statement) not in (cst.SimpleStatementLine, cst.SimpleStatementSuite):
                 todo.extend(blocks_of(statement))  # function and class bodies too
     return places
+
+
+def _what_he_does(stack: list) -> str:
+    """He init keeps a layer's scale where PyTorch's fan_in is what each output sums. A ConvTranspose's
+    weight is (in, out, k...): PyTorch takes fan_in = out_channels x k, while each output sums
+    in_channels x k / stride inputs, so there He init gives back only its ratio to the default init."""
+    for layer in stack:
+        fans = signal_fans(layer)
+        if fans is not None and fans[0] != fans[1]:
+            gain = (3 / activation_keep(layer.follower)) ** 0.5
+            return f"He init gives back only about {gain:.1f}x per layer here: PyTorch takes a ConvTranspose's " \
+                   f"fan_in from its out_channels"
+    return "He init keeps its scale"
 
 
 def _default_factor(layer: Layer) -> float:

@@ -1,6 +1,6 @@
 from ..analysis import vocab
 from ..analysis.syntax import number, string
-from .base import Effect, Rule, runs, describe_change, effective_reach, layer_names, signal_fans
+from .base import Effect, Rule, runs, describe_change, effective_reach, layer_names, signal_fans, with_copies
 from ..findings import RawFinding
 
 _TOLERANCE = 0.1  # a gain more than 10% off changes the signal's scale per layer noticeably
@@ -112,7 +112,7 @@ change is in that file.
                 continue
             found.append((site, nonlinearity, a_expr, a, reach, wrong))
             mode = string(site.argument(2, "mode")) or "fan_in"
-            for layer in wrong:
+            for layer in with_copies(wrong):
                 factors[id(layer)] = (layer, _mismatch_factor(layer, used, mode))
         effect = Effect(facts, options, factors)
         for site, nonlinearity, a_expr, a, reach, wrong in found:

@@ -3,7 +3,8 @@ import re
 import libcst as cst
 
 from ..analysis.syntax import dotted, number, walk
-from .base import Effect, Rule, describe_change, effective_reach, layer_names, runs, signal_factor, signal_fans
+from .base import Effect, Rule, describe_change, effective_reach, layer_names, runs, signal_factor, signal_fans, \
+    with_copies
 from .init_signatures import INIT_SIGNATURES, TENSOR_METHOD_SIGNATURES, binding_problems, helper_signature
 from ..findings import RawFinding
 
@@ -108,7 +109,7 @@ different activations, or the helper is applied to no model initlint can see, Py
                 continue
             found.append((site, default, reach))
             if site.func != "uniform_":
-                for layer in reach:
+                for layer in with_copies(reach):
                     factors[id(layer)] = (layer, signal_factor(layer, lambda fan_in, fan_out: 1.0, None))
         effect = Effect(facts, options, {key: value for key, value in factors.items() if value[1] is not None})
         for site, default, reach in found:
@@ -164,8 +165,8 @@ different activations, or the helper is applied to no model initlint can see, Py
 
 def _per_layer(reach, count: int) -> str:
     """Where every reached layer sums the same literal number of inputs, the growth per layer."""
-    fans = {signal_fans(layer) for layer in reach}
-    factors = {signal_factor(layer, lambda fan_in, fan_out: 1.0, None) for layer in reach}
+    fans = {signal_fans(layer) for layer in with_copies(reach)}
+    factors = {signal_factor(layer, lambda fan_in, fan_out: 1.0, None) for layer in with_copies(reach)}
     if len(fans) != 1 or None in fans or len(factors) != 1:
         return ""
     per_layer = f"{factors.pop() ** 0.5:.0f}x per layer: " if count > 1 else ""
