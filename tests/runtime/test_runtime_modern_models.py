@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from initlint.runtime import audit, init_model_
+from initlint.runtime import audit, init_model_, xavier_init_
 
 
 def _vgg_like(div=8):
@@ -83,6 +83,22 @@ def test_saturated_tanh_mlp_is_reported_at_every_saturated_layer():
     assert first.startswith("tanh is saturated for 7") and "% of this layer's outputs (|tanh| > 0.99" in first
     assert 'xavier_init_(layer, "tanh")' in first
     assert all(layer.saturated_fraction > 0.6 for layer in report.layers[:50])
+
+
+def test_each_saturated_layer_is_its_own_cause():
+    # One finding per saturated layer is one per cause: tanh/sigmoid/hardtanh bound what the
+    # next layer gets, so a layer saturates only through its own weights or bias.  Fixing
+    # the first layer leaves the others reported; a first layer alone too large is reported alone.
+    model = _tanh_mlp(depth=5)
+    xavier_init_(model[0], "tanh")
+    report = audit(model, _vectors(), print_table=False)
+    assert [(finding.code, finding.layer) for finding in report.findings] == [
+        ("INI304", layer) for layer in ("2", "4", "6", "8")]
+    model = _tanh_mlp(depth=5)
+    for index in (2, 4, 6, 8):
+        xavier_init_(model[index], "tanh")
+    report = audit(model, _vectors(), print_table=False)
+    assert [(finding.code, finding.layer) for finding in report.findings] == [("INI304", "0")]
 
 
 def test_tanh_mlp_after_init_model_is_not_saturated():
@@ -247,6 +263,22 @@ def test_multihead_attention_with_other_key_dims():
     record = init_model_(model, (torch.randn(4, 8, 32), torch.randn(4, 5, 48)))
     assert [record[f"attn.{name}_proj_weight"].fan for name in "qkv"] == [32.0, 48.0, 48.0]
     assert float(model.attn.k_proj_weight.std()) == pytest.approx(48 ** -0.5, rel=0.1)
+
+
+def test_multihead_attention_out_proj_is_calibrated_on_the_attention_output():
+    # out_proj never runs as a module (the attention module applies its weight), so it
+    # was left as initialised; it is calibrated on the attention module's output now.
+    model = AttentionBlock()
+    inputs = torch.randn(8, 12, 32, generator=torch.Generator().manual_seed(0))
+    record = init_model_(model, inputs, calibrate=True)
+    out_proj = record["attn.out_proj.weight"]
+    assert out_proj.calibration is not None and out_proj.calibration != pytest.approx(1.0, abs=0.05)
+    assert out_proj.reason.endswith(f"LSUV x{out_proj.calibration:.3g}")
+    assert record["attn.in_proj_weight"].calibration is None  # parameters of the attention module, not layers
+    with torch.no_grad():
+        attended, weights = model.attn(inputs, inputs, inputs)
+    assert float((attended - model.attn.out_proj.bias).pow(2).mean()) == pytest.approx(1.0, abs=0.02)
+    assert weights is not None  # the module's second output is handed on untouched
 
 
 def test_multihead_attention_projections_are_audited():

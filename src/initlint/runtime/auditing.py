@@ -12,7 +12,7 @@ from .fans import fan, is_hf_conv1d
 from .fingerprints import Fingerprint, fingerprint
 from .follow import Follower, tensors_in
 from .measure import LayerSignal, duplicate_rows, measure_signals
-from .model_init import unwrap
+from .model_init import unwrap, zero_gain_names
 
 # Runtime-only findings (no static equivalent).
 SIGNAL_COLLAPSE = "INI300"
@@ -138,7 +138,9 @@ def _stack_confirmed(run: list) -> bool:
     change by (std * sqrt(fan_in) / the previous activation's gain)^2 (1/2 for
     LeCun after a ReLU, 1/6 for PyTorch's default; He gives 1).  The run is
     confirmed when the measured change over it is nearer the prediction than 1 on a
-    log scale (below the square root of the predicted product).  Max-pooling that
+    log scale (below the square root of the predicted product).  A zero-padded
+    conv's change is taken over the share of its kernel taps that read the input
+    (a 3x3 conv on a 2x2 map: 4/9), which the init has nothing to do with.  Max-pooling that
     makes up for the lost scale, calibration (LSUV), or a weight the layer
     standardises before use (NF-nets) keep the signal, and then nothing is
     reported: the measurement wins."""
@@ -146,7 +148,8 @@ def _stack_confirmed(run: list) -> bool:
     for (_, before, _, _, previous), (_, _, guessed, layer, signal) in zip(run, run[1:]):
         if not previous.pre_moment or not guessed.std or not before.gain:
             return False
-        measured *= _weight_moment(layer, signal) / previous.pre_moment
+        # Zero padding shrinks a conv's output on small maps whatever its init: not the weights' doing.
+        measured *= _weight_moment(layer, signal) / (previous.pre_moment * signal.in_bounds)
         predicted *= (guessed.std * math.sqrt(fan(layer.weight, layer)) / before.gain) ** 2
     return predicted < 1.0 and measured < math.sqrt(predicted)
 
@@ -251,10 +254,16 @@ def audit(model: nn.Module, example_inputs: Any, *, print_table: bool = True,
         ratio, twins = None, 0
         if is_hidden(follower):
             ratio = _signal(signal) / reference if reference > 0 else 0.0
-            if collapse is None and ratio < collapse_below:
+            lost = _INPUT_SHARE_LOST * reference_share
+            if collapse is not None or _zero_by_design(layer, follower, signal):
+                pass
+            elif ratio < collapse_below * min(signal.averaged, 1.0):  # a global average's shrinking is no init's
                 collapse = Finding(SIGNAL_COLLAPSE, name, _collapse_message(ratio, hidden[0][0], collapse_below))
                 findings.append(collapse)
-            elif collapse is None and signal.input_share < _INPUT_SHARE_LOST * reference_share:
+            # Lost here, not already in the input (a learned class token plus a LayerScale of 1e-5
+            # on what depends on the input: CaiT's class-attention blocks, by design).
+            elif signal.input_share < lost and not (signal.received_share is not None
+                                                    and signal.received_share < lost):
                 collapse = Finding(SIGNAL_COLLAPSE, name, (
                     f"the output no longer depends on the input: only {signal.input_share:.2g} of its second "
                     f"moment varies across the batch (against {reference_share:.2g} at the first hidden layer, "
@@ -287,6 +296,17 @@ def audit(model: nn.Module, example_inputs: Any, *, print_table: bool = True,
     if plot is not None:
         plot_second_moments(report, plot)
     return report
+
+
+def _zero_by_design(layer: nn.Module, follower: Follower, signal: LayerSignal) -> bool:
+    """Is the layer's signal exactly zero on purpose, as init_model_ keeps it?  Its own
+    gain is zero (NF-nets' residual-branch end), the norm after it zeroes it (a zero
+    gamma: timm's zero_init_last, torchvision's zero_init_residual), or its input is
+    zero for every example (a squeeze-excite after such a layer), where the cause is
+    upstream and a real fault is reported there (INI001, INI302)."""
+    if signal.pre_moment == 0.0:
+        return signal.received_share == 0.0 or bool(zero_gain_names(layer))
+    return follower.kind == "norm" and signal.post_moment == 0.0
 
 
 def _signal(signal: LayerSignal) -> float:

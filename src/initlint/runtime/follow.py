@@ -257,6 +257,7 @@ def tensors_in(value: Any) -> Iterable[torch.Tensor]:
 class _Tag:
     layer: str
     pending: Optional[Follower] = None  # a norm/add already seen, waiting for its "then"
+    averaged: float = 1.0  # second-moment factor of global averages passed through (see on_pass)
 
 
 class FollowMode(TorchFunctionMode):
@@ -287,12 +288,12 @@ class FollowMode(TorchFunctionMode):
         for tensor in tensors_in(value):
             self.tags[id(tensor)] = (weakref.ref(tensor), tag)
 
-    def layer_output(self, name: str, output: Any) -> None:
-        """A layer produced ``output``; only its first call counts."""
+    def layer_output(self, name: str, output: Any, layer_input: Any = None) -> None:
+        """A layer produced ``output`` (from ``layer_input``, when known); only its first call counts."""
         if name in self.started:
             return
         self.started.add(name)
-        self.on_layer_output(name, output)
+        self.on_layer_output(name, output, layer_input)
         self.tag(output, _Tag(name))
 
     def reached_output(self, output: Any) -> None:
@@ -302,8 +303,12 @@ class FollowMode(TorchFunctionMode):
             if tag is not None:
                 self.resolve(tag, OUTPUT)
 
-    def on_layer_output(self, name: str, output: Any) -> None:
+    def on_layer_output(self, name: str, output: Any, layer_input: Any = None) -> None:
         """Called once per layer with its first output, before anything consumes it."""
+
+    def on_pass(self, func: Callable, before: torch.Tensor, result: Any, tag: _Tag) -> _Tag:
+        """A pass-through op ``func`` made ``result`` from the tagged ``before``: the tag to carry on."""
+        return tag
 
     def on_activation(self, name: str, step: Follower, before: torch.Tensor, call: Callable) -> Any:
         """The activation ``step`` is applied to layer ``name``'s signal ``before``;
@@ -340,12 +345,12 @@ class FollowMode(TorchFunctionMode):
             result = self.on_activation(activated[1].layer, step, activated[0], lambda: func(*args, **kwargs))
         else:
             result = func(*args, **kwargs)
-        for _, tag in tagged:
-            carry = tag if step is _PASS else self.resolve(tag, step)
+        for tensor, tag in tagged:
+            carry = self.on_pass(func, tensor, result, tag) if step is _PASS else self.resolve(tag, step)
             if carry is not None:
                 self.tag(result, carry)
         if step.kind == "layer" and len(args) > 1 and id(args[1]) in self.layer_of_weight:
-            self.layer_output(self.layer_of_weight[id(args[1])], result)
+            self.layer_output(self.layer_of_weight[id(args[1])], result, args[0])
         return result
 
 
@@ -357,7 +362,7 @@ class hooked:
 
     def __enter__(self) -> FollowMode:
         def hook(module: nn.Module, args: Any, output: Any, name: str) -> None:
-            self.mode.layer_output(name, output)
+            self.mode.layer_output(name, output, args[0] if args else None)
 
         def attention_hook(module: nn.Module, args: Any, output: Any, name: str) -> None:
             self.mode.layer_output(name, output[0] if isinstance(output, tuple) else output)

@@ -7,6 +7,7 @@ Statistics of a layer's output are taken in its forward hook, before anything
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass
@@ -19,6 +20,10 @@ from .follow import UNKNOWN, Follower, FollowMode, hooked, plain_weights, run_in
 from .gains import RELU_FAMILY
 
 _SLICE = 1 << 22  # elements per slice of a temporary
+
+# Below this share of its second moment varying across the batch, a layer's input is
+# checked too (only then, so the common case costs nothing more).
+_NEARLY_CONSTANT = 1e-3
 
 # Outputs this close to an asymptote have a derivative below ~2-4% of its peak.
 _TANH_SATURATED = 0.99
@@ -37,6 +42,11 @@ class LayerSignal:
     inactive_fraction: Optional[float] = None   # ReLU family: inputs < 0
     dead_units: Optional[float] = None          # ReLU family: units never > 0 on the batch
     saturated_fraction: Optional[float] = None  # tanh/sigmoid/hardtanh: outputs in the flat region
+    in_bounds: float = 1.0                # conv with zero padding: share of kernel taps on the input, not padding
+    received_share: Optional[float] = None  # the same share of the layer's input (measured only when the
+                                            # output's is small: a loss already in the input is upstream's)
+    averaged: float = 1.0                 # second-moment factor of the global averages (squeeze-excite,
+                                          # pooled heads) between the model's input and this layer's
 
 
 def second_moment(tensor: torch.Tensor) -> float:
@@ -78,6 +88,42 @@ def batch_variance(values: torch.Tensor) -> float:
     return total / max(rows.numel(), 1)
 
 
+def _taps_inside(size: int, outputs: int, kernel: int, stride: int, dilation: int, before: int) -> int:
+    """How many (output position, kernel tap) pairs of one dimension read the input
+    rather than the zero padding: for each tap, the output positions it lands inside for."""
+    inside = 0
+    for tap in range(kernel):
+        offset = tap * dilation - before  # input position = output * stride + offset
+        first = -(offset // stride) if offset < 0 else 0  # ceil(-offset / stride)
+        last = min(outputs - 1, (size - 1 - offset) // stride)
+        inside += max(0, last - first + 1)
+    return inside
+
+
+def zero_padding_share(layer: nn.Module, layer_input: Any, output: torch.Tensor) -> float:
+    """The share of a zero-padded conv's kernel taps, over its output positions, that
+    fall on the input.  A 3x3 conv on a 2x2 map reads padding for 5 of 9 taps, so its
+    output second moment is 4/9 of what its weights' scale predicts, whatever the init."""
+    if (not isinstance(layer, nn.modules.conv._ConvNd) or layer.transposed or layer.padding_mode != "zeros"
+            or not isinstance(layer_input, torch.Tensor)):
+        return 1.0
+    dims = len(layer.kernel_size)
+    if layer_input.dim() < dims or output.dim() < dims:
+        return 1.0
+    padding = layer.padding
+    if isinstance(padding, str):  # "valid": none; "same": total dilation * (k - 1), the smaller half first
+        padding = [0 if padding == "valid" else d * (k - 1) // 2 for k, d in zip(layer.kernel_size, layer.dilation)]
+    if not any(padding):
+        return 1.0
+    share = 1.0
+    for size, outputs, kernel, stride, dilation, before in zip(
+            layer_input.shape[-dims:], output.shape[-dims:], layer.kernel_size, layer.stride, layer.dilation,
+            padding):
+        if outputs and kernel:
+            share *= _taps_inside(size, outputs, kernel, stride, dilation, before) / (outputs * kernel)
+    return share
+
+
 def _unit_dim(tensor: torch.Tensor, is_conv: bool) -> int:
     return 1 if is_conv and tensor.dim() >= 2 else tensor.dim() - 1
 
@@ -113,7 +159,7 @@ class batch_statistics:
 class _SignalMode(FollowMode):
     def __init__(self, model: nn.Module):
         super().__init__(plain_weights(model))
-        self.conv_layers = {name for name, m in model.named_modules() if isinstance(m, nn.modules.conv._ConvNd)}
+        self.conv_layers = {name: m for name, m in model.named_modules() if isinstance(m, nn.modules.conv._ConvNd)}
         self.signals: dict[str, LayerSignal] = {}  # in execution order
         self.stand_ins: dict[str, nn.Module] = {}  # for measured names that are not modules
 
@@ -124,16 +170,48 @@ class _SignalMode(FollowMode):
         finally:
             self.paused = False
 
-    def on_layer_output(self, name: str, output: Any) -> None:
+    def on_layer_output(self, name: str, output: Any, layer_input: Any = None) -> None:
         if not isinstance(output, torch.Tensor) or output.dim() == 0:
             return
 
         def measure() -> LayerSignal:
             moment = second_moment(output)
             spread = batch_variance(output.detach()) if output.shape[0] > 1 else 0.0
-            return LayerSignal(moment, spread / moment if moment > 0 else 0.0)
+            conv = self.conv_layers.get(name)
+            in_bounds = 1.0 if conv is None else zero_padding_share(conv, layer_input, output)
+            received = None
+            if (spread <= _NEARLY_CONSTANT * moment and isinstance(layer_input, torch.Tensor)
+                    and layer_input.dim() and layer_input.shape[0] > 1):
+                received_moment = second_moment(layer_input)
+                received = batch_variance(layer_input.detach()) / received_moment if received_moment > 0 else 0.0
+            return LayerSignal(moment, spread / moment if moment > 0 else 0.0, in_bounds=in_bounds,
+                               received_share=received, averaged=self._averaged_before(layer_input))
 
         self.signals[name] = self._paused(measure)
+
+    def _averaged_before(self, layer_input: Any) -> float:
+        """The global averages on the way to ``layer_input``: those since the layer that
+        produced it, times that layer's own."""
+        tag = self.tag_of(layer_input) if isinstance(layer_input, torch.Tensor) else None
+        if tag is None:
+            return 1.0
+        producer = self.signals.get(tag.layer)
+        return tag.averaged * (producer.averaged if producer is not None else 1.0)
+
+    def on_pass(self, func: Callable, before: torch.Tensor, result: Any, tag: Any) -> Any:
+        # A global average of a zero-mean map is small by geometry (its size depends on how
+        # correlated the positions are), not because of any init: a squeeze-excite's squeeze.
+        name = getattr(func, "__name__", "")
+        if not isinstance(result, torch.Tensor) or not (
+                name == "mean" or (name.startswith("adaptive_avg_pool") and result.dim() > 2
+                                   and result[0, 0].numel() == 1)):
+            return tag
+
+        def factor() -> float:
+            inside, outside = second_moment(before), second_moment(result)
+            return outside / inside if inside > 0 else 1.0
+
+        return dataclasses.replace(tag, averaged=tag.averaged * self._paused(factor))
 
     def on_activation(self, name: str, step: Follower, before: torch.Tensor, call: Callable) -> Any:
         signal = self.signals.get(name)

@@ -16,7 +16,7 @@ from torch.nn.utils import parametrize
 
 from .fans import fan
 from .fingerprints import fingerprint
-from .follow import Follower, eval_mode, find_followers, is_layer, run_inputs
+from .follow import Follower, attention_out_projections, eval_mode, find_followers, is_layer, run_inputs
 from .helpers import fill_
 from .measure import batch_statistics, second_moment
 from .policy import Decision, InitPolicy
@@ -295,7 +295,15 @@ def _calibration_pass(model: nn.Module, example_inputs: Any, weights: dict, tota
         totals[name] *= factor
         return weight_part * factor if bias is None else weight_part * factor + bias
 
-    handles = [modules[name].register_forward_hook(functools.partial(hook, name=name)) for name in weights]
+    def attention_hook(attention: nn.Module, args: Any, output: Any, name: str) -> Optional[tuple]:
+        # MultiheadAttention applies out_proj's weight itself: its output is out_proj's.
+        scaled = hook(modules[name], args, output[0], name)
+        return None if scaled is None else (scaled, *output[1:])
+
+    attention_of = {projection: attention for attention, projection in attention_out_projections(model).items()}
+    handles = [modules[attention_of[name]].register_forward_hook(functools.partial(attention_hook, name=name))
+               if name in attention_of else modules[name].register_forward_hook(functools.partial(hook, name=name))
+               for name in weights]
     try:
         with batch_statistics(model):
             run_inputs(model, example_inputs)
@@ -434,7 +442,7 @@ def init_model_(model: nn.Module, example_inputs: Any = None, *, policy: Optiona
             for param in weight.params[:-1]:  # weight_norm's g: set from v
                 done[id(param)] = dataclasses.replace(entry, name=names[id(param)][0], seed=None)
             tied = len(names[key]) > 1
-            zero_gains = _zero_gains(module)
+            zero_gains = zero_gain_names(module)
             _record_gains(module, zero_gains, names, done, overwrite, calibrate, label)
             if calibrate and zero_gains and not overwrite:
                 done[key] = dataclasses.replace(entry, reason=f"{entry.reason}; not calibrated: its zero "
@@ -504,7 +512,7 @@ def _record_gains(layer: nn.Module, zero_gains: list, names: dict, done: dict, o
                                                f"{skipped} (overwrite=True sets it to 1)")
 
 
-def _zero_gains(layer: nn.Module) -> list:
+def zero_gain_names(layer: nn.Module) -> list:
     """Names of the layer's own parameters, besides weight and bias, that are all zero:
     a zero-initialised gain such as the one NF-nets' ScaledStdConv2d puts at a
     residual-branch end (the branch starts as the identity, like a zero norm scale)."""
