@@ -406,6 +406,54 @@ class TwoLoops(nn.Module):
         "1296x over 8 such layers")
 
 
+def test_copies_with_no_activation_between_them_are_not_a_relu_stack():
+    """Only the last copy meets the ReLU: the copies feed each other directly, so they are not counted
+    as six default-init ReLU layers (216x); each stays what it was before (one layer's factor)."""
+    appended_after = '''import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        layers = []
+        for _ in range(6):
+            layers.append(nn.Linear(256, 256))
+        layers.append(nn.ReLU())
+        layers.append(nn.Linear(256, 10))
+        self.net = nn.Sequential(*layers)
+'''
+    spliced = '''import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(*[nn.Linear(256, 256) for _ in range(6)], nn.ReLU(), nn.Linear(256, 10))
+'''
+    forward_loop = '''import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.ModuleList([nn.Linear(256, 256) for _ in range(6)])
+        self.head = nn.Linear(256, 10)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return self.head(F.relu(x))
+'''
+    for source in (appended_after, spliced, forward_loop):
+        found_messages = list(messages(source, EVERY_CHANGE).values())
+        assert found_messages and all("2.4x over 2 such layers" in text for text in found_messages), source
+    each_followed = appended_after.replace("            layers.append(nn.Linear(256, 256))\n",
+                                           "            layers.append(nn.Linear(256, 256))\n"
+                                           "            layers.append(nn.ReLU())\n")
+    assert "216x over 6 such layers" in messages(each_followed)[("INI003", 9)]
+
+
 def test_xavier_in_a_loop_counts_its_copies():
     source = '''import torch.nn as nn
 

@@ -257,7 +257,9 @@ class _FunctionFlow:
             ends = follower
             while ends.kind == "act" and ends.then is not None and ends is not after_loop:
                 ends = ends.then
-            if ends is after_loop:
+            # Each copy but the last meets what the loop body wraps it in; with no wrapper, an activation
+            # after the loop follows the last copy only, and the copies would be taken as each followed by it.
+            if ends is after_loop and (follower is not after_loop or after_loop.kind != "act"):
                 self.analyzer.chained_parts.add(id(elements[0]))
             return [(elements[0], follower)]
         if self.parents.get(id(call)) is not self._carried_assignment(loop):

@@ -373,7 +373,6 @@ class LayerCollector:
             for i, (element, name) in enumerate(zip(part.elements, names)):
                 if id(element) in self.spliced_copies:  # ``*[Block() for ...]``: the first copy's index is known
                     self._register(f"{path}[{i}]", element, scope, statement)
-                    self._register(f"{path}[*]", element, scope, statement)
                     continue
                 if part.repeated or part.conditional:  # no index is certain
                     self._register(f"{path}[*]", element, scope, statement)

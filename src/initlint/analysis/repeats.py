@@ -36,7 +36,13 @@ def settle_copies(analyzer) -> None:
             type(loop) is cst.For and part.parent is not None and part.parent[0].kind == "seq" and not part.also)
         if not in_series:
             continue
-        copies = _copies(analyzer, loop, function, call)
+        # What lies between two copies must be what the rules take to follow each: the layer's activation
+        # (a block's copies: nothing, its forward is entered again where it returns).
+        follower = (part.layer.path_follower or part.layer.follower) if part.kind == "layer" else None
+        between = follower.act if follower is not None and follower.kind == "act" else None
+        if between is not None and id(part) in analyzer.spliced_copies:
+            continue  # ``*[nn.Linear(d, d) for ...], nn.ReLU()``: only the last copy meets the activation
+        copies = _copies(analyzer, loop, function, call, between)
         if copies:
             if part.kind == "layer":  # a builder's later calls: at least as many (the fewest any call makes)
                 for layer in (part.layer, *part.layer.copies):
@@ -45,7 +51,7 @@ def settle_copies(analyzer) -> None:
                 part.loop_copies = copies
 
 
-def _copies(analyzer, loop, function, call) -> Optional[int]:
+def _copies(analyzer, loop, function, call, between: Optional[str]) -> Optional[int]:
     if type(loop) is not cst.For:  # a comprehension: one copy per value, the element being the call itself
         comp = loop.for_in
         if loop.elt is not call or comp.inner_for_in is not None or comp.ifs:
@@ -55,15 +61,16 @@ def _copies(analyzer, loop, function, call) -> Optional[int]:
     runs = _iterations(analyzer, loop.iter, function)
     if not runs or type(loop.target) is not cst.Name or loop.orelse is not None:
         return None
-    counts = [_built_per_run(analyzer, loop, values, call) for values in runs]
+    counts = [_built_per_run(analyzer, loop, values, call, between) for values in runs]
     return None if None in counts else min(counts)
 
 
 # --- running the loop's body over the values it is given --------------------------------------------------
 
-def _built_per_run(analyzer, loop: cst.For, values: list, call: cst.Call) -> Optional[int]:
+def _built_per_run(analyzer, loop: cst.For, values: list, call: cst.Call, between: Optional[str]) -> Optional[int]:
     """How many copies of ``call`` one run of the loop over ``values`` appends to a list, where between
-    two of them that list gets only activations and pass-through modules; else None."""
+    two of them that list gets pass-through modules and the activation ``between`` (once; none where
+    ``between`` is None); else None."""
     appended: dict = {}   # list name -> what the loop appends to it, in order
     for value in values:
         if _run(analyzer, block_statements(loop.body), loop.target.value, value, {}, appended, call) is None:
@@ -73,8 +80,10 @@ def _built_per_run(analyzer, loop: cst.For, values: list, call: cst.Call) -> Opt
         return None
     tokens = holders[0]
     places = [index for index, token in enumerate(tokens) if token == "copy"]
-    if any(token not in ("copy", "act", "pass") for token in tokens[places[0]:places[-1]]):
-        return None
+    wanted = [f"act:{between}"] if between is not None else []
+    for first, second in zip(places, places[1:]):
+        if [token for token in tokens[first + 1:second] if token != "pass"] != wanted:
+            return None
     return len(places)
 
 
@@ -132,7 +141,8 @@ def _run(analyzer, statements, target: str, value, bound: dict, appended: dict, 
 
 
 def _token(analyzer, expr, bound: dict, call) -> str:
-    """What an appended (or bound) expression is: "copy" (the call counted), "act", "pass", or "other"."""
+    """What an appended (or bound) expression is: "copy" (the call counted), "act:<activation>", "pass",
+    or "other"."""
     if type(expr) is cst.Name:
         return bound.get(expr.value, "other")
     if expr is call:
@@ -141,8 +151,10 @@ def _token(analyzer, expr, bound: dict, call) -> str:
         return "other"
     qualified = torch_name(analyzer.imports.resolve(expr.func))
     short = qualified[len("torch.nn."):] if qualified and qualified.startswith("torch.nn.") else None
-    if short in vocab.ACTIVATION_MODULES or analyzer.is_extra_relu(expr.func, qualified):
-        return "act"
+    if short in vocab.ACTIVATION_MODULES:
+        return f"act:{vocab.ACTIVATION_MODULES[short][0]}"
+    if analyzer.is_extra_relu(expr.func, qualified):
+        return "act:relu"
     if short in vocab.PASS_THROUGH_MODULES:
         return "pass"
     return "other"
