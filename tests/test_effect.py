@@ -354,6 +354,11 @@ def test_blocks_chained_by_a_forward_loop_need_the_loop_to_carry_one_value():
                  "            x = blk(x) * x\n"):
         changed = source.replace("            x = blk(x)\n        return self.head(x)", body + "        return self.head(x)", 1)
         assert ("INI003", 56) not in messages(changed), body
+    # A module appended to the list after it is built runs in the loop too (here a norm): not chained
+    appended = source.replace("        self.blocks = nn.ModuleList([Block(width) for _ in range(depth)])\n",
+                              "        self.blocks = nn.ModuleList([Block(width) for _ in range(depth)])\n"
+                              "        self.blocks.append(nn.LayerNorm(width))\n", 1)
+    assert ("INI003", 56) not in messages(appended)
 
 
 def test_appended_and_spliced_block_lists():

@@ -228,8 +228,11 @@ class _FunctionFlow:
         if elements:
             self.loop_parts[target.value] = elements
             carried = _carried_name(statement, target.value)
+            known = {id(element) for element in elements}
+            added = self.analyzer.lookup(f"{path}[*]", self.scope, self.function) or []  # appended later
             if carried is not None and len(found) == 1 and not found[0].conditional \
-                    and found[0].uncertain_from is None and not reverse:
+                    and found[0].uncertain_from is None and not reverse \
+                    and all(id(part) in known for part in added):
                 self.chains[id(statement)] = (carried, elements)
 
     def _chain_of(self, call: cst.Call):
