@@ -318,6 +318,23 @@ def test_the_copies_are_the_fewest_any_call_in_the_file_asks_for():
     assert "2.4x over 2 such layers" in messages(subclassed, EVERY_CHANGE)[("INI003", 48)]
 
 
+def test_more_candidate_counts_than_are_followed_leave_the_count_unknown():
+    """Past 16 candidate values the fewest copies is not known: one left out could be smaller."""
+    source = read("effect", "loops.py")
+    # the file's calls are followed from the last: the first one here is the one a cut would drop
+    many_calls = source + "\nsmall = LoopMLP(depth=2)\n" + "".join(f"\nnet{i} = LoopMLP(depth=6)" for i in range(16))
+    assert "the signal shrinks about 2.4x over 2 such layers" in messages(many_calls, EVERY_CHANGE)[("INI003", 48)]
+    sixteen_calls = source + "\nsmall = LoopMLP(depth=2)\n" + "".join(f"\nnet{i} = LoopMLP(depth=6)" for i in range(15))
+    assert "the signal shrinks about 6.0x over 2 such layers" in messages(sixteen_calls, EVERY_CHANGE)[("INI003", 48)]
+    # range(low, high): 5 x 5 pairs of bounds, the one giving two copies past the 16th
+    bounds = source.replace("def __init__(self, depth=6):", "def __init__(self, low=0, high=6):") \
+        .replace("for _ in range(depth):", "for _ in range(low, high):")
+    pairs = bounds + "\nsmall = LoopMLP(low=4, high=6)\n" + "".join(f"\nnet{i} = LoopMLP(low=0, high=6)" for i in range(4))
+    assert "the signal shrinks about 2.4x over 2 such layers" in messages(pairs, EVERY_CHANGE)[("INI003", 48)]
+    four_pairs = bounds + "\nsmall = LoopMLP(low=4, high=6)\n" + "".join(f"\nnet{i} = LoopMLP(low=0, high=6)" for i in range(3))
+    assert "the signal shrinks about 6.0x over 2 such layers" in messages(four_pairs, EVERY_CHANGE)[("INI003", 48)]
+
+
 def test_loop_bodies_that_cannot_be_followed_keep_the_old_count():
     source = read("effect", "loops.py")
     for body in ("            layers += [nn.Linear(256, 256), nn.ReLU()]\n            if len(layers) > 4:\n"

@@ -206,8 +206,11 @@ def _iterations(analyzer, expr, function) -> Optional[list]:
         bounds = [_values(analyzer, arg.value, function, 0) for arg in expr.args]
         if any(found is None or any(type(v) is not int for v in found) for found in bounds):
             return None
+        combinations = list(product(*bounds))
+        if len(combinations) > _MAX_CANDIDATES:
+            return None  # one left out could be the fewest
         runs = []
-        for combination in list(product(*bounds))[:_MAX_CANDIDATES]:
+        for combination in combinations:
             if len(combination) == 3 and combination[2] == 0:
                 return None  # range() would raise
             values = range(*combination)
@@ -248,7 +251,7 @@ def _values(analyzer, expr, function, depth: int) -> Optional[list]:
                 found.append(container[key])
             else:
                 return None
-        return found[:_MAX_CANDIDATES]
+        return found if len(found) <= _MAX_CANDIDATES else None
     return None
 
 
@@ -390,7 +393,7 @@ def _read_param_values(analyzer, function, name: str, depth: int) -> Optional[li
         found.extend(values)
     if not calls:
         return None if param.default is None else _values(analyzer, param.default, None, depth + 1)
-    return found[:_MAX_CANDIDATES]
+    return found if len(found) <= _MAX_CANDIDATES else None  # one left out could be the fewest
 
 
 def _argument(call: cst.Call, position: Optional[int], keyword: str):
