@@ -335,6 +335,24 @@ def test_more_candidate_counts_than_are_followed_leave_the_count_unknown():
     assert "the signal shrinks about 6.0x over 2 such layers" in messages(four_pairs, EVERY_CHANGE)[("INI003", 48)]
 
 
+def test_a_parameter_the_function_binds_anew_is_not_read_from_its_callers():
+    source = read("effect", "loops.py")
+    for binding in ("depth, width = CFG['a']", "[depth, *rest] = CFG['a']", "(depth := read())",
+                    "import depth", "from m import depth", "with open(p) as depth: pass",
+                    "try:\n            pass\n        except E as depth:\n            pass",
+                    "del depth", "for depth in (1, 2): pass"):
+        changed = source.replace("        super().__init__()\n        layers = []\n",
+                                 f"        super().__init__()\n        {binding}\n        layers = []\n", 1)
+        text = messages(changed, EVERY_CHANGE)[("INI003", 49 + binding.count("\n"))]
+        assert "the signal shrinks about 2.4x over 2 such layers" in text, binding
+    for look_alike in ("width, other = CFG['a']", "self.depth = depth", "with open(p) as f: pass",
+                       "widths = [width for width in CFG]"):
+        changed = source.replace("        super().__init__()\n        layers = []\n",
+                                 f"        super().__init__()\n        {look_alike}\n        layers = []\n", 1)
+        text = messages(changed, EVERY_CHANGE)[("INI003", 49)]
+        assert "the signal shrinks about 216x over 6 such layers" in text, look_alike
+
+
 def test_loop_bodies_that_cannot_be_followed_keep_the_old_count():
     source = read("effect", "loops.py")
     for body in ("            layers += [nn.Linear(256, 256), nn.ReLU()]\n            if len(layers) > 4:\n"

@@ -10,7 +10,7 @@ from . import vocab
 from .facts import Layer, Part, Scope
 from .names import torch_name
 from .patterns import RETURNS_SELF, blocks_of, literal_dict_keys, outer_calls
-from .syntax import argument, block_statements, boolean, dotted, number, string, walk
+from .syntax import argument, block_statements, boolean, bound_names, dotted, number, string, walk
 
 
 class LayerCollector:
@@ -659,17 +659,7 @@ def _call_frame(function: cst.FunctionDef, call: cst.Call, is_method: bool) -> d
 def _rebound_names(function: cst.FunctionDef) -> set:
     """Names the function binds anew somewhere in its body (a parameter reassigned is no longer what
     the call gave)."""
-    names = set()
-    for node in walk(function.body):
-        kind = type(node)
-        if kind in (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.For, cst.CompFor, cst.NamedExpr):
-            target = node.target
-        elif kind is cst.AsName:
-            target = node.name
-        else:
-            continue
-        names.update(inner.value for inner in walk(target) if type(inner) is cst.Name)
-    return names
+    return {name for node in walk(function.body) for name in bound_names(node)}
 
 
 def _built_here(part: Part) -> list:

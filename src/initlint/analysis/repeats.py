@@ -19,7 +19,7 @@ import libcst as cst
 from . import vocab
 from .names import torch_name
 from .noop import syntax_index
-from .syntax import block_statements, dotted, number, small_statements, string, walk
+from .syntax import block_statements, bound_names, dotted, number, small_statements, string, walk
 
 _OPAQUE = object()   # a value the file does not state
 _MAX_DEPTH = 4       # parameters followed through this many callers
@@ -306,10 +306,7 @@ def _module_constant(analyzer, name: str):
 
 
 def _binds(node, name: str) -> bool:
-    targets = [t.target for t in node.targets] if type(node) is cst.Assign else \
-        [node.target] if type(node) in (cst.AnnAssign, cst.AugAssign, cst.For) else \
-        [node.name] if type(node) in (cst.FunctionDef, cst.ClassDef) else []
-    return any(type(target) is cst.Name and target.value == name for target in targets) or \
+    return name in bound_names(node) or \
         (type(node) is cst.Global and any(item.name.value == name for item in node.names))
 
 
@@ -320,7 +317,7 @@ def _is_param(function, name: str) -> bool:
 
 
 def _rebound(function, name: str) -> bool:
-    """Whether the function binds ``name`` itself (an assignment, a loop, ``global``)."""
+    """Whether the function binds or changes ``name`` itself (any binding statement, ``global``)."""
     return any(_binds(node, name) for node in walk(function.body, into_defs=False))
 
 

@@ -185,3 +185,41 @@ def small_statements(statement) -> list:
 
 def names_in(expr: cst.CSTNode) -> set[str]:
     return {node.value for node in walk(expr) if type(node) is cst.Name}
+
+
+def bound_names(node: cst.CSTNode) -> set[str]:
+    """The names ``node`` itself binds or changes in place (not those of statements inside it):
+    assignment, loop, walrus, ``with``/``except``/``import ... as`` targets, imports, ``del``, and the
+    name of a def or class; a comprehension's variables too (inside it, the name is not the outer one).
+    ``x[0] = ...`` and ``x.a = ...`` count for ``x``: its value is no longer what it was given."""
+    kind = type(node)
+    if kind is cst.Assign:
+        targets = [target.target for target in node.targets]
+    elif kind in (cst.AnnAssign, cst.AugAssign, cst.For, cst.CompFor, cst.NamedExpr):
+        targets = [node.target]
+    elif kind is cst.AsName:
+        targets = [node.name]
+    elif kind is cst.Del:
+        targets = [node.target]
+    elif kind in (cst.FunctionDef, cst.ClassDef):
+        return {node.name.value}
+    elif kind is cst.Import:
+        return {(dotted(alias.name) or "").split(".")[0] for alias in node.names if alias.asname is None}
+    elif kind is cst.ImportFrom:
+        if type(node.names) is cst.ImportStar:
+            return set()
+        return {alias.name.value for alias in node.names if alias.asname is None and type(alias.name) is cst.Name}
+    else:
+        return set()
+    names = set()
+    while targets:
+        target = targets.pop()
+        if type(target) is cst.Name:
+            names.add(target.value)
+        elif type(target) in (cst.Tuple, cst.List):
+            targets.extend(element.value for element in target.elements)
+        elif type(target) is cst.StarredElement:
+            targets.append(target.value)
+        elif type(target) in (cst.Attribute, cst.Subscript):
+            targets.append(target.value)
+    return names
