@@ -412,6 +412,23 @@ def test_appended_and_spliced_block_lists():
     assert ("INI003", 169) in messages(reached)
 
 
+def test_a_spliced_comprehension_after_modules_of_unknown_number_is_named_from_the_end():
+    """``nn.Sequential(*[A() for ...], *[B() for ...])``: ``seq[1]`` may be a copy of A, not B's first."""
+    source = ("import torch.nn as nn\n\n\nclass Net(nn.Module):\n    def __init__(self, stem):\n"
+              "        super().__init__()\n        self.seq = nn.Sequential(LAYERS)\n"
+              "        nn.init.zeros_(self.seq[INDEX].bias)\n")
+    bias_free = "*[nn.Linear(8, 8, bias=False) for _ in range(3)]"
+    for before, first in (("*[nn.Linear(8, 8) for _ in range(2)], ", 1), ("nn.Linear(8, 8), *stem[1:], ", 2)):
+        for index, reported in ((first, False), (0, False), (-1, True)):
+            changed = source.replace("LAYERS", before + bias_free).replace("INDEX", str(index))
+            assert [(f.code, f.line) for f in lint(changed, EVERY_CHANGE).findings] == \
+                ([("INI101", 8)] if reported else []), (before, index)
+    first_in_line = source.replace("LAYERS", bias_free + ", nn.Linear(8, 8)")
+    assert [(f.code, f.line) for f in lint(first_in_line.replace("INDEX", "0"), EVERY_CHANGE).findings] == \
+        [("INI101", 8)]
+    assert lint(first_in_line.replace("INDEX", "1"), EVERY_CHANGE).findings == []
+
+
 def test_two_forward_loops_binding_one_name_keep_their_own_elements():
     """xcodec2's ``for layer in self.prior_net: ...`` then ``for layer in self.layers: ...`` (an
     IndexError before): each loop's calls follow its own list."""

@@ -371,13 +371,15 @@ class LayerCollector:
             count = len(part.elements)
             names = part.element_names + [None] * (count - len(part.element_names))
             for i, (element, name) in enumerate(zip(part.elements, names)):
-                if id(element) in self.spliced_copies:  # ``*[Block() for ...]``: the first copy's index is known
-                    self._register(f"{path}[{i}]", element, scope, statement)
-                    continue
                 if part.repeated or part.conditional:  # no index is certain
                     self._register(f"{path}[*]", element, scope, statement)
                     continue
-                if part.uncertain_from is None or i < part.uncertain_from:
+                certain = part.uncertain_from is None or i < part.uncertain_from
+                if id(element) in self.spliced_copies and certain:
+                    # ``*[Block() for ...]`` with only known modules before it: its first copy's index
+                    self._register(f"{path}[{i}]", element, scope, statement)
+                    continue
+                if certain:
                     self._register(f"{path}[{i}]", element, scope, statement)
                     self._register(f"{path}[{i - count}]", element, scope, statement, nested=False)
                 else:  # after an unknown number of modules: counted from the end only
