@@ -511,6 +511,40 @@ class Net(nn.Module):
     assert "216x over 6 such layers" in messages(each_followed)[("INI003", 9)]
 
 
+def test_a_thousand_copies_of_a_pass_through_block_are_followed_without_recursion():
+    source = """import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Gate(nn.Module):
+    def __init__(self, width):
+        super().__init__()
+        self.fc = nn.Linear(width, width)
+
+    def forward(self, x):
+        return F.relu(x)
+
+
+class Net(nn.Module):
+    def __init__(self, width=256):
+        super().__init__()
+        self.fc1 = nn.Linear(width, width)
+        self.gates = nn.Sequential(*[Gate(width) for _ in range(COPIES)])
+        self.fc2 = nn.Linear(width, width)
+        self.fc3 = nn.Linear(width, width)
+
+    def forward(self, x):
+        x = self.gates(F.relu(self.fc1(x)))
+        x = F.relu(self.fc2(x))
+        return self.fc3(x)
+"""
+    for copies in ("3", "1000"):
+        text = messages(source.replace("COPIES", copies), EVERY_CHANGE)
+        assert sorted(text) == [("INI003", 17), ("INI003", 19)], copies
+        assert "along the model's path the signal shrinks about 6.0x over 2 such layers by self.fc2" \
+            in text[("INI003", 17)], copies
+
+
 def test_xavier_in_a_loop_counts_its_copies():
     source = '''import torch.nn as nn
 

@@ -115,40 +115,55 @@ class SignalPaths:
 
     def _after(self, follower: Optional[Follower], context: tuple, owner: Optional[str], seen: set) -> list:
         """The layers (with their instance context) a value meeting ``follower`` goes into next."""
-        if follower is None:
+        # A loop, not recursion, through activations and from one copy into the next: a block may be
+        # copied a thousand times.
+        walked = set()
+        while follower is not None:
+            step = (id(follower), tuple((id(part), copy) for part, copy in context))
+            if step in walked:
+                return []
+            walked.add(step)
+            if follower.kind == "act":
+                follower = follower.then
+                continue
+            if follower.kind == "layer":
+                return [(follower.layer, context)] if follower.layer is not None else []
+            if follower.kind == "unknown":
+                found = [(layer, context) for layer in follower.feeds]
+                if len(context) < _MAX_NESTING:
+                    for block in follower.blocks:
+                        entry = self.facts.block_entries.get(block.instance_of)
+                        found.extend(self._after(entry, context + ((block, 1),), block.instance_of, seen))
+                return found
+            if follower.kind != "output":
+                return []  # a norm rescales the signal; a residual add keeps the identity's scale; the end
+            if not context:  # leaves the class: to what follows the instance holding it
+                return self._after_instances(owner, seen)
+            instance, copy = context[-1]
+            if copy < (instance.loop_copies or 1):  # into the next copy
+                follower = self.facts.block_entries.get(instance.instance_of)
+                context, owner = context[:-1] + ((instance, copy + 1),), instance.instance_of
+                continue
+            holder_after = next(((holder, after) for part, holder, after in self.instances.get(instance.instance_of, ())
+                                 if part is instance), None)
+            if holder_after is None:
+                return []
+            owner, follower = holder_after
+            context = context[:-1]
+        return []
+
+    def _after_instances(self, owner: Optional[str], seen: set) -> list:
+        """Where a value leaving class ``owner`` (outside any instance context) goes: after each instance."""
+        if owner is None or owner in seen:
             return []
-        if follower.kind == "act":
-            return self._after(follower.then, context, owner, seen)
-        if follower.kind == "layer":
-            return [(follower.layer, context)] if follower.layer is not None else []
-        if follower.kind == "unknown":
-            found = [(layer, context) for layer in follower.feeds]
-            if len(context) < _MAX_NESTING:
-                for block in follower.blocks:
-                    entry = self.facts.block_entries.get(block.instance_of)
-                    found.extend(self._after(entry, context + ((block, 1),), block.instance_of, seen))
-            return found
-        if follower.kind == "output":  # leaves the class: to what follows the instance holding it
-            if context:
-                instance, copy = context[-1]
-                if copy < (instance.loop_copies or 1):  # into the next copy
-                    entry = self.facts.block_entries.get(instance.instance_of)
-                    return self._after(entry, context[:-1] + ((instance, copy + 1),), instance.instance_of, seen)
-                for part, holder, after in self.instances.get(instance.instance_of, ()):
-                    if part is instance:
-                        return self._after(after, context[:-1], holder, seen)
-                return []
-            if owner is None or owner in seen:
-                return []
-            seen = seen | {owner}
-            found = []
-            for part, holder, after in self.instances.get(owner, ()):
-                if (part.loop_copies or 1) > 1:  # a path from inside the first copy goes on into the second
-                    found.extend(self._after(self.facts.block_entries.get(owner), ((part, 2),), owner, seen))
-                else:
-                    found.extend(self._after(after, (), holder, seen))
-            return found
-        return []  # a norm rescales the signal; a residual add keeps the identity's scale; the end
+        seen = seen | {owner}
+        found = []
+        for part, holder, after in self.instances.get(owner, ()):
+            if (part.loop_copies or 1) > 1:  # a path from inside the first copy goes on into the second
+                found.extend(self._after(self.facts.block_entries.get(owner), ((part, 2),), owner, seen))
+            else:
+                found.extend(self._after(after, (), holder, seen))
+        return found
 
 
 def _key(node) -> tuple:
