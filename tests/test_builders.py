@@ -304,3 +304,40 @@ def test_nin_with_default_init_is_a_stack_of_twelve():
         "keep PyTorch's default init before relu: along the model's path the signal shrinks about 46656x over 12 "
         "such layers by self.n4[4], though the default biases keep the activations themselves within about 7.2x "
         "(He init keeps its scale); use He (kaiming) init")]
+
+
+BUILDER_FIRST_CALLED_IN_ANOTHER = '''\
+import torch.nn as nn
+
+
+def conv_relu(cin, cout):
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU())
+
+
+def stem(width):
+    return conv_relu(3, width)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = stem(64)
+        self.body = conv_relu(64, 512)
+        self.fc = nn.Linear(512, 10)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.xavier_uniform_(m.weight)
+
+    def forward(self, x):
+        return self.fc(self.body(self.stem(x)).mean((2, 3)))
+'''
+
+
+def test_a_builder_called_again_directly_is_sized_by_that_call_alone():
+    """``conv_relu`` first called inside ``stem``, then ``conv_relu(64, 512)``: the copy is 64->512 (3x in
+    RMS), not 3->width from stem's call; with 3->64 (4.7x): 14x, as with two direct calls."""
+    expected = [("INI002", 20, "xavier_uniform_ on self.stem[0] and its copies followed by relu: the signal "
+                 "shrinks about 14x over 2 such layers by self.body[0]; use He (kaiming) init")]
+    assert findings(BUILDER_FIRST_CALLED_IN_ANOTHER, EVERY_CHANGE) == expected
+    direct = BUILDER_FIRST_CALLED_IN_ANOTHER.replace("self.stem = stem(64)", "self.stem = conv_relu(3, 64)")
+    assert findings(direct, EVERY_CHANGE) == expected

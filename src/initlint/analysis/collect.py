@@ -89,6 +89,7 @@ class Analyzer(LayerCollector, PathLookup, ModuleIndex, Dependencies, Reach, Sit
         self.collected: set[int] = set()          # functions whose parts are collected (builders on demand)
         self.returns: dict[int, Part] = {}        # builder function -> what it returns
         self.built: set[int] = set()              # builder functions called once already
+        self.frames_inside: dict = {}             # (id(layer), id(builder)) -> its frames from builders it calls
         self.enclosing: dict[int, Optional[cst.FunctionDef]] = {}  # function -> the function it is defined in
         self.standalone_kinds: tuple = ()   # layer kinds the site being added dispatches to, unapplied
         self.resolving: set = set()          # (function, parameter) pairs being resolved from their callers

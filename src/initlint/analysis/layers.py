@@ -136,12 +136,15 @@ class LayerCollector:
             frame = _call_frame(function, call, is_method)
             if id(function) in self.built:  # called again: more layers of the same kind, this call's own
                 built = _built_here(part)
-                part = self._copy_for_call(part, frame)
+                part = self._copy_for_call(part, frame, function)
                 for layer in built:
                     if layer.original is None:
                         layer.repeated = True
             else:
                 for layer in _built_here(part):
+                    # its frames so far are those of builders called inside this one (and called first
+                    # here); those of builders calling this one come after
+                    self.frames_inside[(id(layer), id(function))] = len(layer.bindings)
                     layer.bindings += (frame,)
         self.built.add(id(function))
         if part is not None and scope.is_class:
@@ -149,7 +152,7 @@ class LayerCollector:
             scope.layers.extend(layer for layer in self._layers_of_part(part) if id(layer) not in known)
         return part
 
-    def _copy_for_call(self, part: Part, frame: dict) -> Part:
+    def _copy_for_call(self, part: Part, frame: dict, function: cst.FunctionDef) -> Part:
         """A builder's part as another call returns it: the same modules, with a copy of each layer
         (the model's path goes through each call's layers in turn) sized by this call's arguments.
         Instances of classes are shared, as before: their layers belong to the class."""
@@ -166,9 +169,10 @@ class LayerCollector:
             if original.kind == "layer" and original.layer is not None:
                 layer = original.layer
                 root = layer.original or layer
+                inside = self.frames_inside.get((id(layer), id(function)), len(layer.bindings) - 1)
                 new.layer = dataclasses.replace(layer, paths=[], path_statements={}, original=root, copies=[],
                                                 repeated=layer.looped, path_follower=None,
-                                                bindings=layer.bindings[:-1] + (frame,))
+                                                bindings=layer.bindings[:inside] + (frame,))
                 root.copies.append(new.layer)
                 self.layer_parts[id(new.layer)] = new
             new.elements = [copy(element) for element in original.elements]
