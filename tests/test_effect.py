@@ -90,6 +90,13 @@ def test_strided_conv_transpose_factor_matches_torch():
         nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
     after_fix = _relu_stack_rms_shrink(layers, torch.randn(4, 512, 4, 4))
     assert 0.8 < (measured / after_fix) / 2.45 ** 3 < 1.25 and after_fix > 4
+    mixed = messages(read("effect", "depth.py").replace(
+        "            nn.ConvTranspose2d(512, 512, 4, 2, 1), nn.ReLU(),\n            nn.ConvTranspose2d(512, 512, 4, 2, 1), "
+        "nn.ReLU(),\n            nn.ConvTranspose2d(512, 512, 4, 2, 1), nn.ReLU(),\n",
+        "            nn.ConvTranspose2d(512, 512, 4, 2, 1), nn.ReLU(),\n            nn.Conv2d(512, 512, 3, 1, 1), "
+        "nn.ReLU(),\n            nn.ConvTranspose2d(512, 512, 4, 2, 1), nn.ReLU(),\n", 1), EVERY_CHANGE)[("INI003", 125)]
+    assert "(He init gives back only about 2.4x per ConvTranspose layer: PyTorch takes a ConvTranspose's fan_in " \
+           "from its out_channels); use He (kaiming) init" in mixed
 
 
 def test_he_init_keeps_the_scale_is_said_only_where_it_does():

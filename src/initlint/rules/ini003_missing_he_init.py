@@ -238,11 +238,13 @@ def _what_he_does(stack: list) -> str:
     """He init keeps a layer's scale where PyTorch's fan_in is what each output sums. A ConvTranspose's
     weight is (in, out, k...): PyTorch takes fan_in = out_channels x k, while each output sums
     in_channels x k / stride inputs, so there He init gives back only its ratio to the default init."""
+    mixed = any(not layer.kind.startswith("ConvTranspose") for layer in stack)
     for layer in stack:
         fans = signal_fans(layer)
         if fans is not None and fans[0] != fans[1]:
             gain = (3 / activation_keep(layer.follower)) ** 0.5
-            return f"He init gives back only about {gain:.1f}x per layer here: PyTorch takes a ConvTranspose's " \
+            where = "per ConvTranspose layer" if mixed else "per layer here"
+            return f"He init gives back only about {gain:.1f}x {where}: PyTorch takes a ConvTranspose's " \
                    f"fan_in from its out_channels"
     return "He init keeps its scale"
 
