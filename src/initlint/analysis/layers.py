@@ -313,8 +313,10 @@ class LayerCollector:
                 element.parent = (sequential, index)
             else:
                 element.also.append((sequential, index))
-            if sequential.uncertain_from is None:
-                self._register(f"{name}[{index}]", element, home, statement, nested=False)
+            # added under an ``if`` or in a loop: no position is certain
+            certain = sequential.uncertain_from is None and not sequential.conditional \
+                and id(sequential) not in self.looped_builders
+            self._register(f"{name}[{index if certain else '*'}]", element, home, statement, nested=False)
         if module_name:
             for part in parts:
                 self._register(f"{name}.{module_name}", part, home, statement, nested=False)
