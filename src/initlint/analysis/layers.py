@@ -9,7 +9,7 @@ import libcst as cst
 from . import vocab
 from .facts import Layer, Part, Scope
 from .names import torch_name
-from .patterns import RETURNS_SELF, blocks_of, literal_dict_keys, outer_calls
+from .patterns import RETURNS_SELF, blocks_of, is_self_path, literal_dict_keys, outer_calls
 from .syntax import argument, block_statements, boolean, dotted, number, string, walk
 
 
@@ -349,7 +349,7 @@ class LayerCollector:
         path = self._path(target, self_name, scope)
         if path is None:
             return
-        self._register(path, part, scope if path.startswith("self") else self._namespace(), statement)
+        self._register(path, part, scope if is_self_path(path) else self._namespace(), statement)
         if init_index is not None and path.startswith("self."):
             self.submodule_assignments.setdefault(id(scope), []).append((init_index, statement, part))
 
