@@ -150,6 +150,18 @@ def test_folder_recursion_skips_default_excludes(tmp_path):
     assert lines(excluded.stdout) == [f"{tmp_path}/pkg/m.py:12:9: INI001"]
 
 
+@pytest.mark.parametrize("relative, excluded", [
+    ("build/x.py", True), ("src/build.py", False), ("docs/a.py", True), ("docs/sub/a.py", True),
+    ("gen_x.py", True), ("abc/q.py", True), ("x/y/z.py", True), ("x/yz.py", False), ("q/.venv/a.py", True),
+    ("src/m.py", False), ("docs/a.pyc", False),
+])
+def test_exclude_patterns_match_folder_names_and_relative_paths(relative, excluded):
+    from initlint.config import Settings
+    settings = Settings(root="/r", exclude=("build", ".venv", "docs/*.py", "gen_*", "a?c/", "x/y"))
+    assert settings.is_excluded("/r/" + relative) is excluded
+    assert Settings(root="/r", exclude=()).is_excluded("/r/" + relative) is False
+
+
 def test_noqa_comments(tmp_path):
     source = open(MLP).read()
     variants = {

@@ -611,6 +611,9 @@ def test_a_parameter_built_from_a_shape_is_not_taken_for_1d():
     ("net = nn.Sequential()\nnet.add_module('act', nn.ReLU())\nnet.add_module('drop', nn.Dropout())", True),
     ("net = nn.Sequential()\nfor i in range(3):\n    net.add_module(f'fc{i}', nn.Linear(4, 4))", False),
     ("net = nn.Sequential()\nnet.add_module('x', make_layer())", False),         # unknown: may hold a Linear
+    ("net = nn.Sequential()\nnet.add_module('fc', module=nn.Linear(4, 4))", False),  # a keyword argument
+    ("net = nn.Sequential()\nsetattr(net, 'fc', nn.Linear(4, 4))", False),
+    ("net = nn.Sequential(nn.Sequential())\nnet[0].append(nn.Linear(4, 4))", False),  # into a submodule
 ])
 def test_apply_sees_modules_added_to_a_name(model_lines, reported):
     body = ("import torch.nn as nn\nfrom lib import make_layer\n\n"
@@ -631,3 +634,32 @@ def test_layers_added_with_add_module_are_the_model_in_order():
               "net.add_module('Linear_2', nn.Linear(5, 5, bias=False))\nnet.apply(ones)\n")
     assert found(source) == [("INI001", 7, 9)]
     assert "(net.Linear_1, net.Linear_2)" in messages(source, "INI001")[7]
+
+
+@pytest.mark.parametrize("model_lines", [
+    "net.fc = nn.Linear(512, 10)",                            # a model bound elsewhere, only changed here
+    "net.add_module('fc', module=nn.Linear(512, 10))",        # a keyword argument initlint does not read
+    "setattr(net, 'fc', nn.Linear(512, 10))",
+    "net.body.append(nn.Linear(512, 10))",                    # added to a submodule: the model's too
+])
+def test_apply_is_silent_where_what_a_name_holds_is_not_all_known(model_lines):
+    source = ("import torch.nn as nn\nfrom lib import backbone\n\nnet = backbone()\n\n"
+              "def f(m):\n    if isinstance(m, nn.Linear):\n        nn.init.zeros_(m.bias)\n\n"
+              "def main():\n    " + model_lines + "\n    net.apply(f)\n")
+    assert found(source, ("INI109",)) == []
+    built_here = source.replace("    net.apply(f)", "    net = nn.Sequential(nn.Conv2d(3, 8, 3))\n    net.apply(f)")
+    if model_lines.startswith("net.fc"):  # bound in the function, to a model holding no Linear: reported
+        assert found(built_here.replace("    " + model_lines + "\n", ""), ("INI109",)) == [("INI109", 12, 5)]
+
+
+def test_positions_of_modules_added_under_a_condition_are_not_certain():
+    source = ("import torch.nn as nn\n\nnet = nn.Sequential()\nif wide:\n    net.add_module('a', nn.Linear(4, 4))\n"
+              "net.add_module('b', nn.Linear(4, 4, bias=False))\nnn.init.zeros_(net[0].bias)\n")
+    # without `wide`, net[0] is the bias-free `b`: not taken to be `a`
+    assert found(source, ("INI101",)) == [("INI101", 7, 1)]
+    certain = source.replace("if wide:\n    ", "")
+    assert found(certain, ("INI101",)) == []  # net[0] is `a`, which has a bias
+    assert found(certain.replace("net[0].bias", "net[1].bias"), ("INI101",)) == [("INI101", 6, 1)]
+    looped = "import torch.nn as nn\n\nnet = nn.Sequential()\nfor i in range(n):\n    net.add_module(f'a{i}', " \
+        "nn.Linear(4, 4))\nnet.add_module('b', nn.Linear(4, 4, bias=False))\nnn.init.zeros_(net[1].bias)\n"
+    assert found(looped, ("INI101",)) == [("INI101", 7, 1)]  # net[1] may be `b` (n == 1) or another `a`

@@ -280,3 +280,15 @@ def test_names_bound_by_with_and_except_count_as_bound():
     assert lint(source) == []
     unbound = source.replace(" as nn", "").replace(" as init", "")
     assert [code for code, _, _ in lint(unbound)] == ["INI001"]
+
+
+def test_names_that_start_with_self_are_plain_names():
+    """``self_attn`` in a builder and ``selfish`` in a method are local names, not paths inside the instance."""
+    source = (
+        "import torch.nn as nn\n\n\ndef build(d):\n    self_attn = nn.Linear(d, d, bias=False)\n"
+        "    nn.init.zeros_(self_attn.bias)\n    return self_attn\n\n\nclass Net(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(4, 4)\n\n"
+        "    def make(self):\n        selfish = nn.Linear(4, 4, bias=False)\n        nn.init.zeros_(selfish.bias)\n"
+        "        return selfish\n")
+    assert [(code, line) for code, line, _ in lint(source)] == [("INI101", 6), ("INI101", 17)]
+    assert "bias init on self_attn, built with bias=False" in lint(source)[0][2]

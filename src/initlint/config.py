@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import json
 import os
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
+from functools import lru_cache
 from typing import Optional
 
 try:
@@ -73,20 +73,31 @@ class Settings:
     def is_excluded(self, path: str) -> bool:
         relative = os.path.relpath(path, self.root)
         parts = relative.replace(os.sep, "/").split("/")
-        for pattern in self.exclude:
-            pattern = pattern.rstrip("/")
-            if any(fnmatch.fnmatch(part, pattern) for part in parts):
-                return True
-            if fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(relative, pattern + "/*"):
-                return True
-        return False
+        by_part, by_path = _exclude_matchers(tuple(self.exclude))
+        return any(by_part.match(part) for part in parts) or by_path.match(relative) is not None
 
     def fingerprint(self) -> str:
-        data = asdict(self)
-        data.pop("root")
-        data.pop("source")
-        data.pop("unsafe_fixes")  # changes what is written, not what is found
-        return hashlib.sha256(json.dumps(data, sort_keys=True, default=list).encode()).hexdigest()[:16]
+        """What the findings depend on (not ``root``, ``source``, or ``unsafe_fixes``, which changes what is
+        written, not what is found). Asked for every file of a run: repr, not asdict + JSON."""
+        values = [(name, getattr(self, name)) for name in _FINGERPRINTED]
+        return hashlib.sha256(repr(values).encode()).hexdigest()[:16]
+
+
+_FINGERPRINTED = tuple(f.name for f in fields(Settings) if f.name not in ("root", "source", "unsafe_fixes"))
+
+
+@lru_cache(maxsize=8)
+def _exclude_matchers(patterns: tuple):
+    """One regex for the patterns a path's folder or file names match, one for its relative path
+    (``fnmatch``'s translation, so ``*`` and ``?`` mean what they mean there; trailing slashes dropped)."""
+    if not patterns:
+        nothing = re.compile("(?!)")
+        return nothing, nothing
+    stripped = [pattern.rstrip("/") for pattern in patterns]
+    by_part = re.compile("|".join(fnmatch.translate(pattern) for pattern in stripped))
+    by_path = re.compile("|".join(fnmatch.translate(pattern) for pattern in stripped)
+                         + "|" + "|".join(fnmatch.translate(pattern + "/*") for pattern in stripped))
+    return by_part, by_path
 
 
 def is_test_file(path: str, root: str) -> bool:

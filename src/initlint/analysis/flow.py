@@ -9,7 +9,7 @@ import libcst as cst
 from . import vocab
 from .facts import Follower, Part, UNKNOWN
 from .names import torch_name
-from .patterns import blocks_of
+from .patterns import blocks_of, is_self_path
 from .syntax import argument, block_statements, number, small_statements, walk, walk_with_parents
 
 if TYPE_CHECKING:  # for annotations only: flow runs as a pass of the Analyzer
@@ -297,7 +297,7 @@ class _FunctionFlow:
         if type(func) is cst.Name and func.value in self.loop_parts:
             return self.loop_parts[func.value]
         path = self.analyzer._path(func, self.self_name, self.scope)
-        if path is None or not path.startswith("self"):
+        if path is None or not is_self_path(path):
             return []
         return self.analyzer.lookup(path, self.scope, self.function) or []
 

@@ -9,7 +9,7 @@ import libcst as cst
 from . import vocab
 from .facts import Layer, Part, Scope
 from .names import torch_name
-from .patterns import RETURNS_SELF, blocks_of, literal_dict_keys, outer_calls
+from .patterns import RETURNS_SELF, blocks_of, is_self_path, literal_dict_keys, outer_calls
 from .syntax import argument, block_statements, boolean, bound_names, dotted, number, string, walk
 
 
@@ -317,8 +317,10 @@ class LayerCollector:
                 element.parent = (sequential, index)
             else:
                 element.also.append((sequential, index))
-            if sequential.uncertain_from is None:
-                self._register(f"{name}[{index}]", element, home, statement, nested=False)
+            # added under an ``if`` or in a loop: no position is certain
+            certain = sequential.uncertain_from is None and not sequential.conditional \
+                and id(sequential) not in self.looped_builders
+            self._register(f"{name}[{index if certain else '*'}]", element, home, statement, nested=False)
         if module_name:
             for part in parts:
                 self._register(f"{name}.{module_name}", part, home, statement, nested=False)
@@ -351,7 +353,7 @@ class LayerCollector:
         path = self._path(target, self_name, scope)
         if path is None:
             return
-        self._register(path, part, scope if path.startswith("self") else self._namespace(), statement)
+        self._register(path, part, scope if is_self_path(path) else self._namespace(), statement)
         if init_index is not None and path.startswith("self."):
             self.submodule_assignments.setdefault(id(scope), []).append((init_index, statement, part))
 

@@ -215,13 +215,7 @@ class ModelTypes:
                                                        depth + 1)
                 if type(func) is cst.Attribute and func.attr.value in ADDING_METHODS \
                         and _on_self(func.value, self_name, bare=True):
-                    values = [arg.value for arg in node.args if arg.keyword is None]
-                    if func.attr.value in ("add_module", "register_module", "insert"):
-                        values = values[1:]
-                    if func.attr.value in ("extend", "update") or any(arg.star for arg in node.args):
-                        found = _union([self.contents(value, method) for value in values])
-                    else:
-                        found = _union([self.registered(value, method) for value in values])
+                    found = self._added_by(node, method)
             elif type(node) in (cst.FunctionDef, cst.ClassDef, cst.Lambda) and _assigns_self(node, self_name):
                 return None  # a nested function that registers modules: not followed
             if found is None:
@@ -361,41 +355,61 @@ class ModelTypes:
         params = {p.name.value: p for p in list(function.params.params) + list(function.params.kwonly_params)}
         if name in params:
             return set() if _setting_parameter(params[name], function, self.imports) else None
-        found = []
+        found, bound = [], False
         for node in walk(function.body, into_defs=False):
             if type(node) is cst.Assign and any(type(t.target) is cst.Name and t.target.value == name
                                                 for t in node.targets):
                 found.append(mode(node.value, function, depth + 1))
+                bound = True
             elif type(node) in (cst.AnnAssign, cst.AugAssign) and type(node.target) is cst.Name \
                     and node.target.value == name and node.value is not None:
                 found.append(self.contents(node.value, function, depth + 1) if type(node) is cst.AugAssign
                              else mode(node.value, function, depth + 1))
+                bound = bound or type(node) is cst.AnnAssign
             elif type(node) in (cst.For, cst.CompFor, cst.With, cst.NamedExpr) and name in _bound_by(node):
                 return None
             else:
                 adds, added = self.added_to(node, name, function, depth)
                 if adds:
                     found.append(added)
-        if not found:
+        if not bound:  # only changed here (a module-level model, a global): what it held before is unknown
             return None
         return _union(found)
 
+    def _added_by(self, call: cst.Call, function, depth: int = 0) -> Optional[set]:
+        """The module types ``x.append(m)`` / ``x.add_module("fc", m)`` / ``x.extend(ms)`` adds, None when
+        unknown (``add_module("fc", module=m)`` is not read)."""
+        method = call.func.attr.value
+        leading = ("name",) if method in ("add_module", "register_module") else \
+            ("index",) if method == "insert" else ()
+        if any(arg.keyword is not None and arg.keyword.value not in leading for arg in call.args):
+            return None
+        values = [arg.value for arg in call.args if arg.keyword is None]
+        if leading:
+            values = values[1:]
+        if method in ("extend", "update") or any(arg.star for arg in call.args):
+            return _union([self.contents(value, function, depth + 1) for value in values])
+        return _union([self.registered(value, function, depth + 1) for value in values])
+
     def added_to(self, node, name: str, function, depth: int = 0):
         """``(True, types)`` when ``node`` adds modules to the module or container bound to ``name``
-        (``name.append(x)``, ``name.add_module("fc", x)``, ``name.extend(xs)``, ``name.fc = x``,
-        ``name[0] = x``; ``types`` None when unknown), else ``(False, None)``."""
-        if type(node) is cst.Call and type(node.func) is cst.Attribute and type(node.func.value) is cst.Name \
-                and node.func.value.value == name and node.func.attr.value in ADDING_METHODS:
-            method = node.func.attr.value
-            values = [arg.value for arg in node.args if arg.keyword is None]
-            if method in ("insert", "add_module", "register_module"):
-                values = values[1:]
-            if method in ("extend", "update") or any(arg.star for arg in node.args):
-                return True, _union([self.contents(value, function, depth + 1) for value in values])
-            return True, _union([self.registered(value, function, depth + 1) for value in values])
+        (``name.append(x)``, ``name.add_module("fc", x)``, ``name.body.extend(xs)``, ``name.fc = x``,
+        ``name[0] = x``, ``setattr(name, ...)``; ``types`` None when unknown), else ``(False, None)``."""
+        if type(node) is cst.Call:
+            func = node.func
+            if dotted(func) in ("setattr", "object.__setattr__") and node.args \
+                    and _root_name(node.args[0].value) == name:
+                return True, None
+            if type(func) is not cst.Attribute or func.attr.value not in ADDING_METHODS \
+                    or _root_name(func.value) != name:
+                return False, None
+            return True, self._added_by(node, function, depth)
         if type(node) is cst.Assign and any(type(t.target) in (cst.Attribute, cst.Subscript)
                                             and _root_name(t.target) == name for t in node.targets):
             return True, self.registered(node.value, function, depth + 1)
+        if type(node) is cst.AugAssign and type(node.target) in (cst.Attribute, cst.Subscript) \
+                and _root_name(node.target) == name:  # ``name.layers += [...]``
+            return True, self.contents(node.value, function, depth + 1)
         return False, None
 
 
@@ -721,12 +735,13 @@ def _apply_site(call, class_def, function, types: ModelTypes, family) -> Optiona
 
 
 def _module_binding(name: str, call, types: ModelTypes) -> Optional[set]:
-    found = []
+    found, bound = [], False
     module = types.module
     for node in walk(module, into_defs=False):
         if type(node) is cst.Assign and any(type(t.target) is cst.Name and t.target.value == name
                                             for t in node.targets):
             found.append(types.registered(node.value, None))
+            bound = True
             continue
         adds, added = types.added_to(node, name, None)
         if adds:
@@ -735,7 +750,7 @@ def _module_binding(name: str, call, types: ModelTypes) -> Optional[set]:
                             cst.ImportFrom) and name in {n.value for n in walk(node) if type(n) is cst.Name}:
             if type(node) not in (cst.For, cst.With) or name in _bound_by(node):
                 return None
-    return _union(found) if found else None
+    return _union(found) if bound else None
 
 
 # --- ``if m.bias:`` where every module that reaches the test is bias-free ------------------------------
@@ -1238,7 +1253,6 @@ def _only_read(function: cst.FunctionDef, param: str) -> bool:
     """Every use of ``param`` in the body reads its shape, dtype or device (``t.shape``, ``t.size(0)``,
     ``len(t)``, ``torch.empty_like(t)``)."""
     parents: dict = {}
-    from .syntax import walk_with_parents
     walk_with_parents(function.body, parents)
     for node in walk(function.body):
         if not (type(node) is cst.Name and node.value == param):
@@ -1407,7 +1421,6 @@ _PARENTS: dict = {}
 def _parents_of(function) -> dict:
     cached = _PARENTS.get(id(function))
     if cached is None or cached[0] is not function:
-        from .syntax import walk_with_parents
         parents: dict = {}
         walk_with_parents(function, parents)
         if len(_PARENTS) > 64:

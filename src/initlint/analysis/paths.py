@@ -6,7 +6,7 @@ from typing import Optional
 import libcst as cst
 
 from .facts import Layer, Part, Scope
-from .patterns import HEAD, parts_at
+from .patterns import HEAD, is_self_path, parts_at
 from .syntax import argument, number, string
 
 
@@ -41,7 +41,7 @@ class PathLookup:
     def lookup(self, path: str, scope: Scope, function=None, at: Optional[int] = None) -> Optional[list[Part]]:
         """What ``path`` holds: ``self...`` in the class; a plain name as bound before statement ``at``
         in the function, else at module level; ``net.fc`` through the class ``net`` is an instance of."""
-        if path.startswith("self"):
+        if is_self_path(path):
             return parts_at(scope, path, None)
         head = HEAD.match(path).group(0)
         homes = (self.namespaces.get(id(function)), self.module_scope) if function is not None \
@@ -66,7 +66,7 @@ class PathLookup:
         Sequentials there; for ``self.blocks = nn.ModuleList()`` (or ``[]``) grown by one
         ``self.blocks.append(...)``, what that append adds."""
         elements = [el for part in found or [] if part.kind in ("seq", "list") for el in part.elements]
-        if not elements and found and len(found) == 1 and found[0].kind == "list" and path.startswith("self"):
+        if not elements and found and len(found) == 1 and found[0].kind == "list" and is_self_path(path):
             appended = self.lookup(f"{path}[*]", scope, function, at) or []
             if len(appended) == 1:
                 return appended

@@ -59,6 +59,11 @@ RETURNS_SELF = frozenset({"to", "cuda", "cpu", "train", "eval", "float", "double
 HEAD = re.compile(r"[^.\[]+")
 
 
+def is_self_path(path: str) -> bool:
+    """``self``, ``self.fc``, ``self[0]``: a path inside the instance (not a name like ``self_attn``)."""
+    return path == "self" or path.startswith(("self.", "self["))
+
+
 def literal_dict_keys(expr) -> Optional[frozenset]:
     if type(expr) is cst.Dict:
         keys = [string(el.key) if type(el) is cst.DictElement else None for el in expr.elements]

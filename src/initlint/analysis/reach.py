@@ -8,7 +8,8 @@ import libcst as cst
 from . import vocab
 from .facts import Part, Scope
 from .names import torch_name
-from .patterns import Context, HEAD, PROBES, class_name_subject, conjuncts, is_type_of, mentions_bias, parts_at
+from .patterns import (Context, HEAD, PROBES, class_name_subject, conjuncts, is_self_path, is_type_of, mentions_bias,
+                       parts_at)
 from .syntax import argument, dotted, names_in, number, string
 
 
@@ -138,12 +139,12 @@ class Reach:
             path = self._path(owner, ctx.self_name, ctx.scope)
             found = self.lookup(path, ctx.scope, ctx.function, self.at) if path else None
             unknown = not found or all(part.kind == "other" and not part.instance_of for part in found)
-            if unknown and path is not None and not path.startswith("self") \
+            if unknown and path is not None and not is_self_path(path) \
                     and self._whole_unknown_model(owner, ctx.function):
                 return ("standalone", None)  # ``model.modules()`` of a model initlint cannot name
             if found:  # ``self.mlp.modules()``, ``net.modules()``: the layers built into that module
                 return ("modules", [layer for part in found for layer in self._layers_of_part(part)])
-            if path is not None and path.startswith("self"):
+            if path is not None and is_self_path(path):
                 return ("modules", [])  # a submodule initlint cannot see into
             return ("opaque", None)  # a part of a model initlint cannot name
         if type(iterable) in (cst.List, cst.Tuple):

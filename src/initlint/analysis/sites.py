@@ -7,8 +7,8 @@ from . import vocab
 from .facts import InitSite, Scope
 from .names import torch_name, vendored
 from .noop import bias_free_everywhere
-from .patterns import (HEAD, INIT_LIKE_NAME, Context, blocks_of, ends_block, loop_names, mentions_bias, param_target,
-                       trains, truth_tested)
+from .patterns import (HEAD, INIT_LIKE_NAME, Context, blocks_of, ends_block, is_self_path, loop_names, mentions_bias,
+                       param_target, trains, truth_tested)
 from .syntax import argument, block_statements, dotted, string, walk
 
 
@@ -287,7 +287,7 @@ class SiteScanner:
         if not any(len(calls) > 1 for calls in self.instance_calls.values()):
             return None  # the usual case: no class is built twice here
         path = self._path(expr, ctx.self_name, ctx.scope)
-        if path is None or path.startswith("self"):
+        if path is None or is_self_path(path):
             return None
         head = HEAD.match(path).group(0)
         return self._instances_of(self.lookup(head, ctx.scope, ctx.function, self.at))

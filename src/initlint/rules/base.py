@@ -9,6 +9,7 @@ import libcst as cst
 
 from ..analysis import vocab
 from ..analysis.facts import FileFacts, Follower, InitSite, Layer
+from ..analysis.patterns import is_self_path
 from ..analysis.signal_path import SignalPaths
 from ..analysis.syntax import argument, number
 from ..findings import RawFinding
@@ -94,7 +95,7 @@ def layer_label(layer: Layer, site: Optional[InitSite] = None) -> str:
     if not layer.paths:
         return f"the {layer.class_name} built at line {line_of(layer.call)}"
     name = layer.name
-    if site is not None and name.startswith("self") and layer.scope is not None and layer.scope.is_class \
+    if site is not None and is_self_path(name) and layer.scope is not None and layer.scope.is_class \
             and not any(site.function is method for method in layer.scope.methods.values()):
         name = layer.scope.name + name[4:]
     if name.endswith("[*]"):
@@ -275,7 +276,7 @@ def describe_change(change: float, count: int, last: Optional[Layer], home=None,
     verb = "grows" if grows else "shrinks"
     label = None if last is None else layer_label(last, site)
     if label is not None and last.scope is not home and last.scope is not None and last.scope.is_class \
-            and label.startswith("self"):
+            and is_self_path(label):
         label = last.scope.name + label[4:]
     where = f" by {label}" if label is not None else ""
     over = f" over {count} such layers" if count > 1 else ""
