@@ -18,7 +18,7 @@ from .facts import Part, Scope
 from .vocab import CONTAINERS
 from .names import torch_name
 from .patterns import RETURNS_SELF, param_target, same_tensor
-from .syntax import argument, block_statements, dotted, string, walk, walk_with_parents
+from .syntax import argument, binding_targets, block_statements, dotted, string, walk, walk_with_parents
 
 # torch 2.13: the torch.nn base classes of each class (``isinstance(m, nn.modules.conv._ConvNd)``).
 TORCH_BASES = {
@@ -1166,22 +1166,8 @@ def _may_unwrap(node, path: str) -> bool:
             if name.startswith("remove_"):
                 return True
             continue
-        if kind is cst.Assign:
-            targets = [t.target for t in inner.targets]
-        elif kind in (cst.AugAssign, cst.AnnAssign, cst.For, cst.CompFor, cst.NamedExpr):
-            targets = [inner.target]
-        elif kind is cst.AsName:
-            targets = [inner.name]
-        elif kind is cst.Del:
-            targets = [inner.target]
-        else:
-            continue
-        while targets:
-            target = targets.pop()
-            if type(target) in (cst.Tuple, cst.List):
-                targets.extend(element.value for element in target.elements)
-            elif dotted(target) in bound:
-                return True
+        if any(dotted(target) in bound for target in binding_targets(inner)):
+            return True
     return False
 
 

@@ -187,11 +187,10 @@ def names_in(expr: cst.CSTNode) -> set[str]:
     return {node.value for node in walk(expr) if type(node) is cst.Name}
 
 
-def bound_names(node: cst.CSTNode) -> set[str]:
-    """The names ``node`` itself binds or changes in place (not those of statements inside it):
-    assignment, loop, walrus, ``with``/``except``/``import ... as`` targets, imports, ``del``, and the
-    name of a def or class; a comprehension's variables too (inside it, the name is not the outer one).
-    ``x[0] = ...`` and ``x.a = ...`` count for ``x``: its value is no longer what it was given."""
+def binding_targets(node: cst.CSTNode) -> list:
+    """The target expressions ``node`` itself assigns, loops over, binds with walrus or ``with``/``except``/
+    ``import ... as``, or deletes, with tuples, lists and starred targets taken apart (``self.conv``,
+    ``x[0]``, ``a``)."""
     kind = type(node)
     if kind is cst.Assign:
         targets = [target.target for target in node.targets]
@@ -201,25 +200,38 @@ def bound_names(node: cst.CSTNode) -> set[str]:
         targets = [node.name]
     elif kind is cst.Del:
         targets = [node.target]
-    elif kind in (cst.FunctionDef, cst.ClassDef):
-        return {node.name.value}
-    elif kind is cst.Import:
-        return {(dotted(alias.name) or "").split(".")[0] for alias in node.names if alias.asname is None}
-    elif kind is cst.ImportFrom:
-        if type(node.names) is cst.ImportStar:
-            return set()
-        return {alias.name.value for alias in node.names if alias.asname is None and type(alias.name) is cst.Name}
     else:
-        return set()
-    names = set()
+        return []
+    found = []
     while targets:
         target = targets.pop()
-        if type(target) is cst.Name:
-            names.add(target.value)
-        elif type(target) in (cst.Tuple, cst.List):
+        if type(target) in (cst.Tuple, cst.List):
             targets.extend(element.value for element in target.elements)
         elif type(target) is cst.StarredElement:
             targets.append(target.value)
-        elif type(target) in (cst.Attribute, cst.Subscript):
-            targets.append(target.value)
+        else:
+            found.append(target)
+    return found
+
+
+def bound_names(node: cst.CSTNode) -> set[str]:
+    """The names ``node`` itself binds or changes in place (not those of statements inside it):
+    assignment, loop, walrus, ``with``/``except``/``import ... as`` targets, imports, ``del``, and the
+    name of a def or class; a comprehension's variables too (inside it, the name is not the outer one).
+    ``x[0] = ...`` and ``x.a = ...`` count for ``x``: its value is no longer what it was given."""
+    kind = type(node)
+    if kind in (cst.FunctionDef, cst.ClassDef):
+        return {node.name.value}
+    if kind is cst.Import:
+        return {(dotted(alias.name) or "").split(".")[0] for alias in node.names if alias.asname is None}
+    if kind is cst.ImportFrom:
+        if type(node.names) is cst.ImportStar:
+            return set()
+        return {alias.name.value for alias in node.names if alias.asname is None and type(alias.name) is cst.Name}
+    names = set()
+    for target in binding_targets(node):
+        while type(target) in (cst.Attribute, cst.Subscript):
+            target = target.value
+        if type(target) is cst.Name:
+            names.add(target.value)
     return names
