@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from .facts import Layer
+from .facts import Layer, held_parts
 from .patterns import INSPECTING_CALLS, MODULE_METHODS_THAT_DO_NOT_INIT, plain_module_base
 from .syntax import block_statements, dotted, small_statements, walk
 
@@ -61,17 +61,9 @@ class Conclusions:
 
     def _chained_blocks(self, scope) -> list:
         """The class scopes of the block instances ``scope`` holds that run one after another."""
-        found, todo, seen = [], [part for parts in scope.parts.values() for part in parts], set()
-        while todo:
-            part = todo.pop()
-            if id(part) in seen:
-                continue
-            seen.add(id(part))
-            todo.extend(part.elements)
-            if part.instance_of and (id(part) in self.chained_parts or (part.loop_copies or 1) > 1) \
-                    and part.instance_of in self.class_scopes:
-                found.append(self.class_scopes[part.instance_of])
-        return found
+        return [self.class_scopes[part.instance_of] for part in held_parts(scope)
+                if part.instance_of and (id(part) in self.chained_parts or (part.loop_copies or 1) > 1)
+                and part.instance_of in self.class_scopes]
 
 
     def _early_init_calls(self):

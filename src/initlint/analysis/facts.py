@@ -241,3 +241,17 @@ class FileFacts:
 def _covers(later: InitSite, earlier: InitSite) -> bool:
     """Whether ``later`` re-initialises every instance ``earlier`` initialises."""
     return later.instances is None or (earlier.instances is not None and earlier.instances <= later.instances)
+
+
+def held_parts(scope: "Scope", seen: Optional[set] = None):
+    """Every part ``scope`` files under its paths, and the elements inside them, each once (``seen``: ids
+    of parts already given, shared across scopes by a caller that walks several)."""
+    seen = set() if seen is None else seen
+    todo = [part for parts in scope.parts.values() for part in parts]
+    while todo:
+        part = todo.pop()
+        if id(part) in seen:
+            continue
+        seen.add(id(part))
+        todo.extend(part.elements)
+        yield part

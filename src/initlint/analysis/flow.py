@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Optional
 import libcst as cst
 
 from . import vocab
-from .facts import Follower, Part, UNKNOWN
+from .facts import Follower, Part, UNKNOWN, held_parts
 from .names import torch_name
 from .patterns import blocks_of, is_self_path
 from .syntax import argument, block_statements, number, small_statements, walk, walk_with_parents
@@ -51,13 +51,7 @@ def _instances(analyzer, consumers, resolver) -> list:
     for scope in analyzer.scopes:
         if not scope.is_class:
             continue
-        todo = [part for parts in scope.parts.values() for part in parts]
-        while todo:
-            part = todo.pop()
-            if id(part) in seen:
-                continue
-            seen.add(id(part))
-            todo.extend(part.elements)
+        for part in held_parts(scope, seen):
             if part.kind != "other" or not part.instance_of:
                 continue
             followers = list(consumers.get(id(part), []))
