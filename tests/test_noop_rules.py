@@ -637,10 +637,10 @@ def test_layers_added_with_add_module_are_the_model_in_order():
 
 
 @pytest.mark.parametrize("model_lines", [
-    "net.fc = nn.Linear(512, 10)",                            # a model bound elsewhere, only changed here
-    "net.add_module('fc', module=nn.Linear(512, 10))",        # a keyword argument initlint does not read
-    "setattr(net, 'fc', nn.Linear(512, 10))",
-    "net.body.append(nn.Linear(512, 10))",                    # added to a submodule: the model's too
+    "net.fc = nn.Conv2d(3, 8, 3)",                            # a model bound elsewhere, only changed here
+    "net.add_module('fc', module=nn.Conv2d(3, 8, 3))",        # a keyword argument initlint does not read
+    "setattr(net, 'fc', nn.Conv2d(3, 8, 3))",
+    "net.body.append(nn.Conv2d(3, 8, 3))",                    # added to a submodule: the model's too
 ])
 def test_apply_is_silent_where_what_a_name_holds_is_not_all_known(model_lines):
     source = ("import torch.nn as nn\nfrom lib import backbone\n\nnet = backbone()\n\n"
