@@ -25,7 +25,7 @@ otherwise (so a rule that reports only a large effect must show one). How a bloc
 
 So that a "Use instead" block cannot pass by leaving the code out, it must define every layer
 (``self.name = ...``) its Example defines. The examples of the rules that weigh a stack's depth (INI002,
-INI003, INI004) show a 16-layer one, deep enough to be reported by default.
+INI003, INI004) show a 16-layer one (built in a loop of literal length), deep enough to be reported by default.
 """
 from __future__ import annotations
 

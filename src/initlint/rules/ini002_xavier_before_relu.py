@@ -54,17 +54,10 @@ Xavier with `gain=nn.init.calculate_gain("relu")` is fine and stays silent.
 
 ## Example
 ```python
-self.net = nn.Sequential(
-    nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 10),
-)
+layers = [nn.Linear(784, 512), nn.ReLU()]
+for _ in range(15):  # 16 ReLU layers in all
+    layers += [nn.Linear(512, 512), nn.ReLU()]
+self.net = nn.Sequential(*layers, nn.Linear(512, 10))
 for m in self.net.modules():
     if isinstance(m, nn.Linear):
         nn.init.xavier_uniform_(m.weight)
@@ -72,17 +65,10 @@ for m in self.net.modules():
 
 ## Use instead
 ```python
-self.net = nn.Sequential(
-    nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 10),
-)
+layers = [nn.Linear(784, 512), nn.ReLU()]
+for _ in range(15):  # 16 ReLU layers in all
+    layers += [nn.Linear(512, 512), nn.ReLU()]
+self.net = nn.Sequential(*layers, nn.Linear(512, 10))
 for m in self.net.modules():
     if isinstance(m, nn.Linear):
         nn.init.kaiming_uniform_(m.weight, nonlinearity="relu")

@@ -48,32 +48,18 @@ biases and its gradients vanish.
 
 ## Example
 ```python
-self.net = nn.Sequential(
-    nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 10),
-)
+layers = [nn.Linear(784, 512), nn.ReLU()]
+for _ in range(15):  # 16 ReLU layers in all
+    layers += [nn.Linear(512, 512), nn.ReLU()]
+self.net = nn.Sequential(*layers, nn.Linear(512, 10))
 ```
 
 ## Use instead
 ```python
-self.net = nn.Sequential(
-    nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 10),
-)
+layers = [nn.Linear(784, 512), nn.ReLU()]
+for _ in range(15):  # 16 ReLU layers in all
+    layers += [nn.Linear(512, 512), nn.ReLU()]
+self.net = nn.Sequential(*layers, nn.Linear(512, 10))
 for m in self.net.modules():
     if isinstance(m, nn.Linear):
         nn.init.kaiming_normal_(m.weight, nonlinearity="relu")

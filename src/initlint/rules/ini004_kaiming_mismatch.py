@@ -35,17 +35,10 @@ depth. PyTorch's docs say to use `nonlinearity="linear"` (not `"selu"`) for self
 
 ## Example
 ```python
-self.net = nn.Sequential(
-    nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 10),
-)
+layers = [nn.Linear(784, 512), nn.ReLU()]
+for _ in range(15):  # 16 ReLU layers in all
+    layers += [nn.Linear(512, 512), nn.ReLU()]
+self.net = nn.Sequential(*layers, nn.Linear(512, 10))
 for m in self.net.modules():
     if isinstance(m, nn.Linear):
         nn.init.kaiming_normal_(m.weight, nonlinearity="linear")
@@ -53,17 +46,10 @@ for m in self.net.modules():
 
 ## Use instead
 ```python
-self.net = nn.Sequential(
-    nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-    nn.Linear(512, 10),
-)
+layers = [nn.Linear(784, 512), nn.ReLU()]
+for _ in range(15):  # 16 ReLU layers in all
+    layers += [nn.Linear(512, 512), nn.ReLU()]
+self.net = nn.Sequential(*layers, nn.Linear(512, 10))
 for m in self.net.modules():
     if isinstance(m, nn.Linear):
         nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
